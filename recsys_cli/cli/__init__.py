@@ -1,0 +1,73 @@
+"""The ``recsys`` command: global options and the command groups.
+
+One module per command group (``datasets.py``, ``ingest.py`` ...); each
+command parses its options, makes one library call and renders the result.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from recsys_cli import __version__
+from recsys_cli.cli.application import Application
+from recsys_cli.settings import ENV_WORKSPACE, DEFAULT_WORKSPACE
+
+app = typer.Typer(
+    name="recsys",
+    help="A workbench for two-stage recommender systems: ingest, split, train, index, rank, evaluate.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"recsys {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_callback(
+    ctx: typer.Context,
+    workspace: Annotated[
+        Path,
+        typer.Option(
+            "--workspace",
+            "-w",
+            envvar=ENV_WORKSPACE,
+            help="Workspace folder (catalog and artifacts).",
+            show_default=True,
+        ),
+    ] = DEFAULT_WORKSPACE,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only data and errors.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Print more detail on stderr.")] = False,
+    version: Annotated[
+        Optional[bool],
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    ] = None,
+) -> None:
+    """recsys: the two-stage recommender loop, reproducible from a shell."""
+    ctx.obj = Application(workspace, verbosity=-1 if quiet else (1 if verbose else 0))
+
+
+def _register() -> None:
+    from recsys_cli.cli import datasets, demo, ingest, split, sql
+
+    app.add_typer(datasets.app, name="datasets")
+    app.add_typer(ingest.app, name="ingest")
+    app.command("split")(split.split_command)
+    app.command("sql")(sql.sql_command)
+    app.command("demo")(demo.demo_command)
+
+
+_register()
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,179 @@
+"""The application object every command receives, and the CLI's shared options.
+
+``Application`` holds the global options (workspace, verbosity, colour) and
+the two consoles: data to stdout, everything for people (progress, notices,
+errors) to stderr, so ``recsys ... --format json | jq`` always works.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, Optional, TypeVar
+
+import typer
+
+from recsys_cli.cli.output import OutputFormat, Result, render, resolve_format
+from recsys_cli.errors import EXIT_INTERNAL, EXIT_USER_ERROR, RecsysError
+from recsys_cli.reporting import Reporter, Task
+from recsys_cli.settings import debug_enabled
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Application:
+    def __init__(self, workspace: Path, verbosity: int = 0):
+        from rich.console import Console
+
+        self.workspace_root = workspace
+        self.verbosity = verbosity
+        no_color = bool(os.environ.get("NO_COLOR"))
+        self.err = Console(stderr=True, no_color=no_color, highlight=False, soft_wrap=True)
+        self.out = Console(no_color=no_color, highlight=False, soft_wrap=False)
+
+    @property
+    def workspace(self):
+        from recsys_cli.data.workspace import Workspace
+
+        return Workspace(self.workspace_root)
+
+    # -- messages for people (stderr) ------------------------------------------------
+    def info(self, message: str) -> None:
+        if self.verbosity >= 0:
+            self.err.print(message, markup=False)
+
+    def success(self, message: str) -> None:
+        if self.verbosity >= 0:
+            self.err.print(f"[green]ok[/green] {_escape(message)}")
+
+    def warn(self, message: str) -> None:
+        if self.verbosity >= 0:
+            self.err.print(f"[yellow]warning:[/yellow] {_escape(message)}")
+
+    def debug(self, message: str) -> None:
+        if self.verbosity > 0:
+            self.err.print(f"[dim]{_escape(message)}[/dim]")
+
+    def error(self, error: RecsysError) -> None:
+        text = f"[bold red]error:[/bold red] {_escape(error.message)}"
+        if error.hint:
+            text += f" [dim](hint: {_escape(error.hint)})[/dim]"
+        self.err.print(text, soft_wrap=True)
+
+    # -- data (stdout) ---------------------------------------------------------------------
+    def emit(self, result: Result, fmt: OutputFormat | None) -> None:
+        render(result, resolve_format(fmt), self.out)
+
+    def reporter(self) -> Reporter:
+        return _RichReporter(self)
+
+
+class _RichReporter(Reporter):
+    def __init__(self, app: Application):
+        self.app = app
+
+    def info(self, message: str) -> None:
+        self.app.info(message)
+
+    def warn(self, message: str) -> None:
+        self.app.warn(message)
+
+    @contextmanager
+    def task(self, description: str, total: float | None = None) -> Iterator[Task]:
+        if self.app.verbosity < 0:
+            yield Task()
+            return
+        if not self.app.err.is_terminal:
+            self.app.info(f"{description} ...")
+            yield Task()
+            return
+        from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        columns: list[Any] = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn()]
+        if total and total > 1e5:  # byte counts: show them as sizes
+            columns.append(DownloadColumn())
+        columns.append(TimeElapsedColumn())
+        with Progress(*columns, console=self.app.err, transient=True) as progress:
+            task_id = progress.add_task(description, total=total)
+            yield _RichTask(progress, task_id)
+        self.app.debug(f"done: {description}")
+
+
+class _RichTask(Task):
+    def __init__(self, progress, task_id):
+        self.progress = progress
+        self.task_id = task_id
+
+    def advance(self, amount: float = 1) -> None:
+        self.progress.advance(self.task_id, amount)
+
+    def update(self, *, total: float | None = None, completed: float | None = None) -> None:
+        self.progress.update(self.task_id, total=total, completed=completed)
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def get_app(ctx: typer.Context) -> Application:
+    root = ctx.find_root()
+    if not isinstance(root.obj, Application):  # called without the root callback (tests of a sub-app)
+        from recsys_cli.settings import default_workspace
+
+        root.obj = Application(default_workspace())
+    return root.obj
+
+
+def handles_errors(func: F) -> F:
+    """Translate library errors into one red line and an exit code; no tracebacks."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        ctx = kwargs.get("ctx") or next((a for a in args if isinstance(a, typer.Context)), None)
+        app = get_app(ctx) if ctx is not None else None
+        try:
+            return func(*args, **kwargs)
+        except (typer.Exit, typer.Abort, typer.BadParameter):
+            raise
+        except RecsysError as error:
+            if debug_enabled():
+                traceback.print_exc()
+            (app.error(error) if app else print(f"error: {error}", file=sys.stderr))
+            raise typer.Exit(error.exit_code) from None
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            raise typer.Exit(130) from None
+        except Exception as error:  # an internal error: a bug, not the user's fault
+            if debug_enabled():
+                traceback.print_exc()
+            message = f"internal error: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+            hint = "rerun with RECSYS_DEBUG=1 for the traceback, and please report it"
+            if app:
+                app.err.print(f"[bold red]{_escape(message)}[/bold red] [dim](hint: {hint})[/dim]")
+            else:
+                print(f"{message} (hint: {hint})", file=sys.stderr)
+            raise typer.Exit(EXIT_INTERNAL) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+# -- options shared by many commands ------------------------------------------------------
+FormatOption = Annotated[
+    Optional[OutputFormat],
+    typer.Option(
+        "--format",
+        "-f",
+        help="Output format: table, json, csv or markdown. Default: table on a terminal, json otherwise.",
+        case_sensitive=False,
+    ),
+]
+ForceOption = Annotated[bool, typer.Option("--force", help="Replace an existing entry of the same name.")]
+
+__all__ = ["Application", "get_app", "handles_errors", "FormatOption", "ForceOption", "EXIT_USER_ERROR"]

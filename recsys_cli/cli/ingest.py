@@ -1,0 +1,178 @@
+"""`recsys ingest`: a dataset card (`recsys ingest NAME --source ...`), any file, or synthetic data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from typer.core import TyperGroup
+
+from recsys_cli.cli.application import ForceOption, FormatOption, get_app, handles_errors
+from recsys_cli.cli.output import Result, Table
+
+
+class _CardByDefault(TyperGroup):
+    """`recsys ingest ml-100k ...` means `recsys ingest card ml-100k ...`."""
+
+    def parse_args(self, ctx, args):
+        if args and not args[0].startswith("-") and args[0] not in self.commands:
+            args = ["card", *args]
+        return super().parse_args(ctx, args)
+
+
+app = typer.Typer(
+    cls=_CardByDefault,
+    help="Turn a dataset into a workspace dataset: `recsys ingest NAME --source PATH_OR_URL` for a "
+    "dataset card (see `recsys datasets list`), `ingest csv` for any file, `ingest synthetic` for generated data.",
+    no_args_is_help=True,
+)
+
+OnBadLines = Annotated[
+    str,
+    typer.Option(
+        "--on-bad-lines",
+        help="What to do with a malformed line: error (stop and name it) or skip (drop and count).",
+    ),
+]
+
+
+def ingest_result(result, what: str) -> Result:
+    record = result.dataset
+    stats = record.stats
+    document = {
+        "dataset": record.name,
+        "card": record.card,
+        "source": record.source,
+        "source_sha256": record.source_sha256,
+        "path": record.path,
+        "interactions": record.n_interactions,
+        "users": record.n_users,
+        "items": record.n_items,
+        "catalog_items": record.n_catalog_items,
+        "density": stats.get("density"),
+        "bad_lines_skipped": result.bad_lines_skipped,
+        "replaced": result.replaced,
+        "dropped_splits": result.dropped_splits,
+    }
+    table = Table(
+        ["dataset", "interactions", "users", "items", "catalogue items", "density", "bad lines skipped"],
+        [[record.name, record.n_interactions, record.n_users, record.n_items, record.n_catalog_items,
+          stats.get("density"), result.bad_lines_skipped]],
+        title=f"ingested {what}",
+    )
+    return Result(document, [table])
+
+
+def _report(ctx: typer.Context, result, what: str, fmt) -> None:
+    application = get_app(ctx)
+    for note in result.notes:
+        application.warn(note) if "skipped" in note else application.info(note)
+    if result.replaced:
+        application.warn(f"replaced the existing dataset '{result.dataset.name}'")
+    if result.dropped_splits:
+        application.warn(f"dropped its splits, which were made from the old data: {', '.join(result.dropped_splits)}")
+    application.emit(ingest_result(result, what), fmt)
+
+
+@app.command("card")
+@handles_errors
+def card_command(
+    ctx: typer.Context,
+    card: Annotated[str, typer.Argument(help="Dataset card name, e.g. ml-100k (see `recsys datasets list`).")],
+    source: Annotated[
+        Optional[str],
+        typer.Option(
+            "--source",
+            "-s",
+            help="The release's zip, its extracted folder, or a URL (http(s):// or file://). "
+            "Default: the card's official URL.",
+        ),
+    ] = None,
+    name: Annotated[Optional[str], typer.Option("--name", help="Register under this name (default: the card's).")] = None,
+    on_bad_lines: OnBadLines = "error",
+    force: ForceOption = False,
+    fmt: FormatOption = None,
+) -> None:
+    """Ingest a public dataset described by a card in datasets/ (MovieLens releases)."""
+    from recsys_cli.datasets.cards import ingest_card
+
+    application = get_app(ctx)
+    result = ingest_card(
+        application.workspace,
+        card,
+        source,
+        dataset_name=name,
+        force=force,
+        on_bad_lines=on_bad_lines,
+        reporter=application.reporter(),
+    )
+    _report(ctx, result, card, fmt)
+
+
+@app.command("csv")
+@handles_errors
+def csv_command(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="CSV, TSV or Parquet file of interactions.")],
+    name: Annotated[str, typer.Option("--name", help="Name of the dataset to create.")],
+    user_col: Annotated[str, typer.Option("--user-col", help="Column with user ids (name or 1-based position).")],
+    item_col: Annotated[str, typer.Option("--item-col", help="Column with item ids (name or 1-based position).")],
+    rating_col: Annotated[
+        Optional[str], typer.Option("--rating-col", help="Column with ratings or counts (default: every row is 1).")
+    ] = None,
+    timestamp_col: Annotated[
+        Optional[str],
+        typer.Option("--timestamp-col", help="Column with epoch seconds or a date/time (default: none)."),
+    ] = None,
+    sep: Annotated[
+        Optional[str], typer.Option("--sep", help="Field separator, e.g. ',' '\\t' '::' (default: detected).")
+    ] = None,
+    header: Annotated[
+        Optional[bool],
+        typer.Option("--header/--no-header", help="Whether the first line names the columns (default: detected)."),
+    ] = None,
+    encoding: Annotated[str, typer.Option("--encoding", help="utf-8, latin-1 or utf-16.")] = "utf-8",
+    on_bad_lines: OnBadLines = "error",
+    force: ForceOption = False,
+    fmt: FormatOption = None,
+) -> None:
+    """Ingest any interaction file (string or numeric ids, with or without a header)."""
+    from recsys_cli.datasets.ingest import ingest_file
+    from recsys_cli.datasets.interaction_file import ColumnMapping, CsvDialect
+
+    application = get_app(ctx)
+    if sep is not None:
+        sep = sep.encode().decode("unicode_escape")  # so a shell's '\t' means a tab
+    result = ingest_file(
+        application.workspace,
+        path,
+        name,
+        ColumnMapping(user_col, item_col, rating_col, timestamp_col),
+        dialect=CsvDialect(sep=sep, header=header, encoding=encoding),
+        on_bad_lines=on_bad_lines,
+        force=force,
+        reporter=application.reporter(),
+    )
+    _report(ctx, result, path.name, fmt)
+
+
+@app.command("synthetic")
+@handles_errors
+def synthetic_command(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Option("--name", help="Name of the dataset to create.")] = "synthetic",
+    users: Annotated[int, typer.Option("--users", min=2, help="Number of users.")] = 2000,
+    items: Annotated[int, typer.Option("--items", min=2, help="Number of items.")] = 1000,
+    interactions: Annotated[int, typer.Option("--interactions", min=1, help="Number of interactions.")] = 100_000,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed: the same seed gives the same data.")] = 42,
+    force: ForceOption = False,
+    fmt: FormatOption = None,
+) -> None:
+    """Generate a seeded dataset with real structure (tastes, popularity, genres, drift)."""
+    from recsys_cli.datasets.synthetic import SyntheticConfig, ingest_synthetic
+
+    application = get_app(ctx)
+    config = SyntheticConfig(users=users, items=items, interactions=interactions, seed=seed)
+    result = ingest_synthetic(application.workspace, name, config, force=force, reporter=application.reporter())
+    _report(ctx, result, f"synthetic (seed {seed})", fmt)

@@ -1,0 +1,225 @@
+"""The DuckDB catalog: which datasets and splits exist, where they live, their summaries.
+
+Connections are short-lived (open, read or write, close) so that readers in
+other processes are blocked only for the moment a writer commits. DuckDB lets
+one process write a database file at a time; ``Catalog`` retries while another
+process holds it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from recsys_cli.errors import WorkspaceLockedError
+
+SCHEMA_VERSION = "1"
+
+_SCHEMA = [
+    "CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
+    """CREATE TABLE IF NOT EXISTS datasets (
+        name VARCHAR PRIMARY KEY,
+        card VARCHAR,
+        source VARCHAR,
+        source_sha256 VARCHAR,
+        path VARCHAR NOT NULL,
+        n_interactions BIGINT,
+        n_users BIGINT,
+        n_items BIGINT,
+        n_catalog_items BIGINT,
+        stats VARCHAR,
+        created_at TIMESTAMP,
+        recsys_version VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS splits (
+        dataset VARCHAR NOT NULL,
+        name VARCHAR NOT NULL,
+        strategy VARCHAR,
+        params VARCHAR,
+        path VARCHAR NOT NULL,
+        summary VARCHAR,
+        created_at TIMESTAMP,
+        PRIMARY KEY (dataset, name))""",
+]
+
+
+@dataclass
+class DatasetRecord:
+    name: str
+    card: str | None
+    source: str | None
+    source_sha256: str | None
+    path: str
+    n_interactions: int
+    n_users: int
+    n_items: int
+    n_catalog_items: int
+    stats: dict[str, Any] = field(default_factory=dict)
+    created_at: datetime | None = None
+    recsys_version: str | None = None
+
+
+@dataclass
+class SplitRecord:
+    dataset: str
+    name: str
+    strategy: str
+    params: dict[str, Any]
+    path: str
+    summary: dict[str, Any]
+    created_at: datetime | None = None
+
+
+class Catalog:
+    """A context manager around one DuckDB connection to catalog.duckdb."""
+
+    def __init__(self, path: Path, read_only: bool = True, timeout: float = 30.0):
+        self.path = path
+        self.read_only = read_only
+        self.timeout = timeout
+        self._con = None
+
+    def __enter__(self) -> "Catalog":
+        import duckdb
+
+        if self.read_only and not self.path.exists():
+            self._con = duckdb.connect(":memory:")
+            self._create_schema()
+            return self
+        deadline = time.monotonic() + max(self.timeout, 1.0)
+        while True:
+            try:
+                self._con = duckdb.connect(str(self.path), read_only=self.read_only)
+                return self
+            except duckdb.IOException as exc:
+                if "lock" not in str(exc).lower() or time.monotonic() >= deadline:
+                    if "lock" in str(exc).lower():
+                        raise WorkspaceLockedError(f"catalog {self.path} is in use by another process") from None
+                    raise
+                time.sleep(0.05)
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+    @property
+    def con(self):
+        assert self._con is not None, "use Catalog as a context manager"
+        return self._con
+
+    # -- schema ----------------------------------------------------------------
+    def _create_schema(self) -> None:
+        for statement in _SCHEMA:
+            self.con.execute(statement)
+
+    def ensure_schema(self) -> None:
+        present = self.con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'meta'"
+        ).fetchone()[0]
+        if present:
+            return  # writing nothing keeps a failed command from touching the file
+        self._create_schema()
+        self.con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
+
+    def referenced_paths(self) -> set[str]:
+        rows = self.con.execute("SELECT path FROM datasets UNION ALL SELECT path FROM splits").fetchall()
+        return {r[0] for r in rows}
+
+    # -- datasets ----------------------------------------------------------------
+    def dataset_names(self) -> list[str]:
+        return [r[0] for r in self.con.execute("SELECT name FROM datasets ORDER BY name").fetchall()]
+
+    def datasets(self) -> list[DatasetRecord]:
+        rows = self.con.execute(
+            "SELECT name, card, source, source_sha256, path, n_interactions, n_users, n_items,"
+            " n_catalog_items, stats, created_at, recsys_version FROM datasets ORDER BY name"
+        ).fetchall()
+        return [_dataset_from_row(r) for r in rows]
+
+    def dataset(self, name: str) -> DatasetRecord | None:
+        row = self.con.execute(
+            "SELECT name, card, source, source_sha256, path, n_interactions, n_users, n_items,"
+            " n_catalog_items, stats, created_at, recsys_version FROM datasets WHERE name = ?",
+            [name],
+        ).fetchone()
+        return _dataset_from_row(row) if row else None
+
+    def put_dataset(self, record: DatasetRecord) -> list[SplitRecord]:
+        """Register (or replace) a dataset; a replaced dataset's splits are dropped and returned."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            dropped = self.splits(record.name)
+            self.con.execute("DELETE FROM splits WHERE dataset = ?", [record.name])
+            self.con.execute("DELETE FROM datasets WHERE name = ?", [record.name])
+            self.con.execute(
+                "INSERT INTO datasets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    record.name, record.card, record.source, record.source_sha256, record.path,
+                    record.n_interactions, record.n_users, record.n_items, record.n_catalog_items,
+                    json.dumps(record.stats, sort_keys=True), record.created_at or _now(),
+                    record.recsys_version,
+                ],
+            )
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        return dropped
+
+    # -- splits --------------------------------------------------------------------
+    def splits(self, dataset: str | None = None) -> list[SplitRecord]:
+        sql = "SELECT dataset, name, strategy, params, path, summary, created_at FROM splits"
+        args: list[Any] = []
+        if dataset is not None:
+            sql += " WHERE dataset = ?"
+            args.append(dataset)
+        rows = self.con.execute(sql + " ORDER BY dataset, name", args).fetchall()
+        return [_split_from_row(r) for r in rows]
+
+    def split(self, dataset: str, name: str) -> SplitRecord | None:
+        row = self.con.execute(
+            "SELECT dataset, name, strategy, params, path, summary, created_at FROM splits"
+            " WHERE dataset = ? AND name = ?",
+            [dataset, name],
+        ).fetchone()
+        return _split_from_row(row) if row else None
+
+    def put_split(self, record: SplitRecord) -> None:
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            self.con.execute("DELETE FROM splits WHERE dataset = ? AND name = ?", [record.dataset, record.name])
+            self.con.execute(
+                "INSERT INTO splits VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    record.dataset, record.name, record.strategy,
+                    json.dumps(record.params, sort_keys=True), record.path,
+                    json.dumps(record.summary, sort_keys=True), record.created_at or _now(),
+                ],
+            )
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+
+
+def _dataset_from_row(row: tuple) -> DatasetRecord:
+    return DatasetRecord(
+        name=row[0], card=row[1], source=row[2], source_sha256=row[3], path=row[4],
+        n_interactions=row[5], n_users=row[6], n_items=row[7], n_catalog_items=row[8],
+        stats=json.loads(row[9]) if row[9] else {}, created_at=row[10], recsys_version=row[11],
+    )
+
+
+def _split_from_row(row: tuple) -> SplitRecord:
+    return SplitRecord(
+        dataset=row[0], name=row[1], strategy=row[2], params=json.loads(row[3] or "{}"),
+        path=row[4], summary=json.loads(row[5] or "{}"), created_at=row[6],
+    )

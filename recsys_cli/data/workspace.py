@@ -1,0 +1,195 @@
+"""The workspace: one folder holding the catalog and every artifact.
+
+Layout (see docs/architecture.md for why data folders carry a generation id)::
+
+    catalog.duckdb                         datasets, splits (and later runs)
+    datasets/<name>/<generation>/          interactions/items/users parquet + vocab/
+    splits/<dataset>/<split>/<generation>/ train/val/test parquet
+    cache/downloads/                       archives fetched from URLs
+    .staging/                              work in progress; swept on the next write
+    .lock                                  held (flock) by the one command that writes
+
+Writers hold an exclusive lock for their whole run, build everything in
+``.staging``, publish folders with a rename and register them in the catalog
+last. Anything on disk that the catalog does not reference is garbage from an
+interrupted command and is swept when the next writer takes the lock.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from recsys_cli.data.catalog import Catalog
+from recsys_cli.errors import WorkspaceLockedError
+from recsys_cli.reporting import SILENT, Reporter
+from recsys_cli.settings import lock_timeout_seconds
+
+
+class Workspace:
+    def __init__(self, root: Path | str, lock_timeout: float | None = None):
+        self.root = Path(root).expanduser().absolute()
+        self.lock_timeout = lock_timeout_seconds() if lock_timeout is None else lock_timeout
+
+    # -- paths ---------------------------------------------------------------
+    @property
+    def catalog_path(self) -> Path:
+        return self.root / "catalog.duckdb"
+
+    @property
+    def datasets_dir(self) -> Path:
+        return self.root / "datasets"
+
+    @property
+    def splits_dir(self) -> Path:
+        return self.root / "splits"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.root / "cache"
+
+    @property
+    def staging_dir(self) -> Path:
+        return self.root / ".staging"
+
+    def exists(self) -> bool:
+        return self.catalog_path.exists()
+
+    def catalog(self, read_only: bool = True) -> Catalog:
+        return Catalog(self.catalog_path, read_only=read_only, timeout=self.lock_timeout)
+
+    def resolve(self, relative: str) -> Path:
+        return self.root / relative
+
+    def relative(self, path: Path) -> str:
+        return path.relative_to(self.root).as_posix()
+
+    @staticmethod
+    def new_generation() -> str:
+        return time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+
+    # -- writing -------------------------------------------------------------
+    @contextmanager
+    def writing(self, reporter: Reporter = SILENT, command: str | None = None) -> Iterator["Workspace"]:
+        """Hold the workspace's write lock; sweep what interrupted writers left."""
+        created = not self.root.exists()
+        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            with _exclusive_lock(self.root / ".lock", self.lock_timeout, reporter, command):
+                self.staging_dir.mkdir(exist_ok=True)
+                with self.catalog(read_only=False) as catalog:
+                    catalog.ensure_schema()
+                    referenced = catalog.referenced_paths()
+                self._sweep(referenced)
+                yield self
+        except BaseException:
+            if created:
+                self._remove_if_unused()
+            raise
+
+    def _remove_if_unused(self) -> None:
+        """A first command that failed leaves no workspace behind."""
+        try:
+            with self.catalog() as catalog:
+                if catalog.referenced_paths():
+                    return
+        except Exception:  # pragma: no cover - a broken catalog is left for inspection
+            return
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def new_staging_dir(self) -> Path:
+        path = self.staging_dir / uuid.uuid4().hex
+        path.mkdir(parents=True)
+        return path
+
+    def _sweep(self, referenced: set[str]) -> None:
+        for child in self.staging_dir.iterdir():
+            _remove(child)
+        # generation folders sit two levels down under datasets/, three under splits/
+        for top, depth in ((self.datasets_dir, 2), (self.splits_dir, 3)):
+            if not top.exists():
+                continue
+            for generation in _dirs_at_depth(top, depth):
+                if self.relative(generation) not in referenced:
+                    _remove(generation)
+            _prune_empty(top)
+
+    def remove_published(self, relative: str) -> None:
+        path = self.resolve(relative)
+        if path.exists():
+            _remove(path)
+        for parent in path.parents:
+            if parent == self.root or not parent.is_relative_to(self.root):
+                break
+            try:
+                parent.rmdir()
+            except OSError:
+                break
+
+
+def _dirs_at_depth(top: Path, depth: int) -> list[Path]:
+    level = [top]
+    for _ in range(depth):
+        level = [c for p in level for c in sorted(p.iterdir()) if c.is_dir()]
+    return level
+
+
+def _prune_empty(top: Path) -> None:
+    for dirpath, _dirnames, _filenames in sorted(os.walk(top), key=lambda t: -len(t[0])):
+        path = Path(dirpath)
+        if path != top:
+            try:
+                path.rmdir()
+            except OSError:
+                pass
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+@contextmanager
+def _exclusive_lock(path: Path, timeout: float, reporter: Reporter, command: str | None) -> Iterator[None]:
+    handle = open(path, "a+")
+    try:
+        deadline = time.monotonic() + timeout
+        announced = False
+        while True:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                holder = _read_holder(path)
+                if time.monotonic() >= deadline:
+                    raise WorkspaceLockedError(
+                        f"workspace {path.parent} is locked by another command ({holder})"
+                    ) from None
+                if not announced:
+                    reporter.info(f"waiting for the workspace lock held by {holder} ...")
+                    announced = True
+                time.sleep(0.1)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}: {command or ' '.join(sys.argv)}\n")
+        handle.flush()
+        yield
+    finally:
+        handle.close()  # closing the descriptor releases the flock
+
+
+def _read_holder(path: Path) -> str:
+    try:
+        text = path.read_text().strip()
+    except OSError:
+        text = ""
+    return text or "another process"

@@ -1,0 +1,163 @@
+"""Ingest: turn a source into a registered dataset, atomically.
+
+All three entry points (a dataset card, any interaction file, the synthetic
+generator) share :func:`ingest_with`: take the workspace's write lock, refuse
+to overwrite without ``force``, let a *loader* fill raw tables in a scratch
+DuckDB, write the canonical files into the staging folder, publish the folder
+with one rename and register it in the catalog last.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from recsys_cli import __version__
+from recsys_cli.data.atomic import publish_dir
+from recsys_cli.data.canonical import configure, write_canonical
+from recsys_cli.data.catalog import DatasetRecord
+from recsys_cli.data.workspace import Workspace
+from recsys_cli.datasets.interaction_file import ColumnMapping, CsvDialect, LoadReport, load_interactions
+from recsys_cli.errors import AlreadyExistsError, InvalidParameterError
+from recsys_cli.reporting import SILENT, Reporter
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+@dataclass
+class LoadResult:
+    """What a loader tells the ingest about the source it read."""
+
+    source: str
+    card: str | None = None
+    source_sha256: str | None = None
+    bad_lines_skipped: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+# A loader fills raw_interactions (and optionally raw_items, raw_users) in
+# ``con``; ``scratch`` is a private folder it may use (e.g. to extract an archive).
+Loader = Callable[["object", Path, Reporter], LoadResult]
+
+
+@dataclass
+class IngestResult:
+    dataset: DatasetRecord
+    bad_lines_skipped: int = 0
+    replaced: bool = False
+    dropped_splits: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def validate_dataset_name(name: str) -> None:
+    if not _NAME.match(name):
+        raise InvalidParameterError(
+            f"invalid dataset name '{name}'",
+            "use letters, digits, '.', '_' or '-' (at most 64 characters, starting with a letter or digit)",
+        )
+
+
+def ingest_with(
+    workspace: Workspace,
+    name: str,
+    loader: Loader,
+    *,
+    force: bool = False,
+    reporter: Reporter = SILENT,
+) -> IngestResult:
+    import duckdb
+
+    validate_dataset_name(name)
+    with workspace.writing(reporter, command=f"ingest {name}"):
+        with workspace.catalog() as catalog:
+            existing = catalog.dataset(name)
+        if existing is not None and not force:
+            raise AlreadyExistsError(
+                f"dataset '{name}' already exists",
+                "pass --force to replace it (its splits are dropped too), or choose another --name",
+            )
+        staging = workspace.new_staging_dir()
+        published: Path | None = None
+        try:
+            con = duckdb.connect()
+            try:
+                configure(con, staging / "duckdb-tmp")
+                scratch = staging / "source"
+                scratch.mkdir()
+                loaded = loader(con, scratch, reporter)
+                with reporter.task(f"writing {name}") as task:
+                    stats = write_canonical(con, staging / "dataset")
+                    task.advance()
+            finally:
+                con.close()
+            published = workspace.datasets_dir / name / workspace.new_generation()
+            publish_dir(staging / "dataset", published)
+            record = DatasetRecord(
+                name=name,
+                card=loaded.card,
+                source=loaded.source,
+                source_sha256=loaded.source_sha256,
+                path=workspace.relative(published),
+                n_interactions=stats["n_interactions"],
+                n_users=stats["n_users"],
+                n_items=stats["n_items"],
+                n_catalog_items=stats.pop("n_catalog_items"),
+                stats=stats | {"bad_lines_skipped": loaded.bad_lines_skipped},
+                recsys_version=__version__,
+            )
+            with workspace.catalog(read_only=False) as catalog:
+                dropped = catalog.put_dataset(record)
+        except BaseException:
+            if published is not None:
+                shutil.rmtree(published, ignore_errors=True)
+            raise
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        # The catalog now points at the new folder; the old ones are garbage.
+        if existing is not None:
+            workspace.remove_published(existing.path)
+        for split in dropped:
+            workspace.remove_published(split.path)
+        with workspace.catalog() as catalog:
+            record = catalog.dataset(name)
+    return IngestResult(
+        dataset=record,
+        bad_lines_skipped=loaded.bad_lines_skipped,
+        replaced=existing is not None,
+        dropped_splits=[s.name for s in dropped],
+        notes=loaded.notes,
+    )
+
+
+def ingest_file(
+    workspace: Workspace,
+    path: Path | str,
+    name: str,
+    mapping: ColumnMapping,
+    *,
+    dialect: CsvDialect | None = None,
+    on_bad_lines: str = "error",
+    force: bool = False,
+    reporter: Reporter = SILENT,
+) -> IngestResult:
+    """Ingest any CSV/TSV/Parquet interaction file under ``name``."""
+    path = Path(path)
+
+    def loader(con, _scratch: Path, reporter: Reporter) -> LoadResult:
+        with reporter.task(f"reading {path.name}") as task:
+            report: LoadReport = load_interactions(con, path, mapping, dialect, on_bad_lines)
+            task.advance()
+        return LoadResult(
+            source=str(path.absolute()),
+            bad_lines_skipped=report.bad_lines_skipped,
+            notes=report.notes,
+        )
+
+    # Fail on a missing file before taking the lock or touching the workspace.
+    from recsys_cli.datasets.interaction_file import check_readable
+
+    check_readable(path)
+    return ingest_with(workspace, name, loader, force=force, reporter=reporter)

@@ -1,0 +1,104 @@
+"""The error hierarchy: every failure a user can cause is a RecsysError.
+
+Each error carries a one-line message, a hint that says what to do about it
+and the process exit code. The CLI prints ``error: <message> (hint: <hint>)``
+on stderr and exits with ``exit_code``; Python callers catch the narrow type.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+EXIT_OK = 0
+EXIT_USER_ERROR = 1
+EXIT_USAGE = 2
+EXIT_INTERNAL = 3
+
+
+class RecsysError(Exception):
+    """Base class: a problem with the user's input, workspace or environment."""
+
+    exit_code = EXIT_USER_ERROR
+    default_hint = ""
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint if hint is not None else self.default_hint
+
+    def __str__(self) -> str:
+        return self.message if not self.hint else f"{self.message} (hint: {self.hint})"
+
+
+class InputFileError(RecsysError):
+    """A path that does not exist, an empty file, or a file we cannot read."""
+
+    default_hint = "check the path"
+
+
+class FormatError(RecsysError):
+    """A file whose contents do not match what was declared (columns, types)."""
+
+    default_hint = "check the separator, header and column flags"
+
+
+class MalformedLineError(FormatError):
+    """A line that cannot be parsed; ``line`` is 1-based, counting the header."""
+
+    default_hint = "fix the line, or pass --on-bad-lines skip to drop such lines"
+
+    def __init__(self, message: str, line: int, hint: str | None = None):
+        super().__init__(message, hint)
+        self.line = line
+
+
+class ArchiveError(RecsysError):
+    """A corrupt, truncated or unsafe archive."""
+
+    default_hint = "download the archive again"
+
+
+class ChecksumError(ArchiveError):
+    """A downloaded or local archive whose digest differs from the card's."""
+
+    default_hint = "the file is damaged or not the official release: delete it and download it again"
+
+
+class DownloadError(RecsysError):
+    default_hint = "check the URL and your network, or pass a local --source"
+
+
+class UnknownNameError(RecsysError):
+    """A dataset, card, split or run that does not exist; suggests the closest."""
+
+    def __init__(self, kind: str, name: str, known: Iterable[str], hint: str | None = None):
+        known = sorted(known)
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.4)
+        if hint is None:
+            if close:
+                hint = f"did you mean '{close[0]}'?"
+            elif known:
+                hint = f"known {kind}s: {', '.join(known[:8])}" + (" ..." if len(known) > 8 else "")
+            else:
+                hint = f"no {kind} exists yet"
+        super().__init__(f"unknown {kind} '{name}'", hint)
+        self.kind = kind
+        self.name = name
+        self.suggestion = close[0] if close else None
+
+
+class AlreadyExistsError(RecsysError):
+    default_hint = "pass --force to replace it"
+
+
+class WorkspaceLockedError(RecsysError):
+    default_hint = "wait for the other command to finish, or raise RECSYS_LOCK_TIMEOUT"
+
+
+class InvalidParameterError(RecsysError):
+    """A value that parses but makes no sense (a fraction above 1, an empty split)."""
+
+
+class SqlError(RecsysError):
+    default_hint = "only read-only SELECT queries are allowed; see `recsys sql --help` for the views"
