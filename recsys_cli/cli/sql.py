@@ -1,7 +1,34 @@
-"""Placeholder."""
+"""`recsys sql`: read-only SQL over the workspace's registered tables."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
 import typer
 
+from recsys_cli.cli.application import FormatOption, get_app, handles_errors
+from recsys_cli.cli.output import Result, Table
 
-def sql_command(ctx: typer.Context) -> None:
-    """Run read-only SQL over the workspace (being written)."""
-    raise typer.Exit(1)
+
+@handles_errors
+def sql_command(
+    ctx: typer.Context,
+    query: Annotated[str, typer.Argument(help="One SELECT statement.")],
+    dataset: Annotated[
+        Optional[str],
+        typer.Option("--dataset", "-d", help="Dataset whose views are the default schema (automatic with one dataset)."),
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Print at most this many rows.")] = 1000,
+    fmt: FormatOption = None,
+) -> None:
+    """Run read-only SQL over every dataset and split (views: interactions, items, users,
+    user_vocab, item_vocab, splits; catalog.datasets, catalog.splits). Dataset views live in a
+    schema named after the dataset, e.g. SELECT count(*) FROM "ml-100k".interactions."""
+    from recsys_cli.data.query import run_query
+
+    application = get_app(ctx)
+    result = run_query(application.workspace, query, dataset=dataset, limit=limit)
+    if result.truncated:
+        application.warn(f"showing the first {limit} rows (raise --limit to see more)")
+    rows = [list(r) for r in result.rows]
+    application.emit(Result([dict(zip(result.columns, r)) for r in rows], [Table(result.columns, rows)]), fmt)

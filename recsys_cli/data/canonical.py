@@ -40,6 +40,12 @@ def sql_path(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
+def to_arrow(relation):
+    """A DuckDB relation as a pyarrow Table (the method's name changed in DuckDB 1.4)."""
+    method = getattr(relation, "to_arrow_table", None) or relation.fetch_arrow_table
+    return method()
+
+
 def configure(con, scratch: Path, memory_limit: str = "3GB") -> None:
     """Bound DuckDB's memory and let it spill into the staging folder."""
     scratch.mkdir(parents=True, exist_ok=True)

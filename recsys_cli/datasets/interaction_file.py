@@ -83,7 +83,8 @@ def sniff_columns(con, path: Path, dialect: CsvDialect) -> list[tuple[str, str]]
 
     try:
         rows = con.execute(
-            f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_csv({sql_path(path)}, {csv_options(dialect)}))"
+            f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_csv({sql_path(path)},"
+            f" {csv_options(dialect)}, ignore_errors = true))"
         ).fetchall()
     except duckdb.Error as exc:
         raise FormatError(f"cannot parse {path.name}: {_first_line(exc)}") from None
@@ -134,10 +135,15 @@ def load_interactions(
     sniffed = sniff_columns(con, path, dialect)
     names = [n for n, _ in sniffed]
     types = dict(sniffed)
-    user = resolve_column(mapping.user, names, "--user-col")
-    item = resolve_column(mapping.item, names, "--item-col")
-    rating = resolve_column(mapping.rating, names, "--rating-col") if mapping.rating else None
-    ts = resolve_column(mapping.timestamp, names, "--timestamp-col") if mapping.timestamp else None
+    try:
+        user = resolve_column(mapping.user, names, "--user-col")
+        item = resolve_column(mapping.item, names, "--item-col")
+        rating = resolve_column(mapping.rating, names, "--rating-col") if mapping.rating else None
+        ts = resolve_column(mapping.timestamp, names, "--timestamp-col") if mapping.timestamp else None
+    except FormatError:
+        if _line_count(path) <= 1:  # the sniffer cannot tell a lone header from a data row
+            raise FormatError(f"{path.name} holds no interactions", "the file has at most one line (a header?)") from None
+        raise
 
     def id_type(column: str) -> str:
         return "BIGINT" if types[column] in _INTEGER_TYPES else "VARCHAR"
@@ -263,6 +269,17 @@ def _load_parquet(con, path: Path, mapping: ColumnMapping, into: str) -> LoadRep
     if report.rows == 0:
         raise FormatError(f"{path.name} holds no interactions")
     return report
+
+
+def _line_count(path: Path, limit: int = 2) -> int:
+    count = 0
+    with open(path, "rb") as handle:
+        for line in handle:
+            if line.strip():
+                count += 1
+                if count >= limit:
+                    break
+    return count
 
 
 def _first_line(exc: BaseException | str) -> str:

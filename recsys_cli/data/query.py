@@ -1,0 +1,155 @@
+"""Read-only SQL over everything the catalog registers.
+
+A fresh in-memory DuckDB gets, for each dataset, a schema of the same name
+with views over its Parquet files::
+
+    "<dataset>".interactions   user_idx, item_idx, rating, ts
+    "<dataset>".items          item_idx, item_id, title, year, genres, ...
+    "<dataset>".users          user_idx, user_id, demographics ...
+    "<dataset>".user_vocab / item_vocab
+    "<dataset>".splits         split, part ('train'|'val'|'test'), user_idx, item_idx, rating, ts
+
+and ``catalog.datasets`` / ``catalog.splits`` with the catalog's rows. With
+one dataset (or ``dataset=``) its schema is the default, so ``SELECT count(*)
+FROM interactions`` works. Only SELECT statements run, and DuckDB is locked
+to reading files inside the workspace, so a query can neither change the
+workspace nor reach anything else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from recsys_cli.data.canonical import (
+    INTERACTIONS_FILE,
+    ITEM_VOCAB_FILE,
+    ITEMS_FILE,
+    USER_VOCAB_FILE,
+    USERS_FILE,
+    sql_path,
+    to_arrow,
+)
+from recsys_cli.data.workspace import Workspace
+from recsys_cli.errors import SqlError, UnknownNameError
+
+SPLIT_PARTS = ("train", "val", "test")
+_ALLOWED = {"SELECT", "EXPLAIN"}
+
+
+@dataclass
+class QueryResult:
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+    truncated: bool = False
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def open_views(workspace: Workspace, dataset: str | None = None):
+    """An in-memory DuckDB connection with the workspace's views, locked to reading."""
+    import duckdb
+
+    with workspace.catalog() as catalog:
+        datasets = catalog.datasets()
+        splits = catalog.splits()
+        dataset_rows = to_arrow(catalog.con.sql("SELECT * FROM datasets ORDER BY name"))
+        split_rows = to_arrow(catalog.con.sql("SELECT * FROM splits ORDER BY dataset, name"))
+    names = [d.name for d in datasets]
+    if dataset is not None and dataset not in names:
+        raise UnknownNameError("dataset", dataset, names)
+    con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+    con.execute("CREATE SCHEMA catalog")
+    con.register("_datasets", dataset_rows)
+    con.register("_splits", split_rows)
+    con.execute("CREATE TABLE catalog.datasets AS SELECT * FROM _datasets")
+    con.execute("CREATE TABLE catalog.splits AS SELECT * FROM _splits")
+    con.unregister("_datasets")
+    con.unregister("_splits")
+    for record in datasets:
+        schema = _ident(record.name)
+        base = workspace.resolve(record.path)
+        con.execute(f"CREATE SCHEMA {schema}")
+        for view, file in (
+            ("interactions", INTERACTIONS_FILE),
+            ("items", ITEMS_FILE),
+            ("users", USERS_FILE),
+            ("user_vocab", USER_VOCAB_FILE),
+            ("item_vocab", ITEM_VOCAB_FILE),
+        ):
+            con.execute(f"CREATE VIEW {schema}.{view} AS SELECT * FROM read_parquet({sql_path(base / file)})")
+        parts = [
+            f"SELECT {sql_literal(s.name)} AS split, {sql_literal(part)} AS part, *"
+            f" FROM read_parquet({sql_path(workspace.resolve(s.path) / (part + '.parquet'))})"
+            for s in splits
+            if s.dataset == record.name
+            for part in SPLIT_PARTS
+        ]
+        if not parts:
+            parts = [
+                "SELECT NULL::VARCHAR AS split, NULL::VARCHAR AS part, NULL::INTEGER AS user_idx,"
+                " NULL::INTEGER AS item_idx, NULL::FLOAT AS rating, NULL::BIGINT AS ts WHERE false"
+            ]
+        con.execute(f"CREATE VIEW {schema}.splits AS " + " UNION ALL ".join(parts))
+    default = dataset or (names[0] if len(names) == 1 else None)
+    if default is not None:
+        con.execute(f"USE {_ident(default)}")
+    root = str(workspace.root).rstrip("/") + "/"
+    con.execute(f"SET allowed_directories = [{sql_literal(root)}]")
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
+    return con, names, default
+
+
+def sql_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def run_query(workspace: Workspace, sql: str, *, dataset: str | None = None, limit: int | None = None) -> QueryResult:
+    import duckdb
+
+    if not workspace.exists():
+        raise SqlError(f"no workspace at {workspace.root}", "ingest a dataset first, or pass --workspace")
+    con, names, default = open_views(workspace, dataset)
+    try:
+        try:
+            statements = con.extract_statements(sql)
+        except duckdb.Error as exc:
+            raise SqlError(f"SQL syntax error: {_first_line(exc)}", "check the query") from None
+        if len(statements) != 1:
+            raise SqlError(f"expected one statement, got {len(statements)}", "run one query at a time")
+        kind = statements[0].type.name
+        if kind not in _ALLOWED:
+            raise SqlError(f"only read-only queries are allowed, not {kind}")
+        try:
+            cursor = con.execute(sql)
+            columns = [d[0] for d in cursor.description]
+            rows = cursor.fetchmany(limit + 1) if limit is not None else cursor.fetchall()
+        except duckdb.Error as exc:
+            raise SqlError(_first_line(exc), _hint_for(exc, names, default)) from None
+    finally:
+        con.close()
+    truncated = limit is not None and len(rows) > limit
+    return QueryResult(columns, rows[:limit] if truncated else rows, truncated)
+
+
+def _hint_for(exc: Exception, names: list[str], default: str | None) -> str:
+    text = str(exc)
+    if "does not exist" in text and "Table" in text and default is None and names:
+        example = names[0]
+        return (
+            f"there are {len(names)} datasets: qualify the view, e.g. \"{example}\".interactions,"
+            f" or pass --dataset {example}"
+        )
+    if "does not exist" in text and "Table" in text:
+        return "views: interactions, items, users, user_vocab, item_vocab, splits (per dataset schema), catalog.datasets, catalog.splits"
+    if "Permission" in text or "disabled by configuration" in text:
+        return "queries may read only the workspace's own files"
+    return "check the query"
+
+
+def _first_line(exc: Exception) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
