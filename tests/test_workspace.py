@@ -1,0 +1,133 @@
+"""Workspace safety: the write lock, concurrent commands, and a command killed part way."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from recsys_cli.data.workspace import Workspace
+from recsys_cli.errors import WorkspaceLockedError
+
+
+def recsys(workspace: Path, *args: str, env: dict | None = None, **kwargs) -> subprocess.Popen:
+    full_env = {**os.environ, "NO_COLOR": "1", **(env or {})}
+    return subprocess.Popen(
+        [sys.executable, "-m", "recsys_cli", "--workspace", str(workspace), *map(str, args)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=full_env, **kwargs,
+    )
+
+
+def big_csv(path: Path, rows: int, seed: int = 0) -> Path:
+    rng = np.random.default_rng(seed)
+    users = rng.integers(0, rows // 20 + 1, rows)
+    items = rng.integers(0, 5000, rows)
+    ratings = rng.integers(1, 6, rows)
+    ts = rng.integers(900_000_000, 1_000_000_000, rows)
+    with open(path, "w") as handle:
+        handle.write("u,i,r,t\n")
+        np.savetxt(handle, np.column_stack([users, items, ratings, ts]), fmt="%d", delimiter=",")
+    return path
+
+
+def ingest_args(path: Path, name: str) -> list[str]:
+    return ["ingest", "csv", str(path), "--name", name, "--user-col", "u", "--item-col", "i",
+            "--rating-col", "r", "--timestamp-col", "t", "--format", "json"]
+
+
+def registered(workspace: Path) -> dict[str, int]:
+    ws = Workspace(workspace)
+    with ws.catalog() as catalog:
+        return {d.name: d.n_interactions for d in catalog.datasets()}
+
+
+def test_two_ingests_at_once_both_finish(tmp_path):
+    ws = tmp_path / "ws"
+    src = big_csv(tmp_path / "r.csv", 200_000)
+    first = recsys(ws, *ingest_args(src, "a"))
+    second = recsys(ws, *ingest_args(src, "b"))
+    out_a, err_a = first.communicate(timeout=120)
+    out_b, err_b = second.communicate(timeout=120)
+    assert first.returncode == 0, err_a
+    assert second.returncode == 0, err_b
+    assert json.loads(out_a)["interactions"] == json.loads(out_b)["interactions"] == 200_000
+    assert registered(ws) == {"a": 200_000, "b": 200_000}
+
+
+def hold_lock(ws: Path):
+    ws.mkdir(parents=True, exist_ok=True)
+    handle = open(ws / ".lock", "a+")
+    fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+    handle.write("pid 1: test holder\n")
+    handle.flush()
+    return handle
+
+
+def test_second_writer_fails_with_a_lock_error_after_the_timeout(tmp_path):
+    ws = tmp_path / "ws"
+    src = big_csv(tmp_path / "r.csv", 100)
+    holder = hold_lock(ws)
+    try:
+        proc = recsys(ws, *ingest_args(src, "a"), env={"RECSYS_LOCK_TIMEOUT": "0.5"})
+        _out, err = proc.communicate(timeout=60)
+    finally:
+        holder.close()
+    assert proc.returncode == 1
+    assert "is locked by another command" in err and "test holder" in err
+    assert "Traceback" not in err
+
+
+def test_second_writer_waits_with_a_message(tmp_path):
+    ws = tmp_path / "ws"
+    src = big_csv(tmp_path / "r.csv", 100)
+    holder = hold_lock(ws)
+    proc = recsys(ws, *ingest_args(src, "a"), env={"RECSYS_LOCK_TIMEOUT": "60"})
+    time.sleep(1.5)
+    holder.close()
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "waiting for the workspace lock" in err
+
+
+def test_lock_error_from_python():
+    ws = Workspace(Path("ws"), lock_timeout=0.2)
+    holder = hold_lock(ws.root)
+    try:
+        with pytest.raises(WorkspaceLockedError):
+            with ws.writing():
+                pass
+    finally:
+        holder.close()
+
+
+@pytest.mark.parametrize("delay", [0.3, 0.8, 1.5, 2.5])
+def test_sigkill_part_way_leaves_a_workspace_that_opens_and_reruns(tmp_path, delay):
+    ws = tmp_path / "ws"
+    src = big_csv(tmp_path / "r.csv", 1_500_000, seed=1)
+    setup = recsys(ws, *ingest_args(big_csv(tmp_path / "small.csv", 1000), "kept"))
+    assert setup.wait(timeout=60) == 0
+    proc = recsys(ws, *ingest_args(src, "big"))
+    time.sleep(delay)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    # Whatever point it died at, the catalog opens and holds only complete datasets.
+    state = registered(ws)
+    assert state["kept"] == 1000
+    assert state.get("big") in (None, 1_500_000)
+    rerun = recsys(ws, *ingest_args(src, "big"), "--force")
+    out, err = rerun.communicate(timeout=180)
+    assert rerun.returncode == 0, err
+    assert json.loads(out)["interactions"] == 1_500_000
+    assert registered(ws) == {"kept": 1000, "big": 1_500_000}
+    leftovers = list((ws / ".staging").iterdir())
+    assert leftovers == [], "the rerun swept the killed command's staging folder"
+    generations = list((ws / "datasets" / "big").iterdir())
+    assert len(generations) == 1, "no orphaned generation folder survives"
