@@ -1,7 +1,112 @@
-"""Placeholder: `recsys split` is being written."""
+"""`recsys split`: train/val/test Parquet files of a dataset, registered in the catalog."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated, Optional
+
 import typer
 
+from recsys_cli.cli.application import ForceOption, FormatOption, get_app, handles_errors
+from recsys_cli.cli.output import Result, Table
 
-def split_command(ctx: typer.Context) -> None:
-    """Split a dataset into train/val/test (being written)."""
-    raise typer.Exit(1)
+
+class Strategy(str, Enum):
+    random = "random"
+    random_per_user = "random-per-user"
+    temporal = "temporal"
+    leave_last = "leave-last"
+
+
+def split_result(result) -> Result:
+    record = result.split
+    summary = result.summary
+    document = {
+        "dataset": record.dataset,
+        "split": record.name,
+        "strategy": record.strategy,
+        "params": record.params,
+        "path": record.path,
+        "replaced": result.replaced,
+        "summary": summary,
+    }
+    rows = [
+        [part, summary[part]["interactions"], summary[part]["users"], summary[part]["items"], summary[part]["fraction"]]
+        for part in ("train", "val", "test")
+    ]
+    table = Table(
+        ["part", "interactions", "users", "items", "fraction"],
+        rows,
+        title=f"split {record.dataset}/{record.name} ({record.strategy})",
+    )
+    return Result(document, [table])
+
+
+@handles_errors
+def split_command(
+    ctx: typer.Context,
+    dataset: Annotated[str, typer.Argument(help="Name of an ingested dataset (see `recsys datasets list`).")],
+    name: Annotated[str, typer.Option("--name", help="Name of the split to create, e.g. temporal-20.")],
+    strategy: Annotated[
+        Strategy,
+        typer.Option(
+            "--strategy",
+            help="random: a global random sample; random-per-user: the same fraction of each user; "
+            "temporal: one global time cut; leave-last: each user's last --n interactions.",
+            case_sensitive=False,
+        ),
+    ],
+    test_fraction: Annotated[
+        Optional[float],
+        typer.Option("--test-fraction", help="Share of interactions to test, in (0, 1) (random, random-per-user, "
+                     "temporal; default 0.2)."),
+    ] = None,
+    test_after: Annotated[
+        Optional[str],
+        typer.Option("--test-after", help="temporal: test is every interaction at or after this ISO date/time "
+                     "(UTC unless it has an offset) or epoch seconds; instead of --test-fraction."),
+    ] = None,
+    n: Annotated[
+        Optional[int], typer.Option("--n", help="leave-last: how many of each user's last interactions go to test "
+                                    "(default 1).")
+    ] = None,
+    val_fraction: Annotated[
+        Optional[float],
+        typer.Option("--val-fraction", help="Share of interactions to validation (random, random-per-user, temporal: "
+                     "carved just before the test cut; default none)."),
+    ] = None,
+    val_n: Annotated[
+        Optional[int], typer.Option("--val-n", help="leave-last: how many interactions before the test ones go to "
+                                    "validation (default none).")
+    ] = None,
+    min_rating: Annotated[
+        Optional[float], typer.Option("--min-rating", help="Keep only interactions with rating >= this, before "
+                                      "splitting (e.g. 4 for positives).")
+    ] = None,
+    k_core: Annotated[
+        Optional[int], typer.Option("--k-core", help="Before splitting, repeatedly drop users and items with fewer "
+                                    "than K interactions.")
+    ] = None,
+    seed: Annotated[
+        Optional[int], typer.Option("--seed", help="Random seed for random and random-per-user (default 42): the same "
+                                    "seed gives the same split.")
+    ] = None,
+    force: ForceOption = False,
+    fmt: FormatOption = None,
+) -> None:
+    """Split a dataset into train, validation and test (Parquet files, registered in the catalog)."""
+    from recsys_cli.data.splits import SplitConfig, make_split
+
+    application = get_app(ctx)
+    config = SplitConfig(
+        strategy=strategy.value, test_fraction=test_fraction, test_after=test_after, n=n,
+        val_fraction=val_fraction, val_n=val_n, min_rating=min_rating, k_core=k_core, seed=seed,
+    )
+    result = make_split(application.workspace, dataset, name, config, force=force, reporter=application.reporter())
+    for note in result.notes:
+        application.info(note)
+    for warning in result.warnings:
+        application.warn(warning)
+    if result.replaced:
+        application.warn(f"replaced the existing split '{name}'")
+    application.emit(split_result(result), fmt)
