@@ -31,7 +31,7 @@ def split_result(result) -> Result:
         "summary": summary,
     }
     rows = [
-        [part, summary[part]["interactions"], summary[part]["users"], summary[part]["items"], summary[part]["fraction"]]
+        [part, *(summary[part][key] for key in ("interactions", "users", "items", "fraction"))]
         for part in ("train", "val", "test")
     ]
     table = Table(
@@ -58,38 +58,47 @@ def split_command(
     ],
     test_fraction: Annotated[
         Optional[float],
-        typer.Option("--test-fraction", help="Share of interactions to test, in (0, 1) (random, random-per-user, "
-                     "temporal; default 0.2)."),
+        typer.Option(
+            "--test-fraction",
+            help="Share of interactions for test, in (0, 1); random, random-per-user, temporal (default 0.2).",
+        ),
     ] = None,
     test_after: Annotated[
         Optional[str],
-        typer.Option("--test-after", help="temporal: test is every interaction at or after this ISO date/time "
-                     "(UTC unless it has an offset) or epoch seconds; instead of --test-fraction."),
+        typer.Option(
+            "--test-after",
+            help="temporal: test is every interaction at or after this ISO date/time (UTC unless it has an "
+            "offset) or epoch seconds; instead of --test-fraction.",
+        ),
     ] = None,
     n: Annotated[
-        Optional[int], typer.Option("--n", help="leave-last: how many of each user's last interactions go to test "
-                                    "(default 1).")
+        Optional[int],
+        typer.Option("--n", help="leave-last: how many of each user's last interactions go to test (default 1)."),
     ] = None,
     val_fraction: Annotated[
         Optional[float],
-        typer.Option("--val-fraction", help="Share of interactions to validation (random, random-per-user, temporal: "
-                     "carved just before the test cut; default none)."),
+        typer.Option(
+            "--val-fraction",
+            help="Share of interactions for validation; random, random-per-user, temporal (carved just before "
+            "the test cut). Default: no validation.",
+        ),
     ] = None,
     val_n: Annotated[
-        Optional[int], typer.Option("--val-n", help="leave-last: how many interactions before the test ones go to "
-                                    "validation (default none).")
+        Optional[int],
+        typer.Option("--val-n", help="leave-last: how many interactions before the test ones go to validation."),
     ] = None,
     min_rating: Annotated[
-        Optional[float], typer.Option("--min-rating", help="Keep only interactions with rating >= this, before "
-                                      "splitting (e.g. 4 for positives).")
+        Optional[float],
+        typer.Option("--min-rating", help="Before splitting, keep only ratings >= this (e.g. 4 for positives)."),
     ] = None,
     k_core: Annotated[
-        Optional[int], typer.Option("--k-core", help="Before splitting, repeatedly drop users and items with fewer "
-                                    "than K interactions.")
+        Optional[int],
+        typer.Option("--k-core", help="Before splitting, drop users and items with fewer than K interactions, "
+                     "repeatedly, until none is left."),
     ] = None,
     seed: Annotated[
-        Optional[int], typer.Option("--seed", help="Random seed for random and random-per-user (default 42): the same "
-                                    "seed gives the same split.")
+        Optional[int],
+        typer.Option("--seed", help="random, random-per-user: the seed (default 42); the same seed, the same split."),
     ] = None,
     force: ForceOption = False,
     fmt: FormatOption = None,

@@ -1,46 +1,36 @@
 """Train/validation/test splits of a dataset, computed in numpy and published atomically.
 
-A split is three Parquet files (``train``, ``val``, ``test``; ``val`` may be
-empty) with the dataset's interaction schema, under
-``splits/<dataset>/<split>/<generation>/``, registered in the catalog last.
+A split is three Parquet files (``train``, ``val``, ``test``; ``val`` may be empty) with the
+dataset's interaction schema, under ``splits/<dataset>/<split>/<generation>/``, registered in
+the catalog last.
 
-Every strategy first sorts the interactions canonically by
-``(user_idx, ts, item_idx, rating)``, so the result never depends on the
-order of rows in the file, and draws its randomness from
-``numpy.random.default_rng(seed)``: the same data and seed give byte-identical
-files. Counts are rounded half up, ``round_half_up(x) = floor(x + 0.5)`` (with
-a 1e-9 nudge so that 0.15 * 10 counts as 1.5, as a person would expect),
-never Python's banker's rounding.
+Every strategy first sorts the interactions canonically by ``(user_idx, ts, item_idx, rating)``,
+so the result never depends on the order of rows in the file, and draws its randomness from
+``numpy.random.default_rng(seed)``: the same data and seed give byte-identical files. Counts are
+rounded half up, ``round_half_up(x) = floor(x + 0.5)`` (with a 1e-9 nudge so that 0.15 * 10
+counts as 1.5, as a person would expect), never Python's banker's rounding.
 
-Strategies:
-
-``random``           a seeded permutation of all rows: exactly
-                     ``round_half_up(test_fraction * n)`` rows to test and
-                     ``round_half_up(val_fraction * n)`` to val.
+``random``           a seeded permutation of all rows: exactly ``round_half_up(test_fraction * n)``
+                     rows to test and ``round_half_up(val_fraction * n)`` to val.
 ``random-per-user``  the same within each user (``n_u`` rows): test gets
-                     ``round_half_up(test_fraction * n_u)`` and val
-                     ``round_half_up(val_fraction * n_u)``, capped so the user
-                     keeps at least one training row (test has priority over
+                     ``round_half_up(test_fraction * n_u)`` and val ``round_half_up(val_fraction * n_u)``,
+                     capped so the user keeps at least one training row (test has priority over
                      val); a user with one interaction stays in train.
-``temporal``         one global time cut: test is ``ts >= cut``. The cut is
-                     ``test_after`` or the timestamp that puts the share of
-                     rows closest to ``test_fraction`` at or after it (equal
-                     timestamps never straddle a cut, so the share is only
-                     about right; the summary reports the actual one; on a tie
-                     the smaller test set wins). Val is carved the same way
-                     from the rows before the test cut, ``val_fraction`` of all
-                     rows.
-``leave-last``       each user's last ``n`` interactions (by ts, ties by
-                     item_idx) to test and the ``val_n`` before them to val;
-                     every user keeps at least one training row.
+``temporal``         one global time cut: test is ``ts >= cut``. The cut is ``test_after`` or the
+                     timestamp that puts the share of rows closest to ``test_fraction`` at or after
+                     it (equal timestamps never straddle a cut, so the share is only about right;
+                     the summary reports the actual one; on a tie the smaller test set wins). Val is
+                     carved the same way from the rows before the test cut, ``val_fraction`` of all rows.
+``leave-last``       each user's last ``n`` interactions (by ts, ties by item_idx) to test and the
+                     ``val_n`` before them to val; every user keeps at least one training row.
 
-Filters run before the split: ``min_rating`` keeps ``rating >= min_rating``,
-then ``k_core`` repeatedly drops users and items with fewer than ``k``
-interactions (counting rows, so duplicate user-item pairs count each time)
-until every remaining user and item has at least ``k``.
+Filters run before the split: ``min_rating`` keeps ``rating >= min_rating``, then ``k_core``
+repeatedly drops users and items with fewer than ``k`` interactions (counting rows, so duplicate
+user-item pairs count each time) until every remaining user and item has at least ``k``.
 
-A requested part that comes out empty (train, test, or val when a val size
-was given) is refused with :class:`InvalidParameterError` rather than written.
+A requested part that comes out empty (train, test, or val when a val size was given) is refused
+with :class:`InvalidParameterError` rather than written. temporal and leave-last refuse a dataset
+without timestamps: "last" would mean nothing.
 """
 
 from __future__ import annotations
@@ -67,14 +57,7 @@ DEFAULT_SEED = 42
 TRAIN, VAL, TEST = 0, 1, 2
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-_FLAGS = {
-    "test_fraction": "--test-fraction",
-    "test_after": "--test-after",
-    "n": "--n",
-    "val_fraction": "--val-fraction",
-    "val_n": "--val-n",
-    "seed": "--seed",
-}
+_FLAGS = {o: "--" + o.replace("_", "-") for o in ("test_fraction", "test_after", "n", "val_fraction", "val_n", "seed")}
 # Options each strategy understands; min_rating and k_core apply to all.
 _OPTIONS = {
     "random": ("test_fraction", "val_fraction", "seed"),
@@ -254,22 +237,30 @@ def canonical(user_idx, item_idx, rating, ts) -> Interactions:
         np.asarray(user_idx, dtype=np.int32), np.asarray(item_idx, dtype=np.int32),
         np.asarray(rating, dtype=np.float32), np.asarray(ts, dtype=np.int64),
     )
-    if _is_sorted(data):  # ingest writes this order already; checking is far cheaper than sorting
-        return data
-    return data.take(np.lexsort((data.rating, data.item_idx, data.ts, data.user_idx)))
-
-
-def _is_sorted(data: Interactions) -> bool:
-    import numpy as np
-
     if len(data) < 2:
-        return True
-    u = data.user_idx
-    less, equal = u[:-1] < u[1:], u[:-1] == u[1:]
-    for key in (data.ts, data.item_idx, data.rating):
+        return data
+    # Ingest writes (user_idx, ts, item_idx) order already: checking is far cheaper than
+    # sorting, and only duplicate (user, ts, item) rows may still need ordering by rating.
+    less, equal = _pair_order(data, (data.user_idx, data.ts, data.item_idx))
+    if not np.all(less | equal):
+        return data.take(np.lexsort((data.rating, data.item_idx, data.ts, data.user_idx)))
+    if not np.any(equal & (data.rating[:-1] > data.rating[1:])):
+        return data
+    group = np.concatenate(([0], np.cumsum(~equal)))
+    tied = np.flatnonzero(np.concatenate((equal, [False])) | np.concatenate(([False], equal)))
+    order = np.arange(len(data))
+    order[tied] = tied[np.lexsort((data.rating[tied], group[tied]))]  # groups are contiguous runs
+    return data.take(order)
+
+
+def _pair_order(data: Interactions, keys):
+    """For each pair of neighbouring rows: strictly ordered by ``keys``, and equal on all of them."""
+    first = keys[0]
+    less, equal = first[:-1] < first[1:], first[:-1] == first[1:]
+    for key in keys[1:]:
         less |= equal & (key[:-1] < key[1:])
         equal &= key[:-1] == key[1:]
-    return bool(np.all(less | equal))
+    return less, equal
 
 
 def apply_filters(data: Interactions, min_rating: float | None, k_core: int | None) -> tuple[Interactions, dict]:
@@ -288,7 +279,8 @@ def apply_filters(data: Interactions, min_rating: float | None, k_core: int | No
         n_users, n_items = int(data.user_idx.max(initial=-1)) + 1, int(data.item_idx.max(initial=-1)) + 1
         while len(keep):
             u, i = data.user_idx[keep], data.item_idx[keep]
-            ok = (np.bincount(u, minlength=n_users)[u] >= k_core) & (np.bincount(i, minlength=n_items)[i] >= k_core)
+            ok = np.bincount(u, minlength=n_users)[u] >= k_core
+            ok &= np.bincount(i, minlength=n_items)[i] >= k_core
             rounds += 1
             if ok.all():
                 break
@@ -317,7 +309,8 @@ def assign_parts(data: Interactions, config: SplitConfig) -> tuple[Any, dict[str
         counts, start, position = _user_groups(data.user_idx)
         rng = np.random.default_rng(config.seed)
         # user in the high 32 bits, a random draw in the low: one sort shuffles within users
-        key = (data.user_idx.astype(np.int64) << 32) | rng.integers(0, 2**32, size=n, dtype=np.uint32).astype(np.int64)
+        draw = rng.integers(0, 2**32, size=n, dtype=np.uint32).astype(np.int64)
+        key = (data.user_idx.astype(np.int64) << 32) | draw
         order = np.argsort(key, kind="stable")
         rank = np.empty(n, dtype=np.int64)
         rank[order] = position - start  # users stay in place, so user_idx[order] == user_idx
@@ -451,7 +444,8 @@ def _check_not_empty(summary: dict[str, Any], config: SplitConfig, data: Interac
         hint = {
             "random": "raise --test-fraction",
             "random-per-user": "raise --test-fraction (users with one interaction stay in train)",
-            "temporal": span + ("move --test-after earlier" if config.test_after is not None else "raise --test-fraction"),
+            "temporal": span
+            + ("raise --test-fraction" if config.test_after is None else "move --test-after earlier"),
             "leave-last": "every user has a single interaction, so nothing can be left out",
         }[config.strategy]
         raise InvalidParameterError(f"the {config.strategy} split leaves test empty ({n:,} interactions)", hint)
@@ -472,8 +466,8 @@ class SplitResult:
     split: SplitRecord
     summary: dict[str, Any]
     replaced: bool = False
-    notes: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # for people: what the filters and cuts did
+    warnings: list[str] = field(default_factory=list)  # cold-start users and items
 
 
 def read_interactions(path) -> Interactions:
@@ -488,11 +482,16 @@ def write_parts(out_dir, data: Interactions, parts) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    schema = pa.schema([("user_idx", pa.int32()), ("item_idx", pa.int32()), ("rating", pa.float32()), ("ts", pa.int64())])
+    # the same types (and NOT NULL) as the interactions.parquet that DuckDB writes at ingest
+    schema = pa.schema([
+        pa.field("user_idx", pa.int32(), nullable=False), pa.field("item_idx", pa.int32(), nullable=False),
+        pa.field("rating", pa.float32(), nullable=False), pa.field("ts", pa.int64(), nullable=False),
+    ])
     for code, part in enumerate(PARTS):
         sel = parts == code
         arrays = [pa.array(getattr(data, c)[sel]) for c in COLUMNS]
-        pq.write_table(pa.Table.from_arrays(arrays, schema=schema), out_dir / f"{part}.parquet", compression="zstd")
+        table = pa.Table.from_arrays(arrays, schema=schema)
+        pq.write_table(table, out_dir / f"{part}.parquet", compression="zstd")
 
 
 def _lookup(workspace: Workspace, dataset: str, name: str) -> tuple[DatasetRecord, SplitRecord | None]:
@@ -505,7 +504,9 @@ def _lookup(workspace: Workspace, dataset: str, name: str) -> tuple[DatasetRecor
     return record, existing
 
 
-def _check_request(record: DatasetRecord, existing: SplitRecord | None, name: str, config: SplitConfig, force: bool) -> None:
+def _check_request(
+    record: DatasetRecord, existing: SplitRecord | None, name: str, config: SplitConfig, force: bool
+) -> None:
     if existing is not None and not force:
         raise AlreadyExistsError(
             f"split '{name}' of dataset '{record.name}' already exists",
@@ -562,30 +563,31 @@ def make_split(
             workspace.remove_published(existing.path)
         with workspace.catalog() as catalog:
             split = catalog.split(dataset, name)
-    notes, warnings = _notes(summary)
-    return SplitResult(split, split.summary, replaced=existing is not None, notes=notes, warnings=warnings)
+    notes, warnings = split_notes(split.summary)
+    return SplitResult(split, split.summary, existing is not None, notes, warnings)
 
 
-def _notes(summary: dict[str, Any]) -> tuple[list[str], list[str]]:
+def split_notes(summary: dict) -> tuple[list[str], list[str]]:
+    """Lines for people: what the filters and cuts did (info), cold-start users and items (warnings)."""
     notes: list[str] = []
     warnings: list[str] = []
     if summary.get("removed_by_min_rating"):
         notes.append(f"--min-rating removed {summary['removed_by_min_rating']:,} interactions")
     if "removed_by_k_core" in summary:
         notes.append(
-            f"--k-core removed {summary['removed_by_k_core']:,} interactions"
-            f" in {summary['k_core_rounds']} round(s)"
+            f"--k-core removed {summary['removed_by_k_core']:,} interactions in {summary['k_core_rounds']} round(s)"
         )
-    if "test_cut_ts" in summary:
-        cut = summary["test_cut"] or summary["test_cut_ts"]
-        notes.append(f"test: interactions at or after {cut} ({summary['test']['fraction']:.1%} of rows)")
-    if "val_cut_ts" in summary:
-        notes.append(f"val: from {summary['val_cut'] or summary['val_cut_ts']} ({summary['val']['fraction']:.1%} of rows)")
+    for part, key, words in (("test", "test_cut", "at or after"), ("val", "val_cut", "from")):
+        if f"{key}_ts" in summary:
+            cut = summary[key] or summary[f"{key}_ts"]
+            notes.append(f"{part}: interactions {words} {cut} ({summary[part]['fraction']:.1%} of rows)")
     for part in ("val", "test"):
         users, items = summary[f"{part}_users_not_in_train"], summary[f"{part}_items_not_in_train"]
-        total = summary[part]["users"]
         if users:
-            warnings.append(f"{users:,} of {total:,} {part} users have no training interactions (cold start)")
+            warnings.append(
+                f"{users:,} of {summary[part]['users']:,} {part} users have no training interactions (cold start)"
+            )
         if items:
             warnings.append(f"{items:,} {part} items never appear in train")
     return notes, warnings
+

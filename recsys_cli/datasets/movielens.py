@@ -1,0 +1,235 @@
+"""Card-driven parsing of a release's files into the raw tables (MovieLens and alike).
+
+``raw_interactions`` comes from :func:`load_interactions`; ``raw_items`` and
+``raw_users`` are built here, all in DuckDB SQL: the card names each column's
+type and the field it becomes, how genres are spelled (a ``|``-list or 0/1
+flags) and which file to join for external ids. Item and user ids get the
+same type as in ``raw_interactions`` so the canonical writer joins them
+without casts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from recsys_cli.data.canonical import sql_path
+from recsys_cli.datasets.interaction_file import ColumnMapping, CsvDialect, check_readable, load_interactions
+from recsys_cli.errors import FormatError, MalformedLineError
+from recsys_cli.reporting import Reporter
+
+if TYPE_CHECKING:
+    from recsys_cli.datasets.cards import Card, FileFormat
+
+# The year in parentheses at the end of a title: "Toy Story (1995)", and a
+# series' first year in "Death Note: Desu nôto (2006–2007)".
+YEAR_PATTERN = r"\((\d{4})(?:[-–]\d{4})?\)\s*$"
+_USER_ORDER = ("user_id", "gender", "age", "occupation", "zip_code")
+
+
+@dataclass
+class ReleaseReport:
+    bad_lines_skipped: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def load_release(con, card: "Card", files: dict[str, Path], on_bad_lines: str, reporter: Reporter) -> ReleaseReport:
+    """Fill raw_interactions (and raw_items, raw_users where the release has them)."""
+    report = ReleaseReport()
+    spec = card.files["interactions"]
+    path = files["interactions"]
+    check_header(spec, path)
+    mapping = ColumnMapping(
+        user=spec.column_for("user_id"),
+        item=spec.column_for("item_id"),
+        rating=spec.column_for("rating"),
+        timestamp=spec.column_for("timestamp"),
+    )
+    dialect = CsvDialect(
+        sep=spec.separator, header=spec.header, encoding=spec.encoding, quote=spec.quote, columns=spec.column_names
+    )
+    with reporter.task(f"reading {spec.file}") as task:
+        loaded = load_interactions(con, path, mapping, dialect, on_bad_lines)
+        task.advance()
+    report.bad_lines_skipped += loaded.bad_lines_skipped
+    report.notes.extend(loaded.notes)
+    _compare_counts(con, card, reporter)
+
+    types = dict(con.execute("SELECT column_name, column_type FROM (DESCRIBE raw_interactions)").fetchall())
+    if "items" in files:
+        with reporter.task(f"reading {card.files['items'].file}") as task:
+            skipped = read_table(con, card.files["items"], files["items"], "file_items", on_bad_lines, report)
+            build_items(con, card.files["items"], types["item_id"], report)
+            if "links" in files:
+                skipped += read_table(con, card.files["links"], files["links"], "file_links", on_bad_lines, report)
+                join_links(con, card.files["links"], types["item_id"])
+            report.bad_lines_skipped += skipped
+            task.advance()
+    if "users" in files:
+        with reporter.task(f"reading {card.files['users'].file}") as task:
+            report.bad_lines_skipped += read_table(
+                con, card.files["users"], files["users"], "file_users", on_bad_lines, report
+            )
+            build_users(con, card.files["users"], types["user_id"], report)
+            task.advance()
+    return report
+
+
+def _compare_counts(con, card: "Card", reporter: Reporter) -> None:
+    """Warn when the data differ from the published counts (a modified or partial release)."""
+    expected = card.counts
+    if not expected.get("interactions"):
+        return
+    n, users = con.execute("SELECT count(*), count(DISTINCT user_id) FROM raw_interactions").fetchone()
+    if n != expected["interactions"] or (expected.get("users") and users != expected["users"]):
+        reporter.warn(
+            f"{card.files['interactions'].file} holds {n:,} interactions by {users:,} users; "
+            f"the {card.title} release has {expected['interactions']:,} by {expected.get('users', 0):,}"
+        )
+
+
+# -- reading one described file ---------------------------------------------------------------
+def check_header(spec: "FileFormat", path: Path) -> None:
+    """A file with a header must name the card's columns: catches a wrong file early."""
+    if not spec.header:
+        return
+    check_readable(path)
+    with open(path, "rb") as handle:
+        first = handle.readline(64 * 1024)
+    text = first.decode(spec.encoding, errors="replace").lstrip("\ufeff").rstrip("\r\n")
+    found = [name.strip().strip(spec.quote or '"') for name in text.split(spec.separator)]
+    if found != spec.column_names:
+        raise FormatError(
+            f"{path.name} starts with the header '{text[:80]}', expected '{spec.separator.join(spec.column_names)}'",
+            "is this the right file for this release?",
+        )
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def read_table(con, spec: "FileFormat", path: Path, into: str, on_bad_lines: str, report: ReleaseReport) -> int:
+    """Create table ``into`` with the card's columns and types; returns the number of lines skipped."""
+    import duckdb
+
+    check_readable(path)
+    check_header(spec, path)
+    escape = spec.escape if spec.escape is not None else spec.quote
+    options = [
+        f"sep = {_literal(spec.separator)}",
+        f"header = {'true' if spec.header else 'false'}",
+        f"encoding = {_literal(spec.encoding)}",
+        f"quote = {_literal(spec.quote)}",
+        f"escape = {_literal(escape)}",
+        "columns = {" + ", ".join(f"{_literal(c.name)}: {_literal(c.type)}" for c in spec.columns) + "}",
+        "store_rejects = true",
+        "ignore_errors = true",
+        "null_padding = false",
+    ]
+    if spec.date_format:
+        options.append(f"dateformat = {_literal(spec.date_format)}")
+    try:
+        con.execute("DROP TABLE IF EXISTS reject_errors")
+        con.execute("DROP TABLE IF EXISTS reject_scans")
+        con.execute(f"CREATE OR REPLACE TABLE {into} AS SELECT * FROM read_csv({sql_path(path)}, {', '.join(options)})")
+        rejects = con.execute(
+            "SELECT line, column_name, error_type, csv_line, error_message FROM reject_errors ORDER BY line"
+        ).fetchall()
+    except duckdb.Error as exc:
+        raise FormatError(f"cannot parse {path.name}: {_first_line(exc)}", "is this the right file for this release?") from None
+    if not rejects:
+        return 0
+    if on_bad_lines == "error":
+        line, column, kind, text, message = rejects[0]
+        snippet = (text or "").strip()
+        snippet = snippet if len(snippet) <= 60 else snippet[:57] + "..."
+        if kind in ("MISSING COLUMNS", "TOO MANY COLUMNS"):
+            what = f"{_first_line(message).lower()}, expected the card's {len(spec.columns)}"
+        elif kind == "CAST":
+            what = f"{column} is not a valid {next((c.type for c in spec.columns if c.name == column), 'value')}"
+        else:
+            what = _first_line(message)
+        raise MalformedLineError(f"{path.name} line {line}: {what} ({snippet!r})", line)
+    lines = sorted({r[0] for r in rejects})
+    report.notes.append(f"skipped {len(lines)} malformed line(s) of {path.name} (first: line {lines[0]})")
+    return len(lines)
+
+
+def _first_line(exc: BaseException | str) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+# -- building the raw tables -------------------------------------------------------------------
+def _genres_sql(spec: "FileFormat") -> str:
+    genres = spec.genres
+    if genres is None:
+        return "[]::VARCHAR[]"
+    if genres.column:
+        value = f"NULLIF(trim({_ident(genres.column)}), '')"
+        if genres.none:
+            value = f"NULLIF({value}, {_literal(genres.none)})"
+        return f"coalesce(string_split({value}, {_literal(genres.separator)}), []::VARCHAR[])"
+    # one 0/1 column per genre; concat_ws skips the NULLs of unset flags
+    parts = ", ".join(
+        f"CASE WHEN {_ident(flag)} = 1 THEN {_literal(flag)} END" for flag in genres.flags if flag != genres.none
+    )
+    return f"coalesce(string_split(NULLIF(concat_ws('|', {parts}), ''), '|'), []::VARCHAR[])"
+
+
+def _dedupe(con, table: str, key: str, what: str, report: ReleaseReport) -> None:
+    n, distinct = con.execute(f"SELECT count(*), count(DISTINCT {key}) FROM {table}").fetchone()
+    if n != distinct:
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT DISTINCT ON ({key}) * FROM {table} ORDER BY {key}")
+        report.notes.append(f"{what}: kept the first of {n - distinct} repeated id(s)")
+
+
+def build_items(con, spec: "FileFormat", item_type: str, report: ReleaseReport) -> None:
+    item = spec.column_for("item_id")
+    title = spec.column_for("title")
+    title_sql = f"{_ident(title)}::VARCHAR" if title else "NULL::VARCHAR"
+    select = [
+        f"TRY_CAST({_ident(item)} AS {item_type}) AS item_id",
+        f"{title_sql} AS title",
+        f"TRY_CAST(regexp_extract({title_sql}, {_literal(YEAR_PATTERN)}, 1) AS INTEGER) AS year",
+        f"{_genres_sql(spec)} AS genres",
+    ]
+    select += [
+        f"{_ident(c.name)} AS {_ident(c.field)}" for c in spec.columns if c.field and c.field not in ("item_id", "title")
+    ]
+    con.execute(
+        f"CREATE OR REPLACE TABLE raw_items AS SELECT {', '.join(select)} FROM file_items"
+        f" WHERE TRY_CAST({_ident(item)} AS {item_type}) IS NOT NULL"
+    )
+    _dedupe(con, "raw_items", "item_id", spec.file, report)
+
+
+def join_links(con, spec: "FileFormat", item_type: str) -> None:
+    """Add the external ids (IMDb, TMDB) of links.csv to raw_items."""
+    item = spec.column_for("item_id")
+    extra = [c for c in spec.columns if c.field and c.field != "item_id"]
+    columns = ", ".join(f"{_ident(c.name)} AS {_ident(c.field)}" for c in extra)
+    con.execute(
+        f"CREATE OR REPLACE TABLE raw_items AS SELECT raw_items.*, {', '.join('l.' + _ident(c.field) for c in extra)}"
+        f" FROM raw_items LEFT JOIN (SELECT DISTINCT ON (item_id) TRY_CAST({_ident(item)} AS {item_type}) AS item_id,"
+        f" {columns} FROM file_links ORDER BY item_id) l ON raw_items.item_id = l.item_id"
+    )
+
+
+def build_users(con, spec: "FileFormat", user_type: str, report: ReleaseReport) -> None:
+    user = spec.column_for("user_id")
+    kept = [c for c in spec.columns if c.field and c.field != "user_id"]
+    kept.sort(key=lambda c: _USER_ORDER.index(c.field) if c.field in _USER_ORDER else len(_USER_ORDER))
+    select = [f"TRY_CAST({_ident(user)} AS {user_type}) AS user_id"]
+    select += [f"{_ident(c.name)} AS {_ident(c.field)}" for c in kept]
+    con.execute(
+        f"CREATE OR REPLACE TABLE raw_users AS SELECT {', '.join(select)} FROM file_users"
+        f" WHERE TRY_CAST({_ident(user)} AS {user_type}) IS NOT NULL"
+    )
+    _dedupe(con, "raw_users", "user_id", spec.file, report)

@@ -1,0 +1,311 @@
+"""`recsys ingest <card>`: real MovieLens releases, and every way a bad source must fail cleanly."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import zipfile
+from pathlib import Path
+
+import duckdb
+import pytest
+from conftest import run_json, snapshot
+
+SMALL_ZIP_SHA256 = "696d65a3dfceac7c45750ad32df2c259311949efec81f0f144fdfb91ebc9e436"
+
+
+def flags(*set_: int) -> str:
+    values = ["0"] * 19
+    for i in set_:
+        values[i] = "1"
+    return "|".join(values)
+
+
+def write_tiny_ml100k(folder: Path) -> Path:
+    """A few lines in the ml-100k formats: 3 users, 4 rated items, one unrated catalogue item."""
+    folder.mkdir(parents=True, exist_ok=True)
+    ratings = [(1, 1, 5, 881250949), (1, 2, 3, 881250950), (2, 1, 4, 881250951),
+               (2, 3, 2, 881250952), (3, 2, 1, 881250953), (3, 4, 4, 881250954)]
+    (folder / "u.data").write_text("".join(f"{u}\t{i}\t{r}\t{t}\n" for u, i, r, t in ratings))
+    items = [
+        f"1|Toy Story (1995)|01-Jan-1995||http://x|{flags(3, 4, 5)}",
+        f"2|Misérables, Les (1995)|01-Jan-1995||http://y|{flags(8, 12)}",
+        f"3|unknown||||{flags(0)}",
+        f"4|Cité des enfants perdus, La (1995)|01-Jan-1995||http://z|{flags(9)}",
+        f"5|Never Rated (1996)|01-Jan-1996||http://w|{flags(1)}",
+    ]
+    (folder / "u.item").write_bytes(("\n".join(items) + "\n").encode("latin-1"))
+    (folder / "u.user").write_text("1|24|M|technician|85711\n2|53|F|other|94043\n3|23|M|writer|T8H1N\n")
+    return folder
+
+
+def zip_folder(folder: Path, target: Path, root: str, extra=(), compression=zipfile.ZIP_DEFLATED) -> Path:
+    with zipfile.ZipFile(target, "w", compression) as zf:
+        for path in sorted(folder.iterdir()):
+            if path.is_file():
+                zf.write(path, f"{root}/{path.name}")
+        for info, data in extra:
+            zf.writestr(info, data)
+    return target
+
+
+def query(workspace_dir: Path, doc: dict, table: str, sql: str) -> list[tuple]:
+    path = workspace_dir / doc["path"] / f"{table}.parquet"
+    return duckdb.connect().execute(sql.replace("{t}", f"read_parquet('{path}')")).fetchall()
+
+
+def assert_clean_failure(result, *phrases: str) -> None:
+    """Exit 1, one error line (the last on stderr) naming what went wrong, no traceback."""
+    assert result.exit_code == 1, (result.exit_code, result.stderr)
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and result.stderr.strip().splitlines()[-1] == errors[0], result.stderr
+    for phrase in phrases:
+        assert phrase in errors[0], errors[0]
+
+
+@pytest.fixture
+def tiny(tmp_path) -> Path:
+    return write_tiny_ml100k(tmp_path / "tiny" / "ml-100k")
+
+
+@pytest.fixture
+def existing(cli, tiny, workspace_dir):
+    """A workspace holding one valid dataset, and its snapshot."""
+    run_json(cli, "ingest", "ml-100k", "--source", tiny, "--name", "first")
+    return snapshot(workspace_dir)
+
+
+# -- real releases -----------------------------------------------------------------------------------
+@pytest.mark.realdata
+@pytest.mark.parametrize("form", ["folder", "parent folder", "zip"])
+def test_ml100k(cli, shared_datasets, workspace_dir, tmp_path, form):
+    folder = shared_datasets / "ml-100k"
+    source = {"folder": folder, "parent folder": shared_datasets}.get(form)
+    if form == "zip":
+        source = zip_folder(folder, tmp_path / "ml-100k.zip", "ml-100k")
+    doc = run_json(cli, "ingest", "ml-100k", "--source", source)
+    assert (doc["interactions"], doc["users"], doc["items"], doc["catalog_items"]) == (100000, 943, 1682, 1682)
+    assert doc["card"] == "ml-100k" and doc["bad_lines_skipped"] == 0
+    assert doc["source_sha256"] == (hashlib.sha256(source.read_bytes()).hexdigest() if form == "zip" else None)
+    titles = dict(query(workspace_dir, doc, "items", "SELECT item_id, title FROM {t} WHERE item_id IN ('543', '1005')"))
+    assert titles == {"543": "Misérables, Les (1995)",
+                      "1005": "Double vie de Véronique, La (Double Life of Veronique, The) (1991)"}
+    toy = query(workspace_dir, doc, "items", "SELECT year, genres, release_date::VARCHAR FROM {t} WHERE item_id = '1'")
+    assert toy == [(1995, ["Animation", "Children's", "Comedy"], "1995-01-01")]
+    assert query(workspace_dir, doc, "items", "SELECT title, genres, year FROM {t} WHERE item_id = '267'") == [
+        ("unknown", [], None)
+    ]
+    users = query(workspace_dir, doc, "users", "SELECT * EXCLUDE (user_idx) FROM {t} WHERE user_id IN ('1', '2')")
+    assert users == [("1", "M", 24, "technician", "85711"), ("2", "F", 53, "other", "94043")]
+
+
+@pytest.mark.realdata
+def test_ml_latest_small_from_the_official_zip(cli, shared_datasets, workspace_dir):
+    archive = shared_datasets / "ml-latest-small" / "ml-latest-small.zip"
+    result = cli("ingest", "ml-latest-small", "--source", archive, "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    assert "verified the sha256 of ml-latest-small.zip" in result.stderr
+    doc = run_json(cli, "datasets", "show", "ml-latest-small")["dataset"]
+    assert (doc["interactions"], doc["users"], doc["items"], doc["catalog_items"]) == (100836, 610, 9724, 9742)
+    assert doc["source_sha256"] == SMALL_ZIP_SHA256
+    assert doc["time_span"] == {"from": "1996-03-29", "to": "2018-09-24"}
+    rows = query(workspace_dir, doc, "items",
+                 "SELECT item_id, title, year, genres, imdb_id, tmdb_id FROM {t} WHERE item_id IN ('1', '73', '7789')"
+                 " ORDER BY item_idx")
+    assert rows == [
+        ("1", "Toy Story (1995)", 1995, ["Adventure", "Animation", "Children", "Comedy", "Fantasy"], "0114709", 862),
+        ("73", "Misérables, Les (1995)", 1995, ["Drama", "War"], "0113828", 48750),
+        ("7789", "11'09\"01 - September 11 (2002)", 2002, ["Drama"], "0328802", 1926),
+    ]
+    # '(no genres listed)' means no genres; a title without a year has none
+    assert query(workspace_dir, doc, "items", "SELECT count(*) FROM {t} WHERE len(genres) = 0") == [(34,)]
+    assert query(workspace_dir, doc, "items", "SELECT year FROM {t} WHERE title = 'Babylon 5'") == [(None,)]
+    assert query(workspace_dir, doc, "items",
+                 "SELECT year FROM {t} WHERE title = 'Death Note: Desu nôto (2006–2007)'") == [(2006,)]
+
+
+@pytest.mark.realdata
+def test_ml_latest_small_from_its_crlf_csvs(cli, shared_datasets):
+    doc = run_json(cli, "ingest", "ml-latest-small", "--source", shared_datasets / "ml-latest-small")
+    assert (doc["interactions"], doc["users"], doc["items"], doc["catalog_items"]) == (100836, 610, 9724, 9742)
+    assert doc["source_sha256"] is None
+
+
+@pytest.mark.realdata
+def test_ml1m_latin1_titles_and_coded_demographics(cli, shared_datasets, workspace_dir, tmp_path):
+    # The real ratings.dat is not available: a few synthetic lines next to copies of the real files.
+    folder = tmp_path / "ml-1m"
+    folder.mkdir()
+    for name in ("movies.dat", "users.dat"):
+        shutil.copy(shared_datasets / "ml-1m" / name, folder / name)
+    (folder / "ratings.dat").write_text(
+        "1::1193::5::978300760\n1::661::3::978302109\n2::1357::5::978298709\n3::1::4::978297000\n"
+    )
+    result = cli("ingest", "ml-1m", "--source", folder, "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    assert "the MovieLens 1M release has 1,000,209" in result.stderr  # a partial release is flagged
+    doc = run_json(cli, "datasets", "show", "ml-1m")["dataset"]
+    assert (doc["interactions"], doc["users"], doc["items"], doc["catalog_items"]) == (4, 3, 4, 3883)
+    titles = dict(query(workspace_dir, doc, "items", "SELECT item_id, title FROM {t} WHERE item_id IN ('73', '570')"))
+    assert titles == {"73": "Misérables, Les (1995)", "570": "Slingshot, The (Kådisbellan ) (1993)"}
+    assert query(workspace_dir, doc, "items", "SELECT year, genres FROM {t} WHERE item_id = '1'") == [
+        (1995, ["Animation", "Children's", "Comedy"])
+    ]
+    users = query(workspace_dir, doc, "users", "SELECT * FROM {t} ORDER BY user_idx NULLS LAST LIMIT 2")
+    assert users == [(0, "1", "F", 1, 10, "48067"), (1, "2", "M", 56, 16, "70072")]
+    assert query(workspace_dir, doc, "users", "SELECT count(*) FROM {t}") == [(6040,)]
+
+
+@pytest.mark.realdata
+def test_a_damaged_official_zip_fails_its_checksum(cli, shared_datasets, workspace_dir, tmp_path, existing):
+    damaged = tmp_path / "ml-latest-small.zip"
+    data = bytearray((shared_datasets / "ml-latest-small" / "ml-latest-small.zip").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    damaged.write_bytes(bytes(data))
+    result = cli("ingest", "ml-latest-small", "--source", damaged)
+    assert_clean_failure(result, "is not the official ml-latest-small.zip", "sha256")
+    assert snapshot(workspace_dir) == existing
+
+
+# -- the tiny release: what ingest keeps -------------------------------------------------------------------
+def test_tiny_release_from_folder_and_zip(cli, tiny, workspace_dir, tmp_path):
+    doc = run_json(cli, "ingest", "ml-100k", "--source", tiny)
+    assert (doc["interactions"], doc["users"], doc["items"], doc["catalog_items"]) == (6, 3, 4, 5)
+    genres = query(workspace_dir, doc, "items", "SELECT item_id, genres, year FROM {t} ORDER BY item_id")
+    assert genres == [
+        ("1", ["Animation", "Children's", "Comedy"], 1995), ("2", ["Drama", "Musical"], 1995),
+        ("3", [], None), ("4", ["Fantasy"], 1995), ("5", ["Action"], 1996),
+    ]
+    archive = zip_folder(tiny, tmp_path / "tiny.zip", "ml-100k")
+    result = cli("ingest", "ml-100k", "--source", archive, "--name", "zipped", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    assert "re-packed archive" in result.stderr
+    assert run_json(cli, "datasets", "show", "zipped")["dataset"]["interactions"] == 6
+
+
+@pytest.mark.realdata
+def test_file_url_of_the_official_bytes_is_downloaded_verified_and_cached(cli, workspace_dir, shared_datasets):
+    archive = shared_datasets / "ml-latest-small" / "ml-latest-small.zip"
+    result = cli("ingest", "ml-latest-small", "--source", archive.as_uri(), "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    assert "sha256 verified" in result.stderr
+    cached = list((workspace_dir / "cache" / "downloads").iterdir())
+    assert len(cached) == 1 and cached[0].name.endswith("-ml-latest-small.zip")
+    result = cli("ingest", "ml-latest-small", "--source", archive.as_uri(), "--force", "--format", "json")
+    assert result.exit_code == 0 and "using the cached download" in result.stderr
+
+
+# -- bad inputs: exit 1, one line, workspace untouched ------------------------------------------------------
+def test_missing_path_creates_nothing(cli, workspace_dir, tmp_path):
+    result = cli("ingest", "ml-100k", "--source", tmp_path / "nope")
+    assert_clean_failure(result, "source not found")
+    assert not workspace_dir.exists()
+
+
+def test_missing_path(cli, workspace_dir, tmp_path, existing):
+    assert_clean_failure(cli("ingest", "ml-100k", "--source", tmp_path / "nope.zip"), "source not found")
+    assert snapshot(workspace_dir) == existing
+
+
+def test_unknown_card_suggests_the_closest(cli, workspace_dir, tiny, existing):
+    result = cli("ingest", "ml100k", "--source", tiny)
+    assert_clean_failure(result, "unknown dataset card 'ml100k'", "did you mean 'ml-100k'")
+    assert snapshot(workspace_dir) == existing
+
+
+@pytest.mark.parametrize("damage", ["crc", "truncated", "not a zip"])
+def test_damaged_zip(cli, workspace_dir, tiny, tmp_path, existing, damage):
+    archive = zip_folder(tiny, tmp_path / "bad.zip", "ml-100k", compression=zipfile.ZIP_STORED)
+    data = bytearray(archive.read_bytes())
+    if damage == "crc":
+        data[data.find(b"881250950")] = ord("7")
+    elif damage == "truncated":
+        data = data[: len(data) // 2]
+    else:
+        data = bytearray(b"<html>not found</html>\n")
+    archive.write_bytes(bytes(data))
+    result = cli("ingest", "ml-100k", "--source", archive)
+    assert_clean_failure(result, "damaged" if damage == "crc" else "not a readable zip archive")
+    assert snapshot(workspace_dir) == existing
+
+
+def test_checksum_mismatch_of_a_download(cli, workspace_dir, tiny, tmp_path, existing):
+    archive = zip_folder(tiny, tmp_path / "ml-100k.zip", "ml-100k")
+    result = cli("ingest", "ml-100k", "--source", archive.as_uri())
+    assert_clean_failure(result, "is not the official ml-100k.zip", "hint:")
+    assert snapshot(workspace_dir) == existing  # the bad download is deleted
+
+
+def test_checksum_mismatch_of_a_local_zip_of_the_official_size(cli, workspace_dir, tiny, tmp_path, existing):
+    official_size = 4924029
+    archive = tmp_path / "ml-100k.zip"
+    pad = 0
+    for _ in range(2):  # a stored padding entry grows the archive byte for byte
+        zip_folder(tiny, archive, "ml-100k", extra=[(zipfile.ZipInfo("ml-100k/padding"), b"\0" * pad)],
+                   compression=zipfile.ZIP_STORED)
+        pad += official_size - archive.stat().st_size
+    assert archive.stat().st_size == official_size
+    result = cli("ingest", "ml-100k", "--source", archive)
+    assert_clean_failure(result, "is not the official ml-100k.zip", "damaged")
+    assert snapshot(workspace_dir) == existing
+
+
+def test_zip_slip(cli, workspace_dir, tiny, tmp_path, existing):
+    archive = zip_folder(tiny, tmp_path / "evil.zip", "ml-100k", extra=[(zipfile.ZipInfo("../../evil"), "x")])
+    result = cli("ingest", "ml-100k", "--source", archive)
+    assert_clean_failure(result, "archive entry '../../evil' would land outside the target folder")
+    assert snapshot(workspace_dir) == existing
+    assert not (tmp_path / "evil").exists() and not (workspace_dir.parent / "evil").exists()
+
+
+def test_folder_without_the_interactions_file(cli, workspace_dir, tiny, existing):
+    (tiny / "u.data").unlink()
+    result = cli("ingest", "ml-100k", "--source", tiny)
+    assert_clean_failure(result, "has no u.data", "found: u.item, u.user")
+    assert snapshot(workspace_dir) == existing
+
+
+def test_wrong_number_of_columns(cli, workspace_dir, tiny, existing):
+    (tiny / "u.data").write_text("1\t1\t5\n2\t1\t4\n")
+    result = cli("ingest", "ml-100k", "--source", tiny)
+    assert_clean_failure(result, "u.data has 3 columns, expected 4")
+    assert snapshot(workspace_dir) == existing
+
+
+def test_wrong_header(cli, workspace_dir, tmp_path, existing):
+    folder = tmp_path / "ml-latest-small"
+    folder.mkdir()
+    (folder / "ratings.csv").write_text("userId,movieId,tag,timestamp\n1,1,funny,964982703\n")
+    result = cli("ingest", "ml-latest-small", "--source", folder)
+    assert_clean_failure(result, "ratings.csv starts with the header 'userId,movieId,tag,timestamp'")
+    assert snapshot(workspace_dir) == existing
+
+
+def test_malformed_line_names_it_and_skip_counts_it(cli, workspace_dir, tiny, existing):
+    lines = (tiny / "u.data").read_text().splitlines()
+    lines[2] = "2\t1\tfour\t881250951"
+    (tiny / "u.data").write_text("\n".join(lines) + "\n")
+    result = cli("ingest", "ml-100k", "--source", tiny, "--name", "second")
+    assert_clean_failure(result, "u.data line 3", "rating is not a number")
+    assert snapshot(workspace_dir) == existing
+    doc = run_json(cli, "ingest", "ml-100k", "--source", tiny, "--name", "second", "--on-bad-lines", "skip")
+    assert (doc["bad_lines_skipped"], doc["interactions"]) == (1, 5)
+
+
+def test_malformed_item_line_names_it_and_skip_counts_it(cli, workspace_dir, tiny, existing):
+    with open(tiny / "u.item", "ab") as handle:
+        handle.write(b"6|Broken (1997)|01-Jan-1997\n")
+    result = cli("ingest", "ml-100k", "--source", tiny, "--name", "second")
+    assert_clean_failure(result, "u.item line 6", "expected the card's 24")
+    assert snapshot(workspace_dir) == existing
+    doc = run_json(cli, "ingest", "ml-100k", "--source", tiny, "--name", "second", "--on-bad-lines", "skip")
+    assert (doc["bad_lines_skipped"], doc["catalog_items"]) == (1, 5)
+
+
+def test_existing_name_needs_force(cli, workspace_dir, tiny, existing):
+    result = cli("ingest", "ml-100k", "--source", tiny, "--name", "first")
+    assert_clean_failure(result, "dataset 'first' already exists")
+    assert snapshot(workspace_dir) == existing
+    doc = run_json(cli, "ingest", "ml-100k", "--source", tiny, "--name", "first", "--force")
+    assert doc["replaced"] is True

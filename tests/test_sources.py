@@ -1,0 +1,264 @@
+"""Sources: folders, local zips and file:// URLs, checksums, unsafe and damaged archives. No network."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import stat
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from recsys_cli.datasets import sources
+from recsys_cli.datasets.cards import load_card
+from recsys_cli.errors import ArchiveError, ChecksumError, DownloadError, InputFileError
+from recsys_cli.reporting import RecordingReporter
+
+
+def write_release(folder: Path) -> Path:
+    """A tiny release in the ml-100k layout (the files the card reads)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "u.data").write_text("1\t1\t5\t881250949\n1\t2\t3\t881250950\n2\t1\t4\t881250951\n")
+    flags = "|".join(["0"] * 19)
+    (folder / "u.item").write_bytes(
+        f"1|Toy Story (1995)|01-Jan-1995||http://x|{flags}\n2|Misérables, Les (1995)|01-Jan-1995||http://y|{flags}\n"
+        .encode("latin-1")
+    )
+    (folder / "u.user").write_text("1|24|M|technician|85711\n2|53|F|other|94043\n")
+    return folder
+
+
+def zip_release(folder: Path, target: Path, root: str = "ml-100k", extra=(), compression=zipfile.ZIP_DEFLATED) -> Path:
+    with zipfile.ZipFile(target, "w", compression) as zf:
+        for path in sorted(folder.iterdir()):
+            zf.write(path, f"{root}/{path.name}" if root else path.name)
+        for info, data in extra:
+            zf.writestr(info, data)
+    return target
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def card_for(archive: Path | None = None, **changes):
+    """The ml-100k card, pointed at a local archive's digest and size (or changed otherwise)."""
+    card = load_card("ml-100k")
+    if archive is not None:
+        changes = {"sha256": sha256(archive), "archive_size": archive.stat().st_size, **changes}
+    return dataclasses.replace(card, **changes)
+
+
+@pytest.fixture
+def release(tmp_path) -> Path:
+    return write_release(tmp_path / "release" / "ml-100k")
+
+
+# -- planning --------------------------------------------------------------------------------------
+def test_missing_path(tmp_path):
+    with pytest.raises(InputFileError, match="source not found"):
+        sources.plan_source(load_card("ml-100k"), tmp_path / "nope.zip")
+
+
+def test_missing_file_url(tmp_path):
+    with pytest.raises(InputFileError, match="source not found"):
+        sources.plan_source(load_card("ml-100k"), (tmp_path / "nope.zip").as_uri())
+
+
+def test_unsupported_scheme():
+    with pytest.raises(InputFileError, match="unsupported URL scheme"):
+        sources.plan_source(load_card("ml-100k"), "ftp://example.org/ml-100k.zip")
+
+
+def test_default_source_is_the_cards_url():
+    plan = sources.plan_source(load_card("ml-100k"), None)
+    assert (plan.kind, plan.location) == ("url", "https://files.grouplens.org/datasets/movielens/ml-100k.zip")
+
+
+@pytest.mark.parametrize("level", ["root", "parent"])
+def test_folder_is_the_release_root_or_its_parent(release, level):
+    folder = release if level == "root" else release.parent
+    plan = sources.plan_source(load_card("ml-100k"), folder)
+    fetched = sources.fetch(load_card("ml-100k"), plan, folder, folder, RecordingReporter())
+    assert fetched.files == {role: release / name for role, name in
+                             (("interactions", "u.data"), ("items", "u.item"), ("users", "u.user"))}
+    assert fetched.sha256 is None
+
+
+def test_folder_without_the_interactions_file(release):
+    (release / "u.data").unlink()
+    with pytest.raises(InputFileError) as info:
+        sources.plan_source(load_card("ml-100k"), release)
+    assert "has no u.data" in info.value.message
+    assert "u.item" in info.value.message  # says what it found instead
+
+
+def test_folder_without_an_optional_file_warns(release):
+    (release / "u.user").unlink()
+    reporter = RecordingReporter()
+    plan = sources.plan_source(load_card("ml-100k"), release)
+    fetched = sources.fetch(load_card("ml-100k"), plan, release, release, reporter)
+    assert "users" not in fetched.files
+    assert any("no u.user" in m for _, m in reporter.messages)
+
+
+# -- zips -------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("root", ["ml-100k", "", "other-root"])
+def test_extracts_only_the_cards_files(release, tmp_path, root):
+    archive = zip_release(release, tmp_path / "a.zip", root=root, extra=[("ml-100k/u1.base", "x")])
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    files = sources.extract(load_card("ml-100k"), archive, scratch, RecordingReporter())
+    assert sorted(p.name for p in scratch.iterdir()) == ["u.data", "u.item", "u.user"]
+    assert files["interactions"].read_bytes() == (release / "u.data").read_bytes()
+
+
+@pytest.mark.parametrize(
+    "entry", ["../../evil", "ml-100k/../../evil", "/etc/evil", "C:/evil", "C:\\evil", "..\\evil"]
+)
+def test_zip_slip_is_refused_before_anything_is_extracted(release, tmp_path, entry):
+    archive = zip_release(release, tmp_path / "a.zip", extra=[(zipfile.ZipInfo(entry), "boom")])
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    with pytest.raises(ArchiveError) as info:
+        sources.extract(load_card("ml-100k"), archive, scratch, RecordingReporter())
+    assert f"archive entry '{entry}' would land outside the target folder" in info.value.message
+    assert list(scratch.iterdir()) == []
+
+
+def test_symlink_entries_are_refused(release, tmp_path):
+    link = zipfile.ZipInfo("ml-100k/u.genre")
+    link.external_attr = (stat.S_IFLNK | 0o777) << 16
+    archive = zip_release(release, tmp_path / "a.zip", extra=[(link, "/etc/passwd")])
+    with pytest.raises(ArchiveError, match="symbolic link"):
+        sources.extract(load_card("ml-100k"), archive, tmp_path, RecordingReporter())
+
+
+def test_crc_error_is_an_archive_error(release, tmp_path):
+    archive = zip_release(release, tmp_path / "a.zip", compression=zipfile.ZIP_STORED)
+    data = bytearray(archive.read_bytes())
+    at = data.find(b"881250950")
+    data[at] = ord("7")  # same length, other bytes: only the CRC can tell
+    archive.write_bytes(bytes(data))
+    with pytest.raises(ArchiveError, match="u.data' is damaged"):
+        sources.extract(load_card("ml-100k"), archive, tmp_path, RecordingReporter())
+
+
+@pytest.mark.parametrize("damage", ["truncated", "not a zip"])
+def test_unreadable_archives(release, tmp_path, damage):
+    archive = zip_release(release, tmp_path / "a.zip")
+    data = archive.read_bytes()
+    archive.write_bytes(data[: len(data) // 2] if damage == "truncated" else b"just some text\n")
+    with pytest.raises(ArchiveError, match="not a readable zip archive"):
+        sources.extract(load_card("ml-100k"), archive, tmp_path, RecordingReporter())
+
+
+def test_zip_without_the_interactions_file(release, tmp_path):
+    (release / "u.data").unlink()
+    archive = zip_release(release, tmp_path / "a.zip")
+    with pytest.raises(InputFileError, match="has no ml-100k/u.data"):
+        sources.extract(load_card("ml-100k"), archive, tmp_path, RecordingReporter())
+
+
+# -- checksums of local zips ---------------------------------------------------------------------------
+def test_local_zip_matching_the_card_is_verified(release, tmp_path):
+    archive = zip_release(release, tmp_path / "a.zip")
+    notes: list[str] = []
+    digests = sources.verify_local_archive(card_for(archive), archive, RecordingReporter(), notes)
+    assert digests.sha256 == sha256(archive)
+    assert notes == ["verified the sha256 of a.zip"]
+
+
+def test_local_zip_of_the_official_size_with_other_bytes_is_refused(release, tmp_path):
+    archive = zip_release(release, tmp_path / "a.zip")
+    card = card_for(archive, sha256="0" * 64)
+    with pytest.raises(ChecksumError, match="is not the official ml-100k.zip"):
+        sources.verify_local_archive(card, archive, RecordingReporter(), [])
+
+
+def test_repacked_local_zip_is_accepted_with_a_warning(release, tmp_path):
+    archive = zip_release(release, tmp_path / "a.zip")
+    reporter = RecordingReporter()
+    digests = sources.verify_local_archive(load_card("ml-100k"), archive, reporter, [])
+    assert digests.sha256 == sha256(archive)
+    assert any("re-packed" in m for kind, m in reporter.messages if kind == "warn")
+
+
+def test_md5_is_used_where_no_sha256_is_published(release, tmp_path):
+    archive = zip_release(release, tmp_path / "a.zip")
+    md5 = hashlib.md5(archive.read_bytes()).hexdigest()
+    notes: list[str] = []
+    sources.verify_local_archive(card_for(archive, sha256="", md5=md5), archive, RecordingReporter(), notes)
+    assert notes == ["verified the md5 of a.zip"]
+
+
+def test_no_checksum_warns_and_records_the_sha256(release, tmp_path):
+    archive = zip_release(release, tmp_path / "a.zip")
+    reporter = RecordingReporter()
+    digests = sources.verify_local_archive(card_for(sha256="", md5=""), archive, reporter, [])
+    assert digests.sha256 == sha256(archive)
+    assert any("publishes no checksum" in m and digests.sha256 in m for _, m in reporter.messages)
+
+
+# -- downloads (file:// URLs) ----------------------------------------------------------------------------
+def test_download_verifies_caches_and_reuses(release, tmp_path):
+    archive = zip_release(release, tmp_path / "ml-100k.zip")
+    card = card_for(archive)
+    cache = tmp_path / "cache"
+    notes: list[str] = []
+    path, digests = sources.download(card, archive.as_uri(), cache, RecordingReporter(), notes)
+    assert path.parent == cache and path.read_bytes() == archive.read_bytes()
+    assert path.name.endswith("-ml-100k.zip")  # not the card's URL: kept apart from the official download
+    assert digests.sha256 == card.sha256
+    assert notes == [f"downloaded {archive.as_uri()} (sha256 verified)"]
+    assert [p.name for p in cache.iterdir()] == [path.name]  # no .part left
+    notes = []
+    again, _ = sources.download(card, archive.as_uri(), cache, RecordingReporter(), notes)
+    assert again == path and notes[0].startswith("using the cached download")
+
+
+def test_download_with_the_wrong_checksum_is_deleted(release, tmp_path):
+    archive = zip_release(release, tmp_path / "ml-100k.zip")
+    cache = tmp_path / "cache"
+    with pytest.raises(ChecksumError, match="is not the official ml-100k.zip"):
+        sources.download(load_card("ml-100k"), archive.as_uri(), cache, RecordingReporter(), [])
+    assert list(cache.iterdir()) == []
+
+
+def test_a_damaged_cached_copy_is_fetched_again(release, tmp_path):
+    archive = zip_release(release, tmp_path / "ml-100k.zip")
+    card = card_for(archive, url=archive.as_uri())
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "ml-100k.zip").write_bytes(b"damaged")
+    notes: list[str] = []
+    path, _ = sources.download(card, card.url, cache, RecordingReporter(), notes)
+    assert path == cache / "ml-100k.zip" and path.read_bytes() == archive.read_bytes()
+    assert notes[0].startswith("downloaded")
+
+
+def test_download_of_a_card_without_checksum_warns(release, tmp_path):
+    archive = zip_release(release, tmp_path / "ml-100k.zip")
+    reporter = RecordingReporter()
+    _, digests = sources.download(card_for(sha256="", md5=""), archive.as_uri(), tmp_path / "c", reporter, [])
+    assert any("publishes no checksum" in m and digests.sha256 in m for _, m in reporter.messages)
+
+
+def test_download_failure_is_one_line(tmp_path):
+    url = (tmp_path / "missing.zip").as_uri()
+    with pytest.raises(DownloadError, match="cannot download"):
+        sources.download(load_card("ml-100k"), url, tmp_path / "cache", RecordingReporter(), [])
+    assert list((tmp_path / "cache").iterdir()) == []
+
+
+def test_fetch_from_a_url_extracts_into_scratch(release, tmp_path):
+    archive = zip_release(release, tmp_path / "ml-100k.zip")
+    card = card_for(archive)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    plan = sources.plan_source(card, archive.as_uri())
+    fetched = sources.fetch(card, plan, scratch, tmp_path / "cache", RecordingReporter())
+    assert fetched.source == archive.as_uri()
+    assert fetched.sha256 == card.sha256
+    assert fetched.files["items"] == scratch / "u.item"

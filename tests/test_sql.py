@@ -1,0 +1,85 @@
+"""`recsys sql`: read-only SQL over the registered datasets and splits."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import run_json, snapshot
+
+
+@pytest.fixture
+def two_datasets(cli, tmp_path):
+    (tmp_path / "a.csv").write_text("u,i,r\n1,10,5\n1,11,3\n2,10,4\n")
+    (tmp_path / "b.csv").write_text("u,i\nx,p\ny,q\n")
+    assert cli("ingest", "csv", tmp_path / "a.csv", "--name", "a", "--user-col", "u", "--item-col", "i",
+               "--rating-col", "r").exit_code == 0
+    assert cli("ingest", "csv", tmp_path / "b.csv", "--name", "b-2", "--user-col", "u", "--item-col", "i").exit_code == 0
+
+
+def test_views_per_dataset_and_catalog(cli, two_datasets):
+    rows = run_json(cli, "sql", 'SELECT count(*) AS n, avg(rating) AS r FROM a.interactions')
+    assert rows == [{"n": 3, "r": 4.0}]
+    rows = run_json(cli, "sql", 'SELECT user_id FROM "b-2".user_vocab ORDER BY user_idx')
+    assert [r["user_id"] for r in rows] == ["x", "y"]
+    rows = run_json(cli, "sql", "SELECT name, n_interactions FROM catalog.datasets ORDER BY name")
+    assert rows == [{"name": "a", "n_interactions": 3}, {"name": "b-2", "n_interactions": 2}]
+
+
+def test_dataset_option_sets_the_default_schema(cli, two_datasets):
+    assert run_json(cli, "sql", "SELECT count(*) AS n FROM items", "--dataset", "b-2") == [{"n": 2}]
+
+
+def test_ambiguous_view_names_the_fix(cli, two_datasets):
+    result = cli("sql", "SELECT * FROM interactions")
+    assert result.exit_code == 1
+    assert "--dataset" in result.stderr
+
+
+def test_split_parts_are_queryable(cli, two_datasets):
+    assert cli("split", "a", "--name", "s", "--strategy", "random", "--test-fraction", "0.34").exit_code == 0
+    rows = run_json(cli, "sql", "SELECT part, count(*) AS n FROM a.splits GROUP BY part ORDER BY part")
+    assert {r["part"]: r["n"] for r in rows} == {"test": 1, "train": 2}
+
+
+@pytest.mark.parametrize(
+    "query, message",
+    [
+        ("DROP VIEW a.interactions", "only read-only"),
+        ("CREATE TABLE t AS SELECT 1", "only read-only"),
+        ("COPY (SELECT 1) TO 'out.csv'", "only read-only"),
+        ("ATTACH 'other.db'", "only read-only"),
+        ("SELECT * FROM read_csv('/etc/passwd')", "workspace's own files"),
+        ("SELECT 1; SELECT 2", "one statement"),
+        ("SELEC 1", "syntax"),
+        ("SELECT * FROM nope", "does not exist"),
+    ],
+)
+def test_writes_and_outside_files_are_refused(cli, two_datasets, workspace_dir, tmp_path, query, message):
+    before = snapshot(workspace_dir)
+    result = cli("sql", query)
+    assert result.exit_code == 1, result.stdout
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert snapshot(workspace_dir) == before
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_formats(cli, two_datasets):
+    csv_out = cli("sql", "SELECT user_idx, item_idx FROM a.interactions ORDER BY 1, 2", "--format", "csv").stdout
+    assert csv_out.splitlines() == ["user_idx,item_idx", "0,0", "0,1", "1,0"]
+    md = cli("sql", "SELECT 1 AS one", "--format", "markdown").stdout
+    assert "| one |" in md
+    table = cli("sql", "SELECT 42 AS answer", "--format", "table").stdout
+    assert "answer" in table and "42" in table
+
+
+def test_limit_truncates_and_says_so(cli, two_datasets):
+    result = cli("sql", "SELECT * FROM range(50)", "--limit", "5", "--format", "json")
+    assert result.exit_code == 0
+    assert len(__import__("json").loads(result.stdout)) == 5
+    assert "first 5 rows" in result.stderr
+
+
+def test_no_workspace(cli):
+    result = cli("sql", "SELECT 1")
+    assert result.exit_code == 1 and "no workspace" in result.stderr
