@@ -44,7 +44,8 @@ def test_list_json_without_a_workspace(cli, workspace_dir):
     assert [e["name"] for e in doc["datasets"]] == CARDS
     first = doc["datasets"][0]
     assert first == {"name": "ml-100k", "kind": "card", "title": "MovieLens 100K", "interactions": 100000,
-                     "checksum": "sha256", "ingested_as": []}
+                     "checksum": "sha256", "ingested_as": [],
+                     "source": "https://files.grouplens.org/datasets/movielens/ml-100k.zip"}
     checksums = {e["name"]: e["checksum"] for e in doc["datasets"]}
     assert (checksums["ml-10m"], checksums["ml-32m"]) == ("md5", None)
     assert not workspace_dir.exists()  # reading creates nothing
@@ -111,6 +112,12 @@ def test_show_a_dataset_ingested_under_another_name_shows_its_card(cli, tiny):
     doc = run_json(cli, "datasets", "show", "small")
     assert doc["name"] == "small" and doc["card"]["name"] == "ml-100k"
     assert doc["dataset"]["interactions"] == 4
+
+
+def test_a_csv_dataset_named_like_a_card_does_not_borrow_the_card(cli, csv_file):
+    run_json(cli, "ingest", "csv", csv_file, "--name", "ml-100k", "--user-col", "user", "--item-col", "item")
+    doc = run_json(cli, "datasets", "show", "ml-100k")
+    assert doc["card"] is None and doc["dataset"]["interactions"] == 3
 
 
 def test_show_a_dataset_without_a_card(cli, csv_file):

@@ -66,6 +66,11 @@ def test_missing_file_url(tmp_path):
         sources.plan_source(load_card("ml-100k"), (tmp_path / "nope.zip").as_uri())
 
 
+def test_file_url_of_a_folder(release):
+    with pytest.raises(InputFileError, match="must name a zip"):
+        sources.plan_source(load_card("ml-100k"), release.as_uri())
+
+
 def test_unsupported_scheme():
     with pytest.raises(InputFileError, match="unsupported URL scheme"):
         sources.plan_source(load_card("ml-100k"), "ftp://example.org/ml-100k.zip")
@@ -262,3 +267,34 @@ def test_fetch_from_a_url_extracts_into_scratch(release, tmp_path):
     assert fetched.source == archive.as_uri()
     assert fetched.sha256 == card.sha256
     assert fetched.files["items"] == scratch / "u.item"
+
+
+@pytest.fixture
+def http_server(tmp_path):
+    """A local HTTP server (127.0.0.1, no network) serving tmp_path/www."""
+    import functools
+    import http.server
+    import threading
+
+    root = tmp_path / "www"
+    root.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_http_download_and_http_errors(release, tmp_path, http_server):
+    www, base = http_server
+    archive = zip_release(release, www / "ml-100k.zip")
+    card = card_for(archive, url=f"{base}/ml-100k.zip")
+    notes: list[str] = []
+    path, digests = sources.download(card, card.url, tmp_path / "cache", RecordingReporter(), notes)
+    assert path.name == "ml-100k.zip" and digests.sha256 == card.sha256
+    with pytest.raises(DownloadError, match="HTTP 404"):
+        sources.download(card, f"{base}/missing.zip", tmp_path / "cache", RecordingReporter(), [])
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == ["ml-100k.zip"]

@@ -397,7 +397,7 @@ def test_canonical_order_matches_a_full_lexsort():
 def test_notes_name_cuts_filters_and_cold_start():
     from recsys_cli.data.splits import split_notes
 
-    # user 2 and item 9 appear only after the cut
+    # user 2 and item 9 appear only after the cut, and item 2 once its low rating is filtered out
     rows = (np.array([0, 0, 1, 1, 2]), np.array([1, 2, 1, 2, 9]), np.array([5.0, 1, 5, 5, 5]),
             np.array([0, 10, 1, 20, 30]))
     _, _, summary = split_of(rows, strategy="temporal", test_after=20, min_rating=2)
@@ -405,7 +405,7 @@ def test_notes_name_cuts_filters_and_cold_start():
     assert "--min-rating removed 1 interactions" in notes
     assert any(n.startswith("test: interactions at or after 1970-01-01T00:00:20Z") for n in notes)
     assert warnings == ["1 of 2 test users have no training interactions (cold start)",
-                        "1 test items never appear in train"]
+                        "2 test items never appear in train"]
 
 
 def test_make_split_result_carries_notes(ws):

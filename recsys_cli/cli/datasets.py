@@ -35,6 +35,7 @@ def list_command(ctx: typer.Context, fmt: FormatOption = None) -> None:
             "interactions": card.counts.get("interactions"),
             "checksum": "sha256" if card.sha256 else ("md5" if card.md5 else None),
             "ingested_as": [r.name for r in records if r.card == card.name],
+            "source": card.url,
         })
     for record in records:
         if record.card not in known:
@@ -50,7 +51,7 @@ def list_command(ctx: typer.Context, fmt: FormatOption = None) -> None:
     table = Table(
         ["name", "title", "interactions", "checksum", "ingested as"],
         [
-            [e["name"], e["title"] or f"no card (source: {e.get('source') or '?'})", e["interactions"],
+            [e["name"], e["title"] or f"no card (source: {e['source'] or '?'})", e["interactions"],
              e["checksum"] or "none", ", ".join(e["ingested_as"]) or "-"]
             for e in entries
         ],
@@ -76,7 +77,10 @@ def show_command(
         splits = catalog.splits(name) if record else []
         dataset_names = catalog.dataset_names()
     cards = card_names()
-    card_name = name if name in cards else (record.card if record and record.card in cards else None)
+    if record is not None:  # a dataset shows the card it was made from (none for csv/synthetic)
+        card_name = record.card if record.card in cards else None
+    else:
+        card_name = name if name in cards else None
     if card_name is None and record is None:
         raise UnknownNameError("dataset", name, set(cards) | set(dataset_names))
     card = load_card(card_name) if card_name else None

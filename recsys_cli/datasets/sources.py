@@ -25,6 +25,7 @@ import stat
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -73,6 +74,8 @@ def plan_source(card: "Card", source: str | Path | None) -> SourcePlan:
     if text.lower().startswith(URL_SCHEMES):
         if text.lower().startswith("file://"):
             local = _file_url_path(text)
+            if local.is_dir():
+                raise InputFileError(f"a file:// URL must name a zip: {text}", "pass a folder as a plain path")
             if not local.is_file():
                 raise InputFileError(f"source not found: {text}", "check the path in the file:// URL")
         return SourcePlan("url", text)
@@ -135,15 +138,31 @@ def fetch(card: "Card", plan: SourcePlan, scratch: Path, cache_dir: Path, report
     return Fetched(files, plan.location, digests.sha256, notes)
 
 
-def file_digests(path: Path, reporter: Reporter) -> Digests:
-    sha, md5 = hashlib.sha256(), hashlib.md5()
-    size = path.stat().st_size
-    with reporter.task(f"checking {path.name}", total=size) as task, open(path, "rb") as handle:
+class _Hasher:
+    """sha256 always (it is recorded); md5 only where a card has nothing better to check."""
+
+    def __init__(self, card: "Card"):
+        self.sha = hashlib.sha256()
+        self.md5 = hashlib.md5() if card.md5 and not card.sha256 else None
+        self.size = 0
+
+    def update(self, chunk: bytes) -> None:
+        self.sha.update(chunk)
+        if self.md5 is not None:
+            self.md5.update(chunk)
+        self.size += len(chunk)
+
+    def digests(self) -> Digests:
+        return Digests(self.sha.hexdigest(), self.md5.hexdigest() if self.md5 else "", self.size)
+
+
+def file_digests(card: "Card", path: Path, reporter: Reporter) -> Digests:
+    hasher = _Hasher(card)
+    with reporter.task(f"checking {path.name}", total=path.stat().st_size) as task, open(path, "rb") as handle:
         while chunk := handle.read(CHUNK):
-            sha.update(chunk)
-            md5.update(chunk)
+            hasher.update(chunk)
             task.advance(len(chunk))
-    return Digests(sha.hexdigest(), md5.hexdigest(), size)
+    return hasher.digests()
 
 
 def check_digests(card: "Card", digests: Digests, what: str) -> str | None:
@@ -163,7 +182,7 @@ def check_digests(card: "Card", digests: Digests, what: str) -> str | None:
 
 
 def verify_local_archive(card: "Card", archive: Path, reporter: Reporter, notes: list[str]) -> Digests:
-    digests = file_digests(archive, reporter)
+    digests = file_digests(card, archive, reporter)
     if not card.has_checksum:
         reporter.warn(f"card {card.name} publishes no checksum; recorded the archive's sha256 {digests.sha256}")
         return digests
@@ -196,7 +215,7 @@ def download(card: "Card", url: str, cache_dir: Path, reporter: Reporter, notes:
     """Download ``url`` into the cache (or reuse a verified copy); returns the file and its digests."""
     target = cache_dir / _cache_name(card, url)
     if target.is_file():
-        digests = file_digests(target, reporter)
+        digests = file_digests(card, target, reporter)
         try:
             algorithm = check_digests(card, digests, str(target))
         except ChecksumError:
@@ -205,10 +224,15 @@ def download(card: "Card", url: str, cache_dir: Path, reporter: Reporter, notes:
             notes.append(f"using the cached download {target}" + (f" ({algorithm} verified)" if algorithm else ""))
             return target, digests
     cache_dir.mkdir(parents=True, exist_ok=True)
-    part = target.with_name(target.name + ".part")
+    # a private .part name: two commands sharing RECSYS_DOWNLOAD_CACHE must not write one file
+    part = target.with_name(f"{target.name}.{uuid.uuid4().hex[:8]}.part")
     try:
         digests = _stream(url, part, card, reporter)
         algorithm = check_digests(card, digests, f"the file downloaded from {url}")
+    except ChecksumError as error:
+        part.unlink(missing_ok=True)
+        error.hint = "the download was deleted; check that the URL serves the official release, or try again later"
+        raise
     except BaseException:
         part.unlink(missing_ok=True)
         raise
@@ -224,28 +248,27 @@ def _stream(url: str, part: Path, card: "Card", reporter: Reporter) -> Digests:
     from recsys_cli import __version__
 
     request = urllib.request.Request(url, headers={"User-Agent": f"recsys-cli/{__version__}"})
-    sha, md5 = hashlib.sha256(), hashlib.md5()
-    received = 0
+    hasher = _Hasher(card)
     try:
         with urllib.request.urlopen(request, timeout=DOWNLOAD_TIMEOUT) as response, open(part, "wb") as out:
             length = response.headers.get("Content-Length")
             expected = int(length) if length and length.isdigit() else None
-            with reporter.task(f"downloading {part.name[:-5]}", total=expected or card.archive_size) as task:
+            with reporter.task(f"downloading {url.rsplit('/', 1)[-1]}", total=expected or card.archive_size) as task:
                 while chunk := response.read(CHUNK):
                     out.write(chunk)
-                    sha.update(chunk)
-                    md5.update(chunk)
-                    received += len(chunk)
+                    hasher.update(chunk)
                     task.advance(len(chunk))
+            out.flush()
+            os.fsync(out.fileno())  # the rename into the cache must publish complete bytes
     except urllib.error.HTTPError as exc:
         raise DownloadError(f"cannot download {url}: HTTP {exc.code} {exc.reason}") from None
     except urllib.error.URLError as exc:
         raise DownloadError(f"cannot download {url}: {exc.reason}") from None
     except (OSError, ValueError) as exc:  # connection reset, timeout, disk full, bad URL
         raise DownloadError(f"cannot download {url}: {exc}") from None
-    if expected is not None and received != expected:
-        raise DownloadError(f"the download of {url} stopped after {received} of {expected} bytes")
-    return Digests(sha.hexdigest(), md5.hexdigest(), received)
+    if expected is not None and hasher.size != expected:
+        raise DownloadError(f"the download of {url} stopped after {hasher.size} of {expected} bytes")
+    return hasher.digests()
 
 
 # -- zip archives -------------------------------------------------------------------------------------
@@ -276,7 +299,8 @@ def extract(card: "Card", archive: Path, scratch: Path, reporter: Reporter) -> d
     except zipfile.BadZipFile as exc:
         raise ArchiveError(
             f"{archive.name} is not a readable zip archive ({exc})",
-            f"the file is truncated or not a zip; download it again, or pass the extracted {card.title} folder",
+            f"download the release again or pass its extracted folder; for a single interaction file "
+            "use `recsys ingest csv`",
         ) from None
     except OSError as exc:
         raise InputFileError(f"cannot read {archive}: {exc.strerror or exc}") from None
