@@ -18,7 +18,12 @@ _SEPARATORS = {"\t": "TAB", ",": "comma", ";": "semicolon", " ": "space"}
 @app.command("list")
 @handles_errors
 def list_command(ctx: typer.Context, fmt: FormatOption = None) -> None:
-    """List every dataset card, and the ingested datasets that have no card."""
+    """List the dataset cards and the ingested datasets.
+
+    Every card (with its published size, whether it has a checksum, and the
+    datasets ingested from it), then the workspace's datasets that have no
+    card (from `ingest csv` or `ingest synthetic`).
+    """
     from recsys_cli.datasets.cards import list_cards
 
     application = get_app(ctx)
@@ -67,7 +72,12 @@ def show_command(
     name: Annotated[str, typer.Argument(help="A card name (see `recsys datasets list`) or an ingested dataset's name.")],
     fmt: FormatOption = None,
 ) -> None:
-    """Show a card (source, checksum, file formats, licence, citation) and the ingested dataset's statistics."""
+    """Show a dataset card and, once ingested, its statistics.
+
+    The card: URL, checksum, file formats and column meanings, licence and
+    citation. The dataset: counts, density, rating histogram, time span and
+    splits.
+    """
     from recsys_cli.datasets.cards import card_names, load_card
     from recsys_cli.errors import UnknownNameError
 
