@@ -7,8 +7,6 @@ import os
 import subprocess
 import sys
 
-import pytest
-import typer
 from typer.main import get_command
 
 from recsys_cli import __version__

@@ -142,7 +142,6 @@ def _dataset_document(record) -> dict[str, Any]:
         "rating_min": stats.get("rating_min"),
         "rating_max": stats.get("rating_max"),
         "time_span": {"from": _iso_date(stats.get("ts_min")), "to": _iso_date(stats.get("ts_max"))} if timed else None,
-        "duplicate_pairs": stats.get("duplicate_pairs"),
         "bad_lines_skipped": stats.get("bad_lines_skipped", 0),
     }
 

@@ -42,7 +42,6 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timezone
 from typing import Any
 
-from recsys_cli.data.atomic import publish_dir
 from recsys_cli.data.canonical import INTERACTIONS_FILE
 from recsys_cli.data.catalog import DatasetRecord, SplitRecord
 from recsys_cli.data.workspace import Workspace
@@ -351,7 +350,6 @@ def _by_rank(parts, rank, n_test, n_val) -> None:
 
 
 def _temporal(ts, parts, config: SplitConfig) -> dict[str, Any]:
-    import numpy as np
 
     n = len(ts)
     if config.test_after is not None:
@@ -542,20 +540,17 @@ def make_split(
             task.advance()
         summary = {"dataset": dataset, "dataset_path": record.path, "strategy": config.strategy} | summary
         staging = workspace.new_staging_dir()
-        published = None
         try:
             write_parts(staging, data, parts)
-            published = workspace.splits_dir / dataset / name / workspace.new_generation()
-            publish_dir(staging, published)
-            with workspace.catalog(read_only=False) as catalog:
-                catalog.put_split(SplitRecord(
-                    dataset=dataset, name=name, strategy=config.strategy, params=config.params(),
-                    path=workspace.relative(published), summary=summary,
-                ))
-        except BaseException:
-            if published is not None:
-                shutil.rmtree(published, ignore_errors=True)
-            raise
+
+            def register(path: str) -> None:
+                with workspace.catalog(read_only=False) as catalog:
+                    catalog.put_split(SplitRecord(
+                        dataset=dataset, name=name, strategy=config.strategy, params=config.params(),
+                        path=path, summary=summary,
+                    ))
+
+            workspace.publish(staging, workspace.splits_dir / dataset / name, register)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         # The catalog points at the new folder now; the old generation is garbage.

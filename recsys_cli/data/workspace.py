@@ -23,14 +23,18 @@ import shutil
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
+from recsys_cli.data.atomic import publish_dir
 from recsys_cli.data.catalog import Catalog
 from recsys_cli.errors import WorkspaceLockedError
 from recsys_cli.reporting import SILENT, Reporter
 from recsys_cli.settings import lock_timeout_seconds
+
+T = TypeVar("T")
 
 
 class Workspace:
@@ -103,6 +107,20 @@ class Workspace:
         except Exception:  # pragma: no cover - a broken catalog is left for inspection
             return
         shutil.rmtree(self.root, ignore_errors=True)
+
+    def publish(self, staged: Path, parent: Path, register: Callable[[str], T]) -> T:
+        """Rename ``staged`` into a new generation folder under ``parent``, then ``register`` it.
+
+        ``register`` gets the folder's workspace-relative path and writes the catalog
+        row; if it fails, the folder is removed again, so nothing unregistered stays.
+        """
+        final = parent / self.new_generation()
+        publish_dir(staged, final)
+        try:
+            return register(self.relative(final))
+        except BaseException:
+            shutil.rmtree(final, ignore_errors=True)
+            raise
 
     def new_staging_dir(self) -> Path:
         path = self.staging_dir / uuid.uuid4().hex

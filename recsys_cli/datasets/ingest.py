@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from recsys_cli import __version__
-from recsys_cli.data.atomic import publish_dir
 from recsys_cli.data.canonical import configure, write_canonical
 from recsys_cli.data.catalog import DatasetRecord
 from recsys_cli.data.workspace import Workspace
@@ -80,7 +79,6 @@ def ingest_with(
                 "pass --force to replace it (its splits are dropped too), or choose another --name",
             )
         staging = workspace.new_staging_dir()
-        published: Path | None = None
         try:
             con = duckdb.connect()
             try:
@@ -93,27 +91,26 @@ def ingest_with(
                     task.advance()
             finally:
                 con.close()
-            published = workspace.datasets_dir / name / workspace.new_generation()
-            publish_dir(staging / "dataset", published)
-            record = DatasetRecord(
-                name=name,
-                card=loaded.card,
-                source=loaded.source,
-                source_sha256=loaded.source_sha256,
-                path=workspace.relative(published),
-                n_interactions=stats["n_interactions"],
-                n_users=stats["n_users"],
-                n_items=stats["n_items"],
-                n_catalog_items=stats.pop("n_catalog_items"),
-                stats=stats | {"bad_lines_skipped": loaded.bad_lines_skipped},
-                recsys_version=__version__,
-            )
-            with workspace.catalog(read_only=False) as catalog:
-                dropped = catalog.put_dataset(record)
-        except BaseException:
-            if published is not None:
-                shutil.rmtree(published, ignore_errors=True)
-            raise
+            n_catalog_items = stats.pop("n_catalog_items")
+
+            def register(path: str):
+                record = DatasetRecord(
+                    name=name,
+                    card=loaded.card,
+                    source=loaded.source,
+                    source_sha256=loaded.source_sha256,
+                    path=path,
+                    n_interactions=stats["n_interactions"],
+                    n_users=stats["n_users"],
+                    n_items=stats["n_items"],
+                    n_catalog_items=n_catalog_items,
+                    stats=stats | {"bad_lines_skipped": loaded.bad_lines_skipped},
+                    recsys_version=__version__,
+                )
+                with workspace.catalog(read_only=False) as catalog:
+                    return catalog.put_dataset(record)
+
+            dropped = workspace.publish(staging / "dataset", workspace.datasets_dir / name, register)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         # The catalog now points at the new folder; the old ones are garbage.

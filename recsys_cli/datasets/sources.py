@@ -299,7 +299,7 @@ def extract(card: "Card", archive: Path, scratch: Path, reporter: Reporter) -> d
     except zipfile.BadZipFile as exc:
         raise ArchiveError(
             f"{archive.name} is not a readable zip archive ({exc})",
-            f"download the release again or pass its extracted folder; for a single interaction file "
+            "download the release again or pass its extracted folder; for a single interaction file "
             "use `recsys ingest csv`",
         ) from None
     except OSError as exc:
