@@ -7,24 +7,12 @@ from pathlib import Path
 
 import pytest
 from conftest import run_json
+from releases import write_tiny_ml100k
 
 from recsys_cli.data.catalog import SplitRecord
 from recsys_cli.data.workspace import Workspace
 
 CARDS = ["ml-100k", "ml-latest-small", "ml-1m", "ml-10m", "ml-20m", "ml-25m", "ml-32m"]
-
-
-def write_tiny_ml100k(folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "u.data").write_text(
-        "1\t1\t5\t881250949\n1\t2\t3\t881250950\n2\t1\t4\t881250951\n2\t3\t2\t890000000\n"
-    )
-    flags = "|".join(["0"] * 19)
-    (folder / "u.item").write_bytes(
-        "".join(f"{i}|Movie {i} (1995)|01-Jan-1995||http://x|{flags}\n" for i in (1, 2, 3, 4)).encode("latin-1")
-    )
-    (folder / "u.user").write_text("1|24|M|technician|85711\n2|53|F|other|94043\n")
-    return folder
 
 
 @pytest.fixture
@@ -92,17 +80,17 @@ def test_show_an_ingested_card_with_its_statistics_and_splits(cli, tiny, workspa
     doc = run_json(cli, "datasets", "show", "ml-100k")
     assert doc["card"]["name"] == "ml-100k"
     data = doc["dataset"]
-    assert (data["interactions"], data["users"], data["items"], data["catalog_items"]) == (4, 2, 3, 4)
-    assert data["density"] == pytest.approx(4 / 6)
-    assert data["rating_histogram"] == {"2": 1, "3": 1, "4": 1, "5": 1}
-    assert data["time_span"] == {"from": "1997-12-04", "to": "1998-03-15"}
+    assert (data["interactions"], data["users"], data["items"], data["catalog_items"]) == (6, 3, 4, 5)
+    assert data["density"] == pytest.approx(6 / (3 * 4))
+    assert data["rating_histogram"] == {"1": 1, "2": 1, "3": 1, "4": 2, "5": 1}
+    assert data["time_span"] == {"from": "1997-12-04", "to": "1997-12-04"}
     assert data["card"] == "ml-100k" and data["source"] == str(tiny)
     assert [s["name"] for s in doc["splits"]] == ["by-time"]
     assert doc["splits"][0]["params"] == {"test_fraction": 0.2}
 
     table = cli("datasets", "show", "ml-100k", "--format", "table")
     assert table.exit_code == 0, table.stderr
-    for text in ("dataset ml-100k (in the workspace)", "1997-12-04 .. 1998-03-15", "2:1 3:1 4:1 5:1",
+    for text in ("dataset ml-100k (in the workspace)", "1997-12-04 .. 1997-12-04", "1:1 2:1 3:1 4:2 5:1",
                  "splits of ml-100k", "by-time", "temporal"):
         assert text in table.stdout, text
 
@@ -111,7 +99,7 @@ def test_show_a_dataset_ingested_under_another_name_shows_its_card(cli, tiny):
     run_json(cli, "ingest", "ml-100k", "--source", tiny, "--name", "small")
     doc = run_json(cli, "datasets", "show", "small")
     assert doc["name"] == "small" and doc["card"]["name"] == "ml-100k"
-    assert doc["dataset"]["interactions"] == 4
+    assert doc["dataset"]["interactions"] == 6
 
 
 def test_a_csv_dataset_named_like_a_card_does_not_borrow_the_card(cli, csv_file):

@@ -9,6 +9,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from releases import zip_folder
 
 from recsys_cli.datasets import sources
 from recsys_cli.datasets.cards import load_card
@@ -30,12 +31,7 @@ def write_release(folder: Path) -> Path:
 
 
 def zip_release(folder: Path, target: Path, root: str = "ml-100k", extra=(), compression=zipfile.ZIP_DEFLATED) -> Path:
-    with zipfile.ZipFile(target, "w", compression) as zf:
-        for path in sorted(folder.iterdir()):
-            zf.write(path, f"{root}/{path.name}" if root else path.name)
-        for info, data in extra:
-            zf.writestr(info, data)
-    return target
+    return zip_folder(folder, target, root, extra, compression)
 
 
 def sha256(path: Path) -> str:

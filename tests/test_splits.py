@@ -26,7 +26,11 @@ from recsys_cli.data.splits import (
 from recsys_cli.data.workspace import Workspace
 from recsys_cli.datasets.ingest import ingest_file
 from recsys_cli.datasets.interaction_file import ColumnMapping
-from recsys_cli.errors import AlreadyExistsError, InvalidParameterError, UnknownNameError
+from recsys_cli.errors import (
+    AlreadyExistsError,
+    InvalidParameterError,
+    UnknownNameError,
+)
 
 PARTS = ("train", "val", "test")
 

@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-
 from conftest import snapshot
+
 from recsys_cli.datasets.synthetic import GENRE_NAMES, SyntheticConfig, generate
 from recsys_cli.errors import InvalidParameterError
 
