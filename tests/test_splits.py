@@ -326,7 +326,8 @@ def test_make_split_writes_three_files_and_the_catalog_row(ws):
     source = pq.read_table(ws.resolve(dataset.path) / "interactions.parquet")
     tables = [pq.read_table(base / f"{p}.parquet") for p in PARTS]
     for table in tables:
-        assert table.schema.remove_metadata() == source.schema.remove_metadata()
+        # names and types; nullability flags differ between DuckDB versions
+        assert [(f.name, f.type) for f in table.schema] == [(f.name, f.type) for f in source.schema]
     assert pq.ParquetFile(base / "train.parquet").metadata.row_group(0).column(0).compression == "ZSTD"
     assert sum(t.num_rows for t in tables) == source.num_rows
     assert tables[1].num_rows == 0

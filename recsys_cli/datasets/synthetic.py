@@ -322,7 +322,8 @@ def _sample_interactions(config: SyntheticConfig, items, users, rng_choice, rng_
     # A user's affinity over the catalogue has mean taste . mean(V) and
     # variance taste' Cov(V) taste: exact, and cheaper than a pass over the block.
     item_mean = items["factors"].mean(0)
-    item_cov = np.atleast_2d(np.cov(items["factors"], rowvar=False, bias=True))
+    centered = items["factors"] - item_mean
+    item_cov = centered.T @ centered / len(centered)  # np.cov(bias=True), also for a single item
 
     # Users in order of activity: a batch's k-max then sits close to each of its
     # users' counts, so the partial sort does little wasted work.
