@@ -143,3 +143,23 @@ def test_json_is_stable_plain_data(cli):
         "archive_root", "released", "rating_scale", "counts", "licence", "citation", "files", "other_files",
     ])
     assert json.loads(json.dumps(doc)) == doc
+
+
+def test_remove_drops_the_dataset_its_splits_and_their_files(cli, tiny, workspace_dir):
+    doc = run_json(cli, "ingest", "ml-100k", "--source", tiny, "--name", "small")
+    assert cli("split", "small", "--name", "s", "--strategy", "leave-last").exit_code == 0
+    split_path = run_json(cli, "sql", "SELECT path FROM catalog.splits")[0]["path"]
+    removed = run_json(cli, "datasets", "remove", "small")
+    assert removed == {"removed": "small", "dropped_splits": ["s"], "path": doc["path"]}
+    assert not (workspace_dir / doc["path"]).exists() and not (workspace_dir / split_path).exists()
+    assert run_json(cli, "sql", "SELECT count(*) AS n FROM catalog.datasets") == [{"n": 0}]
+
+
+def test_remove_unknown_dataset_suggests_and_changes_nothing(cli, tiny, workspace_dir):
+    from conftest import snapshot
+
+    run_json(cli, "ingest", "ml-100k", "--source", tiny, "--name", "small")
+    before = snapshot(workspace_dir)
+    result = cli("datasets", "remove", "smal")
+    assert result.exit_code == 1 and "did you mean 'small'" in result.stderr
+    assert snapshot(workspace_dir) == before

@@ -1,4 +1,4 @@
-"""`recsys datasets list|show`: the dataset cards and what the workspace holds."""
+"""`recsys datasets list|show|remove`: the dataset cards and what the workspace holds."""
 
 from __future__ import annotations
 
@@ -118,6 +118,23 @@ def show_command(
 
 
 # -- documents ------------------------------------------------------------------------------
+@app.command("remove")
+@handles_errors
+def remove_command(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Name of an ingested dataset.")],
+    fmt: FormatOption = None,
+) -> None:
+    """Remove an ingested dataset and its splits from the workspace (no prompt: scripts use it)."""
+    from recsys_cli.datasets.ingest import remove_dataset
+
+    application = get_app(ctx)
+    result = remove_dataset(application.workspace, name, reporter=application.reporter())
+    document = {"removed": name, "dropped_splits": result.dropped_splits, "path": result.dataset.path}
+    table = Table(["removed", "splits dropped", "path"], [[name, ", ".join(result.dropped_splits) or "-", result.dataset.path]])
+    application.emit(Result(document, [table]), fmt)
+
+
 def _iso_date(ts: int | None) -> str | None:
     return None if ts is None else datetime.fromtimestamp(ts, tz=timezone.utc).date().isoformat()
 

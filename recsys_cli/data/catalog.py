@@ -170,6 +170,19 @@ class Catalog:
             raise
         return dropped
 
+    def delete_dataset(self, name: str) -> list[SplitRecord]:
+        """Unregister a dataset and its splits in one transaction; returns the splits."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            dropped = self.splits(name)
+            self.con.execute("DELETE FROM splits WHERE dataset = ?", [name])
+            self.con.execute("DELETE FROM datasets WHERE name = ?", [name])
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        return dropped
+
     # -- splits --------------------------------------------------------------------
     def splits(self, dataset: str | None = None) -> list[SplitRecord]:
         sql = "SELECT dataset, name, strategy, params, path, summary, created_at FROM splits"

@@ -129,6 +129,32 @@ def ingest_with(
     )
 
 
+@dataclass
+class RemoveResult:
+    dataset: DatasetRecord
+    dropped_splits: list[str]
+
+
+def remove_dataset(workspace: Workspace, name: str, *, reporter: Reporter = SILENT) -> RemoveResult:
+    """Unregister a dataset (and its splits), then delete their files."""
+    from recsys_cli.errors import UnknownNameError
+
+    with workspace.catalog() as catalog:
+        if catalog.dataset(name) is None:
+            raise UnknownNameError("dataset", name, catalog.dataset_names())
+    with workspace.writing(reporter, command=f"remove {name}"):
+        with workspace.catalog(read_only=False) as catalog:
+            record = catalog.dataset(name)
+            if record is None:  # removed by another writer meanwhile
+                raise UnknownNameError("dataset", name, catalog.dataset_names())
+            dropped = catalog.delete_dataset(name)
+        # Unregistered first, so a kill here leaves only garbage for the next sweep.
+        workspace.remove_published(record.path)
+        for split in dropped:
+            workspace.remove_published(split.path)
+    return RemoveResult(record, [s.name for s in dropped])
+
+
 def ingest_file(
     workspace: Workspace,
     path: Path | str,
