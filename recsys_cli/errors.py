@@ -92,6 +92,12 @@ class AlreadyExistsError(RecsysError):
     default_hint = "pass --force to replace it"
 
 
+class WorkspaceError(RecsysError):
+    """A workspace folder that cannot be used: not a folder, not ours, unreadable, full."""
+
+    default_hint = "check the --workspace path, its permissions and free disk space"
+
+
 class WorkspaceLockedError(RecsysError):
     default_hint = "wait for the other command to finish, or raise RECSYS_LOCK_TIMEOUT"
 

@@ -17,9 +17,6 @@ class Task:
     def advance(self, amount: float = 1) -> None:  # pragma: no cover - trivial
         pass
 
-    def update(self, *, total: float | None = None, completed: float | None = None) -> None:
-        pass
-
 
 class Reporter:
     """Silent reporter; subclasses render somewhere."""

@@ -56,14 +56,20 @@ def run_json(cli, *args: str):
 
 
 def snapshot(root: Path) -> dict[str, str]:
-    """A content digest of every file in a workspace except the lock file, for 'unchanged' checks."""
+    """Every file's content digest and every folder in a workspace (except the lock file's
+    content, which names the last writer), for 'unchanged' checks."""
     if not root.exists():
         return {}
-    digests = {}
+    state = {}
     for path in sorted(root.rglob("*")):
-        if path.is_file() and path.name != ".lock":
-            digests[path.relative_to(root).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
-    return digests
+        key = path.relative_to(root).as_posix()
+        if path.is_dir():
+            state[key] = "folder"
+        elif path.name == ".lock":
+            state[key] = "lock"
+        else:
+            state[key] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return state
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from typing import Annotated, Any, Optional, TypeVar
 import typer
 
 from recsys_cli.cli.output import OutputFormat, Result, render, resolve_format
-from recsys_cli.errors import EXIT_INTERNAL, EXIT_USER_ERROR, RecsysError
+from recsys_cli.errors import EXIT_INTERNAL, RecsysError, WorkspaceError
 from recsys_cli.reporting import Reporter, Task
 from recsys_cli.settings import debug_enabled
 
@@ -112,9 +112,6 @@ class _RichTask(Task):
     def advance(self, amount: float = 1) -> None:
         self.progress.advance(self.task_id, amount)
 
-    def update(self, *, total: float | None = None, completed: float | None = None) -> None:
-        self.progress.update(self.task_id, total=total, completed=completed)
-
 
 def _escape(text: str) -> str:
     from rich.markup import escape
@@ -142,17 +139,17 @@ def handles_errors(func: F) -> F:
             return func(*args, **kwargs)
         except (typer.Exit, typer.Abort, typer.BadParameter):
             raise
-        except RecsysError as error:
-            if debug_enabled():
-                traceback.print_exc()
-            (app.error(error) if app else print(f"error: {error}", file=sys.stderr))
-            raise typer.Exit(error.exit_code) from None
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
             raise typer.Exit(130) from None
-        except Exception as error:  # an internal error: a bug, not the user's fault
+        except Exception as error:
             if debug_enabled():
                 traceback.print_exc()
+            known = error if isinstance(error, RecsysError) else _environment_error(error)
+            if known is not None:
+                (app.error(known) if app else print(f"error: {known}", file=sys.stderr))
+                raise typer.Exit(known.exit_code) from None
+            # anything else is a bug, not the user's fault
             message = f"internal error: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
             hint = "rerun with RECSYS_DEBUG=1 for the traceback, and please report it"
             if app:
@@ -162,6 +159,17 @@ def handles_errors(func: F) -> F:
             raise typer.Exit(EXIT_INTERNAL) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _environment_error(error: Exception) -> RecsysError | None:
+    """Disk full, permission denied, a path that is a file: the machine's problem, not a bug."""
+    if isinstance(error, OSError):
+        where = f": {error.filename}" if error.filename else ""
+        return WorkspaceError(f"{error.strerror or error}{where}")
+    kind = type(error)
+    if kind.__module__.split(".")[0] in ("duckdb", "_duckdb") and kind.__name__ in ("IOException", "PermissionException"):
+        return WorkspaceError(str(error).strip().splitlines()[0])
+    return None
 
 
 # -- options shared by many commands ------------------------------------------------------
@@ -176,4 +184,4 @@ FormatOption = Annotated[
 ]
 ForceOption = Annotated[bool, typer.Option("--force", help="Replace an existing entry of the same name.")]
 
-__all__ = ["Application", "get_app", "handles_errors", "FormatOption", "ForceOption", "EXIT_USER_ERROR"]
+__all__ = ["Application", "get_app", "handles_errors", "FormatOption", "ForceOption"]

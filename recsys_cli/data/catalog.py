@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from recsys_cli.errors import WorkspaceLockedError
+from recsys_cli.errors import WorkspaceError, WorkspaceLockedError
 
 SCHEMA_VERSION = "1"
 
@@ -94,17 +94,30 @@ class Catalog:
             try:
                 self._con = duckdb.connect(str(self.path), read_only=self.read_only)
                 return self
-            except duckdb.IOException as exc:
-                if "lock" not in str(exc).lower() or time.monotonic() >= deadline:
-                    if "lock" in str(exc).lower():
-                        raise WorkspaceLockedError(f"catalog {self.path} is in use by another process") from None
-                    raise
-                time.sleep(0.05)
+            except duckdb.Error as exc:
+                locked = "lock" in str(exc).lower()
+                if locked and time.monotonic() < deadline:
+                    time.sleep(0.05)  # another process is committing; it lets go in a moment
+                    continue
+                if locked:
+                    raise WorkspaceLockedError(f"catalog {self.path} is in use by another process") from None
+                raise WorkspaceError(
+                    f"cannot open the catalog {self.path}: {str(exc).strip().splitlines()[0]}",
+                    "is this a recsys workspace? A damaged catalog can be moved away and the datasets ingested again",
+                ) from None
 
     def __exit__(self, *exc_info: object) -> None:
         if self._con is not None:
             self._con.close()
             self._con = None
+
+    def _rollback(self) -> None:
+        # Best effort: if BEGIN itself failed there is nothing to roll back, and
+        # the error worth showing is the original one.
+        try:
+            self.con.execute("ROLLBACK")
+        except Exception:
+            pass
 
     @property
     def con(self):
@@ -166,7 +179,7 @@ class Catalog:
             )
             self.con.execute("COMMIT")
         except BaseException:
-            self.con.execute("ROLLBACK")
+            self._rollback()
             raise
         return dropped
 
@@ -179,7 +192,7 @@ class Catalog:
             self.con.execute("DELETE FROM datasets WHERE name = ?", [name])
             self.con.execute("COMMIT")
         except BaseException:
-            self.con.execute("ROLLBACK")
+            self._rollback()
             raise
         return dropped
 
@@ -215,7 +228,7 @@ class Catalog:
             )
             self.con.execute("COMMIT")
         except BaseException:
-            self.con.execute("ROLLBACK")
+            self._rollback()
             raise
 
 

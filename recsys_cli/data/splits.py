@@ -555,7 +555,7 @@ def make_split(
             shutil.rmtree(staging, ignore_errors=True)
         # The catalog points at the new folder now; the old generation is garbage.
         if existing is not None:
-            workspace.remove_published(existing.path)
+            workspace.retire([existing.path])
         with workspace.catalog() as catalog:
             split = catalog.split(dataset, name)
     notes, warnings = split_notes(split.summary)

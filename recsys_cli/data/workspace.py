@@ -8,6 +8,7 @@ Layout (see docs/architecture.md for why data folders carry a generation id)::
     cache/downloads/                       archives fetched from URLs
     .staging/                              work in progress; swept on the next write
     .lock                                  held (flock) by the one command that writes
+    .readers                               held shared (flock) by commands reading generations
 
 Writers hold an exclusive lock for their whole run, build everything in
 ``.staging``, publish folders with a rename and register them in the catalog
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import shutil
 import sys
 import time
@@ -30,11 +32,15 @@ from typing import TypeVar
 
 from recsys_cli.data.atomic import publish_dir
 from recsys_cli.data.catalog import Catalog
-from recsys_cli.errors import WorkspaceLockedError
+from recsys_cli.errors import WorkspaceError, WorkspaceLockedError
 from recsys_cli.reporting import SILENT, Reporter
 from recsys_cli.settings import lock_timeout_seconds
 
 T = TypeVar("T")
+
+READERS_LOCK = ".readers"
+# what new_generation() makes; the sweep deletes nothing else
+GENERATION = re.compile(r"^\d{8}T\d{6}-[0-9a-f]{6}$")
 
 
 class Workspace:
@@ -56,10 +62,6 @@ class Workspace:
         return self.root / "splits"
 
     @property
-    def cache_dir(self) -> Path:
-        return self.root / "cache"
-
-    @property
     def staging_dir(self) -> Path:
         return self.root / ".staging"
 
@@ -79,34 +81,76 @@ class Workspace:
     def new_generation() -> str:
         return time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
 
+    # -- reading -------------------------------------------------------------
+    @contextmanager
+    def reading(self) -> Iterator["Workspace"]:
+        """Keep the generations a reader sees from being deleted under it.
+
+        Take this *before* reading the catalog. Writers delete a replaced
+        generation only when no reader holds ``.readers``; otherwise it stays
+        until a later writer's sweep finds no reader.
+        """
+        try:
+            fd = os.open(self.root / READERS_LOCK, os.O_RDONLY)
+        except OSError:  # no workspace yet, or one no writer has touched since readers locks exist
+            yield self
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH)
+            yield self
+        finally:
+            os.close(fd)  # releases the lock
+
     # -- writing -------------------------------------------------------------
     @contextmanager
     def writing(self, reporter: Reporter = SILENT, command: str | None = None) -> Iterator["Workspace"]:
         """Hold the workspace's write lock; sweep what interrupted writers left."""
+        if self.root.exists() and not self.root.is_dir():
+            raise WorkspaceError(f"workspace {self.root} is a file, not a folder", "pass another --workspace")
         created = not self.root.exists()
-        self.root.mkdir(parents=True, exist_ok=True)
-        try:
-            with _exclusive_lock(self.root / ".lock", self.lock_timeout, reporter, command):
+        if not created and not self.catalog_path.exists() and _has_foreign_content(self.root):
+            # Sweeping it would delete files that are not ours.
+            raise WorkspaceError(
+                f"{self.root} is not a recsys workspace and is not empty",
+                "pass a new or empty folder with --workspace (or set RECSYS_WORKSPACE)",
+            )
+        with _exclusive_lock(self.root, self.lock_timeout, reporter, command):
+            try:
                 self.staging_dir.mkdir(exist_ok=True)
+                (self.root / READERS_LOCK).touch(exist_ok=True)
                 with self.catalog(read_only=False) as catalog:
                     catalog.ensure_schema()
                     referenced = catalog.referenced_paths()
                 self._sweep(referenced)
                 yield self
-        except BaseException:
-            if created:
-                self._remove_if_unused()
-            raise
+            except BaseException:
+                if created:
+                    self._remove_if_unused()
+                raise
 
     def _remove_if_unused(self) -> None:
-        """A first command that failed leaves no workspace behind."""
+        """A first command that failed leaves no workspace behind.
+
+        Runs under the write lock and removes only what this command created;
+        a writer waiting on the lock notices that the lock file went away and
+        starts over (see _exclusive_lock).
+        """
         try:
             with self.catalog() as catalog:
                 if catalog.referenced_paths():
                     return
-        except Exception:  # pragma: no cover - a broken catalog is left for inspection
+        except Exception:  # a broken catalog is left for inspection
             return
-        shutil.rmtree(self.root, ignore_errors=True)
+        for name in ("catalog.duckdb", "catalog.duckdb.wal", READERS_LOCK):
+            (self.root / name).unlink(missing_ok=True)
+        for folder in (self.staging_dir, self.datasets_dir, self.splits_dir):
+            shutil.rmtree(folder, ignore_errors=True)
+        if set(os.listdir(self.root)) <= {".lock"}:
+            (self.root / ".lock").unlink(missing_ok=True)
+            try:
+                self.root.rmdir()
+            except OSError:
+                pass
 
     def publish(self, staged: Path, parent: Path, register: Callable[[str], T]) -> T:
         """Rename ``staged`` into a new generation folder under ``parent``, then ``register`` it.
@@ -130,26 +174,59 @@ class Workspace:
     def _sweep(self, referenced: set[str]) -> None:
         for child in self.staging_dir.iterdir():
             _remove(child)
-        # generation folders sit two levels down under datasets/, three under splits/
-        for top, depth in ((self.datasets_dir, 2), (self.splits_dir, 3)):
-            if not top.exists():
-                continue
-            for generation in _dirs_at_depth(top, depth):
-                if self.relative(generation) not in referenced:
-                    _remove(generation)
-            _prune_empty(top)
+        with self._no_readers() as free:
+            if not free:
+                return  # a reader may be using an old generation: next time
+            # generation folders sit two levels down under datasets/, three under splits/
+            for top, depth in ((self.datasets_dir, 2), (self.splits_dir, 3)):
+                if not top.exists():
+                    continue
+                for generation in _dirs_at_depth(top, depth):
+                    if GENERATION.match(generation.name) and self.relative(generation) not in referenced:
+                        _remove(generation)
+                _prune_empty(top)
 
-    def remove_published(self, relative: str) -> None:
-        path = self.resolve(relative)
-        if path.exists():
-            _remove(path)
-        for parent in path.parents:
-            if parent == self.root or not parent.is_relative_to(self.root):
-                break
+    def retire(self, relatives: list[str]) -> None:
+        """Delete generations the catalog no longer references, unless a reader is active.
+
+        Call only after the catalog stopped pointing at them; what cannot be
+        deleted now is swept by a later writer.
+        """
+        with self._no_readers() as free:
+            if not free:
+                return
+            for relative in relatives:
+                path = self.resolve(relative)
+                if GENERATION.match(path.name):
+                    _remove(path)
+                for parent in path.parents:
+                    if parent == self.root or not parent.is_relative_to(self.root):
+                        break
+                    try:
+                        parent.rmdir()
+                    except OSError:
+                        break
+
+    @contextmanager
+    def _no_readers(self) -> Iterator[bool]:
+        try:
+            fd = os.open(self.root / READERS_LOCK, os.O_RDONLY)
+        except OSError:
+            yield True
+            return
+        try:
             try:
-                parent.rmdir()
-            except OSError:
-                break
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            yield True
+        finally:
+            os.close(fd)
+
+
+def _has_foreign_content(root: Path) -> bool:
+    return any(name not in (".lock", ".staging", READERS_LOCK) for name in os.listdir(root))
 
 
 def _dirs_at_depth(top: Path, depth: int) -> list[Path]:
@@ -177,25 +254,31 @@ def _remove(path: Path) -> None:
 
 
 @contextmanager
-def _exclusive_lock(path: Path, timeout: float, reporter: Reporter, command: str | None) -> Iterator[None]:
-    handle = open(path, "a+")
+def _exclusive_lock(root: Path, timeout: float, reporter: Reporter, command: str | None) -> Iterator[None]:
+    path = root / ".lock"
+    deadline = time.monotonic() + timeout
+    announced = False
+    while True:
+        root.mkdir(parents=True, exist_ok=True)
+        handle = open(path, "a+")
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            holder = _read_holder(path)
+            if time.monotonic() >= deadline:
+                raise WorkspaceLockedError(f"workspace {root} is locked by another command ({holder})") from None
+            if not announced:
+                reporter.info(f"waiting for the workspace lock held by {holder} ...")
+                announced = True
+            time.sleep(0.1)
+            continue
+        if _same_file(handle, path):
+            break
+        # The holder removed the workspace it had just created (its first command
+        # failed) after we opened the file: this lock guards nothing; start over.
+        handle.close()
     try:
-        deadline = time.monotonic() + timeout
-        announced = False
-        while True:
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                holder = _read_holder(path)
-                if time.monotonic() >= deadline:
-                    raise WorkspaceLockedError(
-                        f"workspace {path.parent} is locked by another command ({holder})"
-                    ) from None
-                if not announced:
-                    reporter.info(f"waiting for the workspace lock held by {holder} ...")
-                    announced = True
-                time.sleep(0.1)
         handle.seek(0)
         handle.truncate()
         handle.write(f"pid {os.getpid()}: {command or ' '.join(sys.argv)}\n")
@@ -203,6 +286,13 @@ def _exclusive_lock(path: Path, timeout: float, reporter: Reporter, command: str
         yield
     finally:
         handle.close()  # closing the descriptor releases the flock
+
+
+def _same_file(handle, path: Path) -> bool:
+    try:
+        return os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino
+    except FileNotFoundError:
+        return False
 
 
 def _read_holder(path: Path) -> str:

@@ -114,10 +114,7 @@ def ingest_with(
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         # The catalog now points at the new folder; the old ones are garbage.
-        if existing is not None:
-            workspace.remove_published(existing.path)
-        for split in dropped:
-            workspace.remove_published(split.path)
+        workspace.retire(([existing.path] if existing else []) + [split.path for split in dropped])
         with workspace.catalog() as catalog:
             record = catalog.dataset(name)
     return IngestResult(
@@ -149,9 +146,7 @@ def remove_dataset(workspace: Workspace, name: str, *, reporter: Reporter = SILE
                 raise UnknownNameError("dataset", name, catalog.dataset_names())
             dropped = catalog.delete_dataset(name)
         # Unregistered first, so a kill here leaves only garbage for the next sweep.
-        workspace.remove_published(record.path)
-        for split in dropped:
-            workspace.remove_published(split.path)
+        workspace.retire([record.path] + [split.path for split in dropped])
     return RemoveResult(record, [s.name for s in dropped])
 
 

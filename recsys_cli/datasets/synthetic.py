@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 from recsys_cli.errors import InvalidParameterError
@@ -491,8 +491,3 @@ def ingest_synthetic(
         )
 
     return ingest_with(workspace, name, loader, force=force, reporter=reporter)
-
-
-def config_dict(config: SyntheticConfig) -> dict[str, Any]:
-    """The config as a JSON-ready dict (e.g. for a run manifest)."""
-    return asdict(config)
