@@ -75,7 +75,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=20_000_263)
     parser.add_argument("--users", type=int, default=138_493)
     parser.add_argument("--items", type=int, default=26_744)
-    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--work", type=Path, default=HERE / "work")
     args = parser.parse_args()
 

@@ -131,3 +131,90 @@ def test_sigkill_part_way_leaves_a_workspace_that_opens_and_reruns(tmp_path, del
     assert leftovers == [], "the rerun swept the killed command's staging folder"
     generations = list((ws / "datasets" / "big").iterdir())
     assert len(generations) == 1, "no orphaned generation folder survives"
+
+
+def test_a_foreign_folder_is_never_swept(cli, tmp_path):
+    """Pointing --workspace at a folder that holds other files must not delete them."""
+    from typer.testing import CliRunner
+
+    from recsys_cli.cli import app
+
+    project = tmp_path / "myproject"
+    (project / "datasets" / "imagenet" / "train").mkdir(parents=True)
+    (project / "datasets" / "imagenet" / "train" / "img001.jpg").write_text("precious")
+    (project / "notes.txt").write_text("mine")
+    src = big_csv(tmp_path / "r.csv", 10)
+    result = CliRunner().invoke(app, ["--workspace", str(project), *ingest_args(src, "t")])
+    assert result.exit_code == 1
+    assert "is not a recsys workspace and is not empty" in result.stderr
+    assert (project / "datasets" / "imagenet" / "train" / "img001.jpg").read_text() == "precious"
+    assert sorted(p.name for p in project.iterdir()) == ["datasets", "notes.txt"]
+
+
+def test_sweep_deletes_only_generation_folders(cli, tmp_path, workspace_dir):
+    src = big_csv(tmp_path / "r.csv", 10)
+    assert cli(*ingest_args(src, "a")).exit_code == 0
+    own = workspace_dir / "datasets" / "a" / "my-notes"
+    own.mkdir()
+    (own / "keep.txt").write_text("x")
+    orphan = workspace_dir / "datasets" / "a" / "20200101T000000-abcdef"
+    orphan.mkdir()
+    assert cli(*ingest_args(src, "b")).exit_code == 0
+    assert (own / "keep.txt").exists(), "a folder not named like a generation is not ours to delete"
+    assert not orphan.exists(), "an unreferenced generation is garbage"
+
+
+def test_first_command_failing_while_another_waits(tmp_path):
+    """The failing first command cleans up under the lock; the waiter starts over and succeeds."""
+    ws = tmp_path / "fresh"
+    bad = big_csv(tmp_path / "bad.csv", 1_500_000)
+    with open(bad, "a") as handle:
+        handle.write("1,2,not-a-rating,3\n")
+    good = big_csv(tmp_path / "good.csv", 100)
+    first = recsys(ws, *ingest_args(bad, "a"))
+    time.sleep(0.4)
+    second = recsys(ws, *ingest_args(good, "b"))
+    _, err_a = first.communicate(timeout=120)
+    out_b, err_b = second.communicate(timeout=120)
+    assert first.returncode == 1 and "not a number" in err_a
+    assert second.returncode == 0, err_b
+    assert registered(ws) == {"b": 100}
+
+
+def test_workspace_that_is_a_file(cli, tmp_path):
+    from typer.testing import CliRunner
+
+    from recsys_cli.cli import app
+
+    (tmp_path / "afile").write_text("x")
+    src = big_csv(tmp_path / "r.csv", 10)
+    result = CliRunner().invoke(app, ["--workspace", str(tmp_path / "afile"), *ingest_args(src, "t")])
+    assert result.exit_code == 1 and "is a file, not a folder" in result.stderr
+
+
+def test_corrupt_catalog_is_a_clear_error(cli, tmp_path, workspace_dir):
+    src = big_csv(tmp_path / "r.csv", 10)
+    assert cli(*ingest_args(src, "a")).exit_code == 0
+    (workspace_dir / "catalog.duckdb").write_bytes(os.urandom(4096))
+    for args in (["datasets", "list"], ingest_args(src, "b")):
+        result = cli(*args)
+        assert result.exit_code == 1, result.stderr
+        assert "cannot open the catalog" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_replaced_generation_outlives_an_active_reader(cli, tmp_path, workspace_dir):
+    src = big_csv(tmp_path / "r.csv", 10)
+    first = run_ingest(cli, src, "a")
+    ws = Workspace(workspace_dir)
+    with ws.reading():
+        second = run_ingest(cli, src, "a", "--force")
+        assert (workspace_dir / first).exists(), "deleted under a reader"
+    assert (workspace_dir / second).exists()
+    run_ingest(cli, src, "other")  # the next writer sweeps it once no reader is left
+    assert not (workspace_dir / first).exists()
+
+
+def run_ingest(cli, src, name, *extra) -> str:
+    result = cli(*ingest_args(src, name), *extra)
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)["path"]
