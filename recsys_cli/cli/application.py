@@ -34,7 +34,9 @@ class Application:
         self.verbosity = verbosity
         no_color = bool(os.environ.get("NO_COLOR"))
         self.err = Console(stderr=True, no_color=no_color, highlight=False, soft_wrap=True)
-        self.out = Console(no_color=no_color, highlight=False, soft_wrap=False)
+        # Piped tables (-f table > file) would be cut at Rich's default 80 columns.
+        width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160
+        self.out = Console(no_color=no_color, highlight=False, soft_wrap=False, width=width)
 
     @property
     def workspace(self):
