@@ -39,3 +39,15 @@ def zip_folder(folder: Path, target: Path, root: str, extra=(), compression=zipf
         for info, data in extra:
             zf.writestr(info, data)
     return target
+
+
+def ingest_partial(workspace_dir: Path, card: str, source, **kwargs):
+    """Ingest a deliberately partial release (its count is not the card's) through the Python API.
+
+    Tiny releases never have the published interaction count, so they need
+    ``allow_count_mismatch=True``; the Python API has it whatever the CLI offers.
+    """
+    from recsys_cli.data.workspace import Workspace
+    from recsys_cli.datasets.cards import ingest_card
+
+    return ingest_card(Workspace(workspace_dir), card, source, allow_count_mismatch=True, **kwargs)

@@ -68,6 +68,15 @@ def test_cards_without_a_published_sha256_say_so(name):
     assert "no published sha256" in card.checksum_note.lower()
 
 
+def test_checksums_roots_and_counts_tell_the_releases_apart():
+    # ingest names the other release by any of these (sources.check_digests, sources._refuse_other_root,
+    # movielens.check_counts): two cards sharing one would make those messages wrong
+    cards = list_cards()
+    for key in (lambda c: c.sha256, lambda c: c.md5, lambda c: c.archive_root, lambda c: c.counts["interactions"]):
+        values = [key(c) for c in cards if key(c)]
+        assert len(values) == len(set(values))
+
+
 def test_formats_of_the_three_file_families():
     ml100k, ml1m, small = load_card("ml-100k"), load_card("ml-1m"), load_card("ml-latest-small")
     assert (ml100k.files["interactions"].separator, ml100k.files["interactions"].header) == ("\t", False)

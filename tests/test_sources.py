@@ -67,6 +67,20 @@ def test_file_url_of_a_folder(release):
         sources.plan_source(load_card("ml-100k"), release.as_uri())
 
 
+@pytest.mark.parametrize("url", ["file://my100k.zip", "file://host/data/my100k.zip"])
+def test_file_url_without_an_absolute_path(url):
+    # 'my100k.zip' parses as a host: say what a file URL needs, not "must name a zip"
+    with pytest.raises(InputFileError, match="file:// URL needs an absolute path") as info:
+        sources.plan_source(load_card("ml-100k"), url)
+    assert "file:///abs/path.zip" in info.value.hint
+
+
+def test_file_url_of_localhost_is_a_local_path(release, tmp_path):
+    archive = zip_release(release, tmp_path / "a.zip")
+    plan = sources.plan_source(load_card("ml-100k"), f"file://localhost{archive}")
+    assert plan.kind == "url"
+
+
 def test_unsupported_scheme():
     with pytest.raises(InputFileError, match="unsupported URL scheme"):
         sources.plan_source(load_card("ml-100k"), "ftp://example.org/ml-100k.zip")
@@ -93,6 +107,15 @@ def test_folder_without_the_interactions_file(release):
         sources.plan_source(load_card("ml-100k"), release)
     assert "has no u.data" in info.value.message
     assert "u.item" in info.value.message  # says what it found instead
+
+
+def test_folder_named_after_another_release_is_refused(tmp_path):
+    # ml-100k's files in a folder called ml-1m: the folder name says which release it is
+    folder = write_release(tmp_path / "ml-1m")
+    with pytest.raises(InputFileError) as info:
+        sources.plan_source(load_card("ml-100k"), folder)
+    assert "is the folder of the MovieLens 1M release (ml-1m), not of ml-100k" in info.value.message
+    assert info.value.hint == f"to ingest it, run `recsys ingest ml-1m --source {folder}`"
 
 
 def test_folder_without_an_optional_file_warns(release):
@@ -155,6 +178,15 @@ def test_unreadable_archives(release, tmp_path, damage):
         sources.extract(load_card("ml-100k"), archive, tmp_path, RecordingReporter())
 
 
+def test_zip_whose_top_folder_is_another_release_is_refused(release, tmp_path):
+    # a re-packed archive may rename its top folder, but not to another release's
+    archive = zip_release(release, tmp_path / "a.zip", root="ml-1m")
+    with pytest.raises(InputFileError) as info:
+        sources.extract(load_card("ml-100k"), archive, tmp_path, RecordingReporter())
+    assert "a.zip's top folder ml-1m/ is the folder of the MovieLens 1M release (ml-1m)" in info.value.message
+    assert f"recsys ingest ml-1m --source {archive}" in info.value.hint
+
+
 def test_zip_without_the_interactions_file(release, tmp_path):
     (release / "u.data").unlink()
     archive = zip_release(release, tmp_path / "a.zip")
@@ -202,6 +234,53 @@ def test_no_checksum_warns_and_records_the_sha256(release, tmp_path):
     assert any("publishes no checksum" in m and digests.sha256 in m for _, m in reporter.messages)
 
 
+@pytest.fixture
+def other_release(release, tmp_path, monkeypatch):
+    """A zip whose checksum is another card's (the real cards' archives are not here)."""
+    archive = zip_release(release, tmp_path / "other.zip")
+    other = card_for(archive, name="ml-other", title="Other", url="https://example.org/other.zip")
+    monkeypatch.setattr(sources, "other_cards", lambda card: [other] if card.name != other.name else [])
+    return archive, other
+
+
+@pytest.mark.parametrize("card_checksum", ["sha256", "none"])
+def test_local_zip_with_another_cards_checksum_is_refused(other_release, card_checksum):
+    archive, _ = other_release
+    card = load_card("ml-100k") if card_checksum == "sha256" else card_for(sha256="", md5="")
+    with pytest.raises(sources.WrongReleaseError) as info:
+        sources.verify_local_archive(card, archive, RecordingReporter(), [])
+    assert info.value.message == (
+        "other.zip: this archive is other.zip (its sha256 is the ml-other card's), not ml-100k's ml-100k.zip"
+    )
+    assert info.value.hint == f"to ingest it, run `recsys ingest ml-other --source {archive}`"
+    assert isinstance(info.value, ChecksumError)
+
+
+def test_another_cards_md5_is_recognised_too(other_release, monkeypatch):
+    archive, other = other_release
+    md5_only = dataclasses.replace(other, sha256="", md5=hashlib.md5(archive.read_bytes()).hexdigest())
+    monkeypatch.setattr(sources, "other_cards", lambda card: [md5_only])
+    with pytest.raises(sources.WrongReleaseError, match="its md5 is the ml-other card's"):
+        sources.verify_local_archive(load_card("ml-100k"), archive, RecordingReporter(), [])
+
+
+def test_download_of_another_cards_archive_is_refused_and_leaves_no_cache(other_release, tmp_path):
+    archive, _ = other_release
+    cache = tmp_path / "ws" / "cache" / "downloads"
+    (tmp_path / "ws").mkdir()
+    with pytest.raises(sources.WrongReleaseError) as info:
+        sources.download(load_card("ml-100k"), archive.as_uri(), cache, RecordingReporter(), [])
+    assert info.value.hint == f"to ingest it, run `recsys ingest ml-other --source {archive.as_uri()}`"
+    assert list((tmp_path / "ws").iterdir()) == []  # neither cache/ nor cache/downloads/ is left
+
+
+def test_the_cards_own_checksum_wins(other_release):
+    archive, other = other_release
+    notes: list[str] = []
+    sources.verify_local_archive(other, archive, RecordingReporter(), notes)
+    assert notes == ["verified the sha256 of other.zip"]
+
+
 # -- downloads (file:// URLs) ----------------------------------------------------------------------------
 def test_download_verifies_caches_and_reuses(release, tmp_path):
     archive = zip_release(release, tmp_path / "ml-100k.zip")
@@ -221,10 +300,21 @@ def test_download_verifies_caches_and_reuses(release, tmp_path):
 
 def test_download_with_the_wrong_checksum_is_deleted(release, tmp_path):
     archive = zip_release(release, tmp_path / "ml-100k.zip")
-    cache = tmp_path / "cache"
-    with pytest.raises(ChecksumError, match="is not the official ml-100k.zip"):
+    cache = tmp_path / "cache" / "downloads"
+    with pytest.raises(ChecksumError, match="is not the official ml-100k.zip") as info:
         sources.download(load_card("ml-100k"), archive.as_uri(), cache, RecordingReporter(), [])
-    assert list(cache.iterdir()) == []
+    assert info.value.hint.startswith("the download was deleted")
+    assert not (tmp_path / "cache").exists()  # the folders made for the download are gone too
+
+
+def test_a_failed_download_keeps_an_existing_cache(release, tmp_path):
+    archive = zip_release(release, tmp_path / "ml-100k.zip")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "kept.zip").write_bytes(b"x")
+    with pytest.raises(ChecksumError):
+        sources.download(load_card("ml-100k"), archive.as_uri(), cache, RecordingReporter(), [])
+    assert [p.name for p in cache.iterdir()] == ["kept.zip"]
 
 
 def test_a_damaged_cached_copy_is_fetched_again(release, tmp_path):
@@ -250,7 +340,7 @@ def test_download_failure_is_one_line(tmp_path):
     url = (tmp_path / "missing.zip").as_uri()
     with pytest.raises(DownloadError, match="cannot download"):
         sources.download(load_card("ml-100k"), url, tmp_path / "cache", RecordingReporter(), [])
-    assert list((tmp_path / "cache").iterdir()) == []
+    assert not (tmp_path / "cache").exists()
 
 
 def test_fetch_from_a_url_extracts_into_scratch(release, tmp_path):

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from recsys_cli.cli.application import FormatOption, get_app, handles_errors
-from recsys_cli.cli.output import Result, Table, format_cell
+from recsys_cli.cli.output import OutputFormat, Result, Table, format_cell, resolve_format
 
 app = typer.Typer(help="Dataset cards (datasets/*.toml) and the datasets ingested in the workspace.", no_args_is_help=True)
 
@@ -76,7 +76,8 @@ def show_command(
 
     The card: URL, checksum, file formats and column meanings, licence and
     citation. The dataset: counts, density, rating histogram, time span and
-    splits.
+    splits. With --format csv (one table only): the dataset's statistics once
+    ingested, else the card.
     """
     from recsys_cli.datasets.cards import card_names, load_card
     from recsys_cli.errors import UnknownNameError
@@ -100,6 +101,11 @@ def show_command(
         "dataset": _dataset_document(record) if record else None,
         "splits": [_split_document(s) for s in splits],
     }
+    fmt = resolve_format(fmt)
+    if fmt is OutputFormat.csv and record:
+        # csv prints one table: the statistics are what a script wants, as raw numbers
+        application.emit(Result(document, [_dataset_table(document["dataset"], raw=True)]), fmt)
+        return
     tables: list[Table] = []
     if card:
         tables += _card_tables(card)
@@ -117,7 +123,6 @@ def show_command(
     application.emit(Result(document, tables), fmt)
 
 
-# -- documents ------------------------------------------------------------------------------
 @app.command("remove")
 @handles_errors
 def remove_command(
@@ -135,6 +140,7 @@ def remove_command(
     application.emit(Result(document, [table]), fmt)
 
 
+# -- documents ------------------------------------------------------------------------------
 def _iso_date(ts: int | None) -> str | None:
     return None if ts is None else datetime.fromtimestamp(ts, tz=timezone.utc).date().isoformat()
 
@@ -222,8 +228,10 @@ def _card_tables(card) -> list[Table]:
     return tables
 
 
-def _dataset_table(doc: dict[str, Any]) -> Table:
-    histogram = " ".join(f"{k}:{v:,}" for k, v in doc["rating_histogram"].items()) or None
+def _dataset_table(doc: dict[str, Any], raw: bool = False) -> Table:
+    """The statistics; ``raw`` keeps numbers as numbers (csv), else they are formatted for reading."""
+    count = "{}" if raw else "{:,}"
+    histogram = " ".join(f"{k}:{count.format(v)}" for k, v in doc["rating_histogram"].items()) or None
     span = doc["time_span"]
     rows = [
         ["interactions", doc["interactions"]],
@@ -235,11 +243,12 @@ def _dataset_table(doc: dict[str, Any]) -> Table:
         ["time span", f"{span['from']} .. {span['to']}" if span else "no timestamps"],
         ["bad lines skipped", doc["bad_lines_skipped"]],
         ["source", doc["source"]],
-        ["source sha256", doc["source_sha256"] or "-"],
-        ["card", doc["card"] or "-"],
+        ["source sha256", doc["source_sha256"] or (None if raw else "-")],
+        ["card", doc["card"] or (None if raw else "-")],
         ["ingested at", doc["created_at"]],
         ["path", doc["path"]],
     ]
-    # pre-formatted so the value column reads as text (left-aligned) whatever the first row holds
-    rows = [[label, format_cell(value)] for label, value in rows]
+    if not raw:
+        # pre-formatted so the value column reads as text (left-aligned) whatever the first row holds
+        rows = [[label, format_cell(value)] for label, value in rows]
     return Table(["statistic", "value"], rows, title=f"dataset {doc['name']} (in the workspace)")

@@ -318,6 +318,7 @@ def ingest_card(
     dataset_name: str | None = None,
     force: bool = False,
     on_bad_lines: str = "error",
+    allow_count_mismatch: bool = False,
     reporter: Reporter = SILENT,
 ):
     """Ingest the release a card describes from ``source`` (default: the card's URL).
@@ -325,6 +326,11 @@ def ingest_card(
     ``source`` is the release's zip, its extracted folder (or the folder holding
     it), or an http(s):// or file:// URL. Returns an
     :class:`~recsys_cli.datasets.ingest.IngestResult`.
+
+    The number of interactions must be the card's published count (a partial,
+    modified or other release fails with
+    :class:`~recsys_cli.datasets.movielens.CountMismatchError`);
+    ``allow_count_mismatch=True`` turns that into a warning.
     """
     from recsys_cli.datasets import movielens, sources
     from recsys_cli.datasets.ingest import LoadResult, ingest_with, validate_dataset_name
@@ -343,7 +349,10 @@ def ingest_card(
 
     def loader(con, scratch: Path, reporter: Reporter) -> LoadResult:
         fetched = sources.fetch(card, plan, scratch, cache, reporter)
-        loaded = movielens.load_release(con, card, fetched.files, on_bad_lines, reporter)
+        loaded = movielens.load_release(
+            con, card, fetched.files, on_bad_lines, reporter,
+            allow_count_mismatch=allow_count_mismatch, source=plan.location,
+        )
         return LoadResult(
             source=fetched.source,
             card=card.name,

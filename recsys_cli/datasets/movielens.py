@@ -6,6 +6,12 @@ type and the field it becomes, how genres are spelled (a ``|``-list or 0/1
 flags) and which file to join for external ids. Item and user ids get the
 same type as in ``raw_interactions`` so the canonical writer joins them
 without casts.
+
+The interaction count must equal the card's published ``counts.interactions``:
+the files a card reads (ratings.csv) are common to several releases, so the
+count is what tells a wrong, partial or modified release from the real one.
+A caller that means to ingest such a release passes ``allow_count_mismatch``.
+Users and items counts only warn (they follow from the interactions).
 """
 
 from __future__ import annotations
@@ -28,14 +34,37 @@ YEAR_PATTERN = r"\((\d{4})(?:[-–]\d{4})?\)\s*$"
 _USER_ORDER = ("user_id", "gender", "age", "occupation", "zip_code")
 
 
+class CountMismatchError(FormatError):
+    """A release whose interaction count is not the card's published one."""
+
+    default_hint = (
+        "pass --allow-count-mismatch (Python: allow_count_mismatch=True) to ingest a partial or "
+        "modified release anyway"
+    )
+
+
 @dataclass
 class ReleaseReport:
     bad_lines_skipped: int = 0
     notes: list[str] = field(default_factory=list)
 
 
-def load_release(con, card: "Card", files: dict[str, Path], on_bad_lines: str, reporter: Reporter) -> ReleaseReport:
-    """Fill raw_interactions (and raw_items, raw_users where the release has them)."""
+def load_release(
+    con,
+    card: "Card",
+    files: dict[str, Path],
+    on_bad_lines: str,
+    reporter: Reporter,
+    *,
+    allow_count_mismatch: bool = False,
+    source: str | Path | None = None,
+) -> ReleaseReport:
+    """Fill raw_interactions (and raw_items, raw_users where the release has them).
+
+    Raises CountMismatchError, before the other files are read, when the interaction
+    count is not the card's, unless ``allow_count_mismatch`` (then it warns).
+    ``source`` is only named in the error's hint.
+    """
     report = ReleaseReport()
     spec = card.files["interactions"]
     path = files["interactions"]
@@ -54,7 +83,8 @@ def load_release(con, card: "Card", files: dict[str, Path], on_bad_lines: str, r
         task.advance()
     report.bad_lines_skipped += loaded.bad_lines_skipped
     report.notes.extend(loaded.notes)
-    _compare_counts(con, card, reporter)
+    # skipped lines were in the file: the published count counts them too
+    check_counts(con, card, loaded.rows + loaded.bad_lines_skipped, reporter, allow_count_mismatch, source)
 
     types = dict(con.execute("SELECT column_name, column_type FROM (DESCRIBE raw_interactions)").fetchall())
     if "items" in files:
@@ -73,20 +103,43 @@ def load_release(con, card: "Card", files: dict[str, Path], on_bad_lines: str, r
             )
             build_users(con, card.files["users"], types["user_id"], report)
             task.advance()
+    if "items" in files and card.counts.get("items"):
+        (items,) = con.execute("SELECT count(*) FROM raw_items").fetchone()
+        if items != card.counts["items"]:
+            file = card.files["items"].file
+            reporter.warn(f"{file} holds {items:,} items; the {card.title} release has {card.counts['items']:,}")
     return report
 
 
-def _compare_counts(con, card: "Card", reporter: Reporter) -> None:
-    """Warn when the data differ from the published counts (a modified or partial release)."""
+def check_counts(
+    con, card: "Card", lines: int, reporter: Reporter, allow_mismatch: bool, source: str | Path | None
+) -> None:
+    """Refuse (or, when allowed, warn about) a release whose interaction count differs from the card's."""
     expected = card.counts
     if not expected.get("interactions"):
         return
-    n, users = con.execute("SELECT count(*), count(DISTINCT user_id) FROM raw_interactions").fetchone()
-    if n != expected["interactions"] or (expected.get("users") and users != expected["users"]):
-        reporter.warn(
-            f"{card.files['interactions'].file} holds {n:,} interactions by {users:,} users; "
-            f"the {card.title} release has {expected['interactions']:,} by {expected.get('users', 0):,}"
+    file = card.files["interactions"].file
+    (users,) = con.execute("SELECT count(DISTINCT user_id) FROM raw_interactions").fetchone()
+    if lines != expected["interactions"]:
+        message = (
+            f"{file} holds {lines:,} interactions by {users:,} users; "
+            f"the {card.title} release has {expected['interactions']:,}"
+            + (f" by {expected['users']:,}" if expected.get("users") else "")
         )
+        if allow_mismatch:
+            reporter.warn(message)
+            return
+        from recsys_cli.datasets.sources import other_cards
+
+        same = next((o for o in other_cards(card) if o.counts.get("interactions") == lines), None)
+        if same is not None:  # e.g. ml-latest-small's ratings.csv passed for ml-25m
+            raise CountMismatchError(
+                f"{message}: these are the counts of {same.name}, not {card.name}",
+                f"to ingest it, run `recsys ingest {same.name} --source {source or 'PATH'}`",
+            )
+        raise CountMismatchError(f"{message}: not the complete {card.name} release")
+    if expected.get("users") and users != expected["users"]:
+        reporter.warn(f"{file} has {users:,} users; the {card.title} release has {expected['users']:,}")
 
 
 # -- reading one described file ---------------------------------------------------------------

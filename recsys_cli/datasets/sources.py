@@ -8,12 +8,17 @@ local zip, refusing unsafe archives and extracting only the files it needs.
 
 Checksum policy (see docs/datasets.md):
 
+* an archive (downloaded or local) whose sha256 or md5 is ANOTHER card's
+  published checksum is that other release: refused, naming it;
 * a download must match the card's sha256 (or its md5 where no sha256 is
   published); a card with neither is downloaded with a warning and the
   archive's own sha256 is recorded;
 * a local zip of the official size must match too (same size, other bytes:
   a damaged copy); a zip of another size is someone's re-packed archive: it
-  is accepted with a warning, its sha256 recorded, and zip CRCs still checked.
+  is accepted with a warning, its sha256 recorded, and zip CRCs still checked
+  (the published interaction count, checked after loading, still applies);
+* a folder or a re-packed zip whose top folder is another card's
+  ``archive_root`` is refused, naming that release.
 """
 
 from __future__ import annotations
@@ -37,6 +42,10 @@ from recsys_cli.reporting import Reporter
 
 if TYPE_CHECKING:
     from recsys_cli.datasets.cards import Card
+
+
+class WrongReleaseError(ChecksumError):
+    """An archive whose checksum is another card's: that release, not this card's."""
 
 URL_SCHEMES = ("http://", "https://", "file://")
 CHUNK = 1 << 20
@@ -97,6 +106,12 @@ def plan_source(card: "Card", source: str | Path | None) -> SourcePlan:
 
 def _file_url_path(url: str) -> Path:
     parsed = urllib.parse.urlparse(url)
+    # file://name.zip parses 'name.zip' as a host and leaves no path: say what a file URL needs
+    if parsed.netloc not in ("", "localhost") or not parsed.path:
+        raise InputFileError(
+            f"a file:// URL needs an absolute path: {url}",
+            "write file:///abs/path.zip (three slashes), or pass the path itself without file://",
+        )
     return Path(urllib.request.url2pathname(parsed.path))
 
 
@@ -105,6 +120,7 @@ def locate_in_folder(card: "Card", folder: Path) -> tuple[dict[str, Path], list[
     interactions = card.files["interactions"].file
     base = next((c for c in (folder, folder / card.archive_root) if (c / interactions).is_file()), None)
     if base is None:
+        _refuse_other_root(card, str(folder), folder.name, folder)
         found = sorted(p.name + ("/" if p.is_dir() else "") for p in folder.iterdir())
         shown = ", ".join(found[:10]) + (" ..." if len(found) > 10 else "") if found else "nothing"
         raise InputFileError(
@@ -112,6 +128,10 @@ def locate_in_folder(card: "Card", folder: Path) -> tuple[dict[str, Path], list[
             f"pass the extracted {card.title} folder ({card.archive_root}/, holding {interactions}), "
             "its parent, or the release's zip",
         )
+    if base == folder:
+        # The files the card reads are common to several releases (ratings.csv): a folder
+        # named after another release is that release, whatever its files are called.
+        _refuse_other_root(card, str(folder), folder.name, folder)
     files: dict[str, Path] = {}
     notes: list[str] = []
     for role, spec in card.files.items():
@@ -120,6 +140,25 @@ def locate_in_folder(card: "Card", folder: Path) -> tuple[dict[str, Path], list[
         else:
             notes.append(f"{base} has no {spec.file}: the dataset gets no {role} table")
     return files, notes
+
+
+def other_cards(card: "Card") -> list["Card"]:
+    from recsys_cli.datasets.cards import list_cards
+
+    return [other for other in list_cards() if other.name != card.name]
+
+
+def _refuse_other_root(card: "Card", subject: str, root: str, source: Path | str) -> None:
+    """Refuse a folder named ``root`` when that is another card's archive folder (not this card's)."""
+    if root == card.archive_root:
+        return
+    other = next((o for o in other_cards(card) if o.archive_root == root), None)
+    if other is not None:
+        raise InputFileError(
+            f"{subject} is the folder of the {other.title} release ({other.name}), "
+            f"not of {card.name} ({card.archive_root}/)",
+            f"to ingest it, run `recsys ingest {other.name} --source {source}`",
+        )
 
 
 # -- fetching (inside the workspace lock) ---------------------------------------------------------
@@ -139,21 +178,21 @@ def fetch(card: "Card", plan: SourcePlan, scratch: Path, cache_dir: Path, report
 
 
 class _Hasher:
-    """sha256 always (it is recorded); md5 only where a card has nothing better to check."""
+    """sha256 (it is recorded) and md5: some releases publish only an md5 (ml-10m), and
+    another card's md5 must be recognisable too, so both are always computed."""
 
     def __init__(self, card: "Card"):
         self.sha = hashlib.sha256()
-        self.md5 = hashlib.md5() if card.md5 and not card.sha256 else None
+        self.md5 = hashlib.md5()
         self.size = 0
 
     def update(self, chunk: bytes) -> None:
         self.sha.update(chunk)
-        if self.md5 is not None:
-            self.md5.update(chunk)
+        self.md5.update(chunk)
         self.size += len(chunk)
 
     def digests(self) -> Digests:
-        return Digests(self.sha.hexdigest(), self.md5.hexdigest() if self.md5 else "", self.size)
+        return Digests(self.sha.hexdigest(), self.md5.hexdigest(), self.size)
 
 
 def file_digests(card: "Card", path: Path, reporter: Reporter) -> Digests:
@@ -165,29 +204,51 @@ def file_digests(card: "Card", path: Path, reporter: Reporter) -> Digests:
     return hasher.digests()
 
 
-def check_digests(card: "Card", digests: Digests, what: str) -> str | None:
-    """Raise ChecksumError unless ``digests`` match the card; returns the algorithm used (None: no checksum)."""
+def _matches(card: "Card", digests: Digests) -> str | None:
+    """The algorithm by which ``digests`` are the card's archive (sha256 preferred), or None."""
     if card.sha256:
-        expected, got, algorithm = card.sha256, digests.sha256, "sha256"
-    elif card.md5:
-        expected, got, algorithm = card.md5, digests.md5, "md5"
-    else:
+        return "sha256" if digests.sha256 == card.sha256 else None
+    if card.md5:
+        return "md5" if digests.md5 == card.md5 else None
+    return None
+
+
+def check_digests(card: "Card", digests: Digests, what: str, source: str | Path = "PATH") -> str | None:
+    """Raise ChecksumError unless ``digests`` match the card; returns the algorithm used (None: no checksum).
+
+    Raises WrongReleaseError, whatever the card publishes, when they are another card's
+    archive: a wrong release must never be ingested under this card, even with a warning.
+    """
+    algorithm = _matches(card, digests)
+    if algorithm:
+        return algorithm
+    for other in other_cards(card):
+        # either published digest identifies a release; md5 alone for cards without sha256
+        by = "sha256" if other.sha256 and digests.sha256 == other.sha256 else (
+            "md5" if other.md5 and digests.md5 == other.md5 else None)
+        if by:
+            raise WrongReleaseError(
+                f"{what}: this archive is {other.archive_name} (its {by} is the {other.name} card's), "
+                f"not {card.name}'s {card.archive_name}",
+                f"to ingest it, run `recsys ingest {other.name} --source {source}`",
+            )
+    if not card.has_checksum:
         return None
-    if got != expected:
-        raise ChecksumError(
-            f"{what} is not the official {card.archive_name}: its {algorithm} is {got[:16]}..., "
-            f"the card's is {expected[:16]}...",
-        )
-    return algorithm
+    expected, got, algorithm = (
+        (card.sha256, digests.sha256, "sha256") if card.sha256 else (card.md5, digests.md5, "md5")
+    )
+    raise ChecksumError(
+        f"{what} is not the official {card.archive_name}: its {algorithm} is {got[:16]}..., "
+        f"the card's is {expected[:16]}...",
+    )
 
 
 def verify_local_archive(card: "Card", archive: Path, reporter: Reporter, notes: list[str]) -> Digests:
     digests = file_digests(card, archive, reporter)
-    if not card.has_checksum:
-        reporter.warn(f"card {card.name} publishes no checksum; recorded the archive's sha256 {digests.sha256}")
-        return digests
     try:
-        algorithm = check_digests(card, digests, archive.name)
+        algorithm = check_digests(card, digests, archive.name, archive)
+    except WrongReleaseError:
+        raise
     except ChecksumError as error:
         if card.archive_size is not None and digests.size == card.archive_size:
             # The official size with other bytes: a damaged copy of the release.
@@ -198,6 +259,9 @@ def verify_local_archive(card: "Card", archive: Path, reporter: Reporter, notes:
             + (f", official {card.archive_size}" if card.archive_size else "")
             + f"): ingesting it as a re-packed archive, sha256 {digests.sha256}"
         )
+        return digests
+    if algorithm is None:
+        reporter.warn(f"card {card.name} publishes no checksum; recorded the archive's sha256 {digests.sha256}")
         return digests
     notes.append(f"verified the {algorithm} of {archive.name}")
     return digests
@@ -217,24 +281,26 @@ def download(card: "Card", url: str, cache_dir: Path, reporter: Reporter, notes:
     if target.is_file():
         digests = file_digests(card, target, reporter)
         try:
-            algorithm = check_digests(card, digests, str(target))
+            algorithm = check_digests(card, digests, str(target), url)
         except ChecksumError:
             target.unlink()  # a stale or damaged copy: fetch it again
         else:
             notes.append(f"using the cached download {target}" + (f" ({algorithm} verified)" if algorithm else ""))
             return target, digests
-    cache_dir.mkdir(parents=True, exist_ok=True)
+    # The .part file sits in the cache so the verified file is published with one rename
+    # (the cache may be on another file system than the workspace); folders made for it
+    # are removed again on failure, so a failed download leaves the workspace as it was.
+    created = _make_dirs(cache_dir)
     # a private .part name: two commands sharing RECSYS_DOWNLOAD_CACHE must not write one file
     part = target.with_name(f"{target.name}.{uuid.uuid4().hex[:8]}.part")
     try:
         digests = _stream(url, part, card, reporter)
-        algorithm = check_digests(card, digests, f"the file downloaded from {url}")
-    except ChecksumError as error:
+        algorithm = check_digests(card, digests, f"the file downloaded from {url}", url)
+    except BaseException as error:
         part.unlink(missing_ok=True)
-        error.hint = "the download was deleted; check that the URL serves the official release, or try again later"
-        raise
-    except BaseException:
-        part.unlink(missing_ok=True)
+        _remove_empty_dirs(created)
+        if isinstance(error, ChecksumError) and not isinstance(error, WrongReleaseError):
+            error.hint = "the download was deleted; check that the URL serves the official release, or try again later"
         raise
     os.replace(part, target)
     if algorithm:
@@ -242,6 +308,25 @@ def download(card: "Card", url: str, cache_dir: Path, reporter: Reporter, notes:
     else:
         reporter.warn(f"card {card.name} publishes no checksum; recorded the download's sha256 {digests.sha256}")
     return target, digests
+
+
+def _make_dirs(folder: Path) -> list[Path]:
+    """``mkdir -p folder``; returns the folders it created, deepest first."""
+    missing = []
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        missing.append(probe)
+        probe = probe.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    return missing
+
+
+def _remove_empty_dirs(folders: list[Path]) -> None:
+    for folder in folders:  # deepest first; one another command has written into stays
+        try:
+            folder.rmdir()
+        except OSError:
+            return
 
 
 def _stream(url: str, part: Path, card: "Card", reporter: Reporter) -> Digests:
@@ -283,12 +368,16 @@ def check_entries(archive_name: str, infos: list[zipfile.ZipInfo]) -> None:
             raise ArchiveError(f"{archive_name}: archive entry '{name}' is a symbolic link", _UNSAFE_HINT)
 
 
-def _find_member(members: dict[str, zipfile.ZipInfo], root: str, file: str) -> zipfile.ZipInfo | None:
-    for candidate in (f"{root}/{file}", file):
+def _find_member(card: "Card", members: dict[str, zipfile.ZipInfo], file: str, archive: Path) -> zipfile.ZipInfo | None:
+    for candidate in (f"{card.archive_root}/{file}", file):
         if candidate in members:
             return members[candidate]
-    # a re-packed archive with another top folder name
+    # a re-packed archive with another top folder name; but a top folder named after
+    # another release (ml-latest-small/ratings.csv for ml-25m) is that release
     nested = [info for name, info in members.items() if name.count("/") == 1 and name.endswith("/" + file)]
+    for info in nested:
+        root = info.filename.split("/", 1)[0]
+        _refuse_other_root(card, f"{archive.name}'s top folder {root}/", root, archive)
     return nested[0] if len(nested) == 1 else None
 
 
@@ -310,7 +399,7 @@ def extract(card: "Card", archive: Path, scratch: Path, reporter: Reporter) -> d
         members = {info.filename: info for info in infos if not info.is_dir()}
         wanted: dict[str, zipfile.ZipInfo] = {}
         for role, spec in card.files.items():
-            info = _find_member(members, card.archive_root, spec.file)
+            info = _find_member(card, members, spec.file, archive)
             if info is not None:
                 wanted[role] = info
             elif role == "interactions":
