@@ -384,3 +384,27 @@ def test_http_download_and_http_errors(release, tmp_path, http_server):
     with pytest.raises(DownloadError, match="HTTP 404"):
         sources.download(card, f"{base}/missing.zip", tmp_path / "cache", RecordingReporter(), [])
     assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == ["ml-100k.zip"]
+
+
+def test_download_happens_before_the_workspace_lock(release, tmp_path, monkeypatch):
+    """A long download must not hold the write lock other commands wait for."""
+    import fcntl
+
+    from recsys_cli.data.workspace import Workspace
+    from recsys_cli.datasets import cards
+    from recsys_cli.errors import WorkspaceLockedError
+
+    archive = zip_release(release, tmp_path / "a.zip")
+    monkeypatch.setattr(cards, "load_card", lambda name: card_for(archive))
+    ws = Workspace(tmp_path / "ws", lock_timeout=0.2)
+    ws.root.mkdir()
+    holder = open(ws.root / ".lock", "a+")
+    fcntl.flock(holder.fileno(), fcntl.LOCK_EX)
+    try:
+        with pytest.raises(WorkspaceLockedError):
+            cards.ingest_card(ws, "ml-100k", archive.as_uri(), allow_count_mismatch=True)
+    finally:
+        holder.close()
+    assert [p.name for p in (ws.root / "cache" / "downloads").iterdir()], "downloaded while the lock was held elsewhere"
+    result = cards.ingest_card(ws, "ml-100k", archive.as_uri(), allow_count_mismatch=True)
+    assert result.dataset.n_interactions == 3

@@ -226,7 +226,8 @@ class Workspace:
 
 
 def _has_foreign_content(root: Path) -> bool:
-    return any(name not in (".lock", ".staging", READERS_LOCK) for name in os.listdir(root))
+    # cache/ may come first: downloads happen before the lock is taken
+    return any(name not in (".lock", ".staging", READERS_LOCK, "cache") for name in os.listdir(root))
 
 
 def _dirs_at_depth(top: Path, depth: int) -> list[Path]:

@@ -346,6 +346,7 @@ def ingest_card(
     # mistyped path leaves no workspace behind.
     plan = sources.plan_source(card, source)
     cache = download_cache(workspace.root)
+    plan = sources.prefetch(card, plan, cache, reporter)
 
     def loader(con, scratch: Path, reporter: Reporter) -> LoadResult:
         fetched = sources.fetch(card, plan, scratch, cache, reporter)

@@ -55,9 +55,11 @@ _UNSAFE_HINT = "refusing to extract it; get the release from its official URL"
 
 @dataclass
 class SourcePlan:
-    kind: str  # "url", "zip" or "folder"
+    kind: str  # "url", "downloaded", "zip" or "folder"
     location: str  # the URL, or the absolute path, as recorded in the catalog
     path: Path | None = None
+    digests: "Digests | None" = None  # of a downloaded archive, verified already
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -162,15 +164,30 @@ def _refuse_other_root(card: "Card", subject: str, root: str, source: Path | str
 
 
 # -- fetching (inside the workspace lock) ---------------------------------------------------------
+def prefetch(card: "Card", plan: SourcePlan, cache_dir: Path, reporter: Reporter) -> SourcePlan:
+    """Download a URL source into the cache now, so that :func:`fetch` only extracts.
+
+    Called before the workspace's write lock is taken: a large release can take
+    minutes to download, and other writers should not wait for the network.
+    """
+    if plan.kind != "url":
+        return plan
+    notes: list[str] = []
+    archive, digests = download(card, plan.location, cache_dir, reporter, notes)
+    return SourcePlan("downloaded", plan.location, archive, digests, notes)
+
+
 def fetch(card: "Card", plan: SourcePlan, scratch: Path, cache_dir: Path, reporter: Reporter) -> Fetched:
     if plan.kind == "folder":
         files, missing = locate_in_folder(card, plan.path)
         for message in missing:
             reporter.warn(message)
         return Fetched(files, plan.location)
-    notes: list[str] = []
+    notes: list[str] = list(plan.notes)
     if plan.kind == "url":
         archive, digests = download(card, plan.location, cache_dir, reporter, notes)
+    elif plan.kind == "downloaded":
+        archive, digests = plan.path, plan.digests
     else:
         archive, digests = plan.path, verify_local_archive(card, plan.path, reporter, notes)
     files = extract(card, archive, scratch, reporter)
