@@ -82,3 +82,72 @@ def test_limit_truncates_and_says_so(cli, two_datasets):
 def test_no_workspace(cli):
     result = cli("sql", "SELECT 1")
     assert result.exit_code == 1 and "no workspace" in result.stderr
+
+
+def strict_json(text: str):
+    """Parse JSON as a strict parser would: NaN and Infinity are not JSON."""
+    import json
+
+    def refuse(name):
+        raise ValueError(f"not JSON: {name}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_time_zone_aware_timestamps(cli, two_datasets):
+    # DuckDB's own Python conversion of TIMESTAMPTZ needs pytz; Arrow's does not
+    result = cli("sql", "SELECT to_timestamp(0) AS t, now() AS n", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    row = strict_json(result.stdout)[0]
+    assert row["t"].startswith("1970-01-01T00:00:00")
+    assert cli("sql", "SELECT now() AS n", "--format", "table").exit_code == 0
+
+
+def test_every_type_is_valid_json(cli, two_datasets):
+    query = (
+        r"SELECT 1.50::DECIMAL(4, 2) AS d, 'nan'::DOUBLE AS nan, 'inf'::DOUBLE AS inf, '\xAA\x01'::BLOB AS b,"
+        " INTERVAL 1 DAY + INTERVAL 90 MINUTE AS iv, DATE '2020-01-02' AS day, [1.0, 'nan'::DOUBLE] AS l,"
+        " {'x': 'inf'::FLOAT} AS s, sum(x) AS total FROM range(4) t(x)"
+    )
+    result = cli("sql", query, "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    assert strict_json(result.stdout) == [{
+        "d": 1.5, "nan": None, "inf": None, "b": "aa01", "iv": "P1DT1H30M", "day": "2020-01-02",
+        "l": [1.0, None], "s": {"x": None}, "total": 6,
+    }]
+    for fmt in ("csv", "table", "markdown"):
+        assert cli("sql", query, "--format", fmt).exit_code == 0
+
+
+def test_repeated_column_names_are_kept_apart_in_every_format(cli, two_datasets):
+    query = "SELECT 1 AS a, 2 AS a, 3 AS b"
+    assert strict_json(cli("sql", query, "--format", "json").stdout) == [{"a": 1, "a_2": 2, "b": 3}]
+    assert cli("sql", query, "--format", "csv").stdout.splitlines() == ["a,a_2,b", "1,2,3"]
+    assert "| a | a_2 | b |" in cli("sql", query, "--format", "markdown").stdout
+
+
+def test_limit_stops_reading_a_huge_result(cli, two_datasets):
+    result = cli("sql", "SELECT * FROM range(1000000000000)", "--limit", "3", "--format", "json")
+    assert result.exit_code == 0
+    assert strict_json(result.stdout) == [{"range": 0}, {"range": 1}, {"range": 2}]
+
+
+def test_an_error_while_streaming_is_a_clean_error(cli, two_datasets):
+    result = cli("sql", "SELECT CASE WHEN x > 5000 THEN error('too far') END FROM range(100000) t(x)")
+    assert result.exit_code == 1
+    assert "too far" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_first_line_finds_the_substance_of_a_message():
+    from recsys_cli.data.sqltext import first_line
+
+    pytz = (
+        "Invalid Input Error: Required module 'pytz' failed to import, due to the following Python exception:\n"
+        "Traceback (most recent call last):\n  File \"<string>\", line 3, in <module>\n"
+        "ModuleNotFoundError: No module named 'pytz'"
+    )
+    assert first_line(pytz).endswith("exception: ModuleNotFoundError: No module named 'pytz'")
+    assert first_line('Binder Error: column "x" not found\nCandidate bindings: "range"') == 'Binder Error: column "x" not found'
+    assert first_line("Error:\n\nthe cause\nmore") == "Error: the cause"
+    assert len(first_line("x" * 1000)) == 200
+    assert first_line(ValueError()) == "ValueError"

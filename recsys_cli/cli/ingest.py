@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -28,13 +30,38 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
+
+class BadLines(str, Enum):
+    error = "error"
+    skip = "skip"
+
+
+class Encoding(str, Enum):
+    # the encodings DuckDB's CSV reader knows without an extension
+    utf_8 = "utf-8"
+    latin_1 = "latin-1"
+    utf_16 = "utf-16"
+
+
 OnBadLines = Annotated[
-    str,
+    BadLines,
     typer.Option(
         "--on-bad-lines",
         help="What to do with a malformed line: error (stop and name it) or skip (drop and count).",
+        case_sensitive=False,
     ),
 ]
+
+
+def parse_separator(value: Optional[str]) -> Optional[str]:
+    """``--sep`` as typed in a shell: ``\\t`` or ``tab`` is a tab, ``\\\\`` a backslash, anything else itself."""
+    if value is None:
+        return None
+    if value == "":
+        raise typer.BadParameter("the separator is empty", param_hint="'--sep'")
+    if value.lower() == "tab":
+        return "\t"
+    return re.sub(r"\\([\\t])", lambda m: "\t" if m.group(1) == "t" else "\\", value)
 
 
 def ingest_result(result, what: str) -> Result:
@@ -67,7 +94,7 @@ def ingest_result(result, what: str) -> Result:
 def _report(ctx: typer.Context, result, what: str, fmt) -> None:
     application = get_app(ctx)
     for note in result.notes:
-        application.warn(note) if "skipped" in note else application.info(note)
+        application.warn(note) if "skipped" in note or note.startswith("ignored") else application.info(note)
     if result.replaced:
         application.warn(f"replaced the existing dataset '{result.dataset.name}'")
     if result.dropped_splits:
@@ -90,7 +117,7 @@ def card_command(
         ),
     ] = None,
     name: Annotated[Optional[str], typer.Option("--name", help="Register under this name (default: the card's).")] = None,
-    on_bad_lines: OnBadLines = "error",
+    on_bad_lines: OnBadLines = BadLines.error,
     force: ForceOption = False,
     fmt: FormatOption = None,
 ) -> None:
@@ -104,7 +131,7 @@ def card_command(
         source,
         dataset_name=name,
         force=force,
-        on_bad_lines=on_bad_lines,
+        on_bad_lines=on_bad_lines.value,
         reporter=application.reporter(),
     )
     _report(ctx, result, card, fmt)
@@ -126,14 +153,21 @@ def csv_command(
         typer.Option("--timestamp-col", help="Column with epoch seconds or a date/time (default: none)."),
     ] = None,
     sep: Annotated[
-        Optional[str], typer.Option("--sep", help="Field separator, e.g. ',' '\\t' '::' (default: detected).")
+        Optional[str],
+        typer.Option(
+            "--sep",
+            help="Field separator, e.g. ',' '\\t' (or tab) '::' '|' (default: detected).",
+            callback=parse_separator,
+        ),
     ] = None,
     header: Annotated[
         Optional[bool],
         typer.Option("--header/--no-header", help="Whether the first line names the columns (default: detected)."),
     ] = None,
-    encoding: Annotated[str, typer.Option("--encoding", help="utf-8, latin-1 or utf-16.")] = "utf-8",
-    on_bad_lines: OnBadLines = "error",
+    encoding: Annotated[
+        Encoding, typer.Option("--encoding", help="Text encoding of a CSV file.", case_sensitive=False)
+    ] = Encoding.utf_8,
+    on_bad_lines: OnBadLines = BadLines.error,
     force: ForceOption = False,
     fmt: FormatOption = None,
 ) -> None:
@@ -142,15 +176,13 @@ def csv_command(
     from recsys_cli.datasets.interaction_file import ColumnMapping, CsvDialect
 
     application = get_app(ctx)
-    if sep is not None:
-        sep = sep.encode().decode("unicode_escape")  # so a shell's '\t' means a tab
     result = ingest_file(
         application.workspace,
         path,
         name,
         ColumnMapping(user_col, item_col, rating_col, timestamp_col),
-        dialect=CsvDialect(sep=sep, header=header, encoding=encoding),
-        on_bad_lines=on_bad_lines,
+        dialect=CsvDialect(sep=sep, header=header, encoding=encoding.value),
+        on_bad_lines=on_bad_lines.value,
         force=force,
         reporter=application.reporter(),
     )

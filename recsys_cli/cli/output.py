@@ -15,6 +15,8 @@ import json
 import math
 import sys
 from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
 from enum import Enum
 from typing import Any
 
@@ -63,25 +65,102 @@ def format_cell(value: Any) -> str:
         return f"{value:,.4f}".rstrip("0").rstrip(".") if not value.is_integer() else f"{value:,.0f}"
     if isinstance(value, int) and not isinstance(value, bool):
         return f"{value:,}"
+    if isinstance(value, (bytes, bytearray, memoryview, timedelta)) or _is_interval(value):
+        return _plain(value)
     if isinstance(value, (list, tuple)):
         return ", ".join(format_cell(v) for v in value)
     if isinstance(value, dict):
-        return json.dumps(value, default=str)
+        return json.dumps(json_safe(value), ensure_ascii=False)
     return str(value)
 
 
 def to_json(document: Any) -> str:
-    return json.dumps(document, indent=2, default=_json_default, ensure_ascii=False)
+    """``document`` as JSON that any parser reads: no NaN or Infinity, no Python-only types."""
+    return json.dumps(json_safe(document), indent=2, ensure_ascii=False, allow_nan=False)
 
 
-def _json_default(value: Any) -> Any:
-    if hasattr(value, "isoformat"):
+def json_safe(value: Any) -> Any:
+    """``value`` with every part mapped to a JSON type.
+
+    Decimal becomes a float (an int when it has no fraction digits: DuckDB's
+    sum() of integers is a 38-digit decimal); NaN and infinities become null;
+    dates and times ISO 8601 strings; durations ISO 8601 durations
+    (``P1DT2H``); bytes a lowercase hex string, like DuckDB's ``hex()``, so a
+    blob reads the same in SQL and in the output.
+    """
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            return None
+        return int(value) if value.as_tuple().exponent >= 0 else float(value)
+    if isinstance(value, dict):
+        return {_json_key(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (bytes, bytearray, memoryview, timedelta)) or _is_interval(value):
+        return _plain(value)
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, Enum):
+        return json_safe(value.value)
+    if hasattr(value, "isoformat"):  # datetime, date, time
         return value.isoformat()
-    if hasattr(value, "item"):  # numpy scalars
-        return value.item()
-    if hasattr(value, "tolist"):
-        return value.tolist()
+    if hasattr(value, "tolist"):  # numpy scalars and arrays
+        return json_safe(value.tolist())
     return str(value)
+
+
+def _json_key(key: Any) -> Any:
+    if key is None or isinstance(key, (str, bool, int)):
+        return key
+    return str(json_safe(key))
+
+
+def _is_interval(value: Any) -> bool:
+    # pyarrow's MonthDayNano (DuckDB's INTERVAL), duck-typed so that printing needs no pyarrow
+    return isinstance(value, tuple) and all(hasattr(value, a) for a in ("months", "days", "nanoseconds"))
+
+
+def _plain(value: Any) -> Any:
+    """Bytes and durations as text; anything else unchanged."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).hex()
+    if isinstance(value, timedelta):
+        nanoseconds = ((value.days * 86_400 + value.seconds) * 1_000_000 + value.microseconds) * 1_000
+        sign = -1 if nanoseconds < 0 else 1
+        days, rest = divmod(abs(nanoseconds), 86_400 * 10**9)
+        return iso_duration(0, sign * days, sign * rest)
+    if _is_interval(value):
+        return iso_duration(value.months, value.days, value.nanoseconds)
+    return value
+
+
+def iso_duration(months: int = 0, days: int = 0, nanoseconds: int = 0) -> str:
+    """An ISO 8601 duration; months and days stay apart (a month has no fixed length)."""
+    if (months or days or nanoseconds) and months <= 0 and days <= 0 and nanoseconds <= 0:
+        return "-" + iso_duration(-months, -days, -nanoseconds)
+    text = (f"{months}M" if months else "") + (f"{days}D" if days else "")
+    if nanoseconds:
+        sign = "-" if nanoseconds < 0 else ""
+        hours, rest = divmod(abs(nanoseconds), 3600 * 10**9)
+        minutes, rest = divmod(rest, 60 * 10**9)
+        seconds, fraction = divmod(rest, 10**9)
+        text += "T" + (f"{sign}{hours}H" if hours else "") + (f"{sign}{minutes}M" if minutes else "")
+        if seconds or fraction:
+            text += f"{sign}{seconds}" + (f".{fraction:09d}".rstrip("0") if fraction else "") + "S"
+    return "P" + (text or "T0S")
+
+
+def _csv_cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    value = _plain(value)
+    if isinstance(value, (list, tuple, dict)):
+        return json.dumps(json_safe(value), ensure_ascii=False)
+    return value
 
 
 def to_csv(table: Table) -> str:
@@ -89,7 +168,7 @@ def to_csv(table: Table) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(table.columns)
     for row in table.rows:
-        writer.writerow(["" if v is None else (json.dumps(v) if isinstance(v, (list, dict)) else v) for v in row])
+        writer.writerow([_csv_cell(v) for v in row])
     return buffer.getvalue()
 
 
@@ -101,7 +180,7 @@ def to_markdown(result: Result) -> str:
         lines = []
         if table.title:
             lines.append(f"### {table.title}\n")
-        lines.append("| " + " | ".join(table.columns) + " |")
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in table.columns) + " |")
         lines.append("|" + "|".join("---" for _ in table.columns) + "|")
         for row in table.rows:
             lines.append("| " + " | ".join(format_cell(v).replace("|", "\\|") for v in row) + " |")
@@ -119,15 +198,18 @@ def render(result: Result, fmt: OutputFormat, console) -> None:
         sys.stdout.write(to_markdown(result))
     else:
         from rich.table import Table as RichTable
+        from rich.text import Text
 
         for line in result.preamble:
             console.print(line, highlight=False, markup=False)
         for table in result.tables:
-            rich_table = RichTable(title=table.title, title_justify="left")
+            # Text, not str: Rich reads a str as markup, and data such as "[/]" would crash it
+            title = Text(table.title) if table.title is not None else None
+            rich_table = RichTable(title=title, title_justify="left")
             for column, sample in zip(table.columns, table.rows[0] if table.rows else table.columns):
-                numeric = isinstance(sample, (int, float)) and not isinstance(sample, bool)
-                rich_table.add_column(column, justify="right" if numeric else "left")
+                numeric = isinstance(sample, (int, float, Decimal)) and not isinstance(sample, bool)
+                rich_table.add_column(Text(str(column)), justify="right" if numeric else "left")
             for row in table.rows:
-                rich_table.add_row(*(format_cell(v) for v in row))
+                rich_table.add_row(*(Text(format_cell(v)) for v in row))
             console.print(rich_table)
     sys.stdout.flush()

@@ -30,6 +30,7 @@ from recsys_cli.data.canonical import (
     sql_path,
     to_arrow,
 )
+from recsys_cli.data.sqltext import first_line, sql_ident, sql_literal
 from recsys_cli.data.workspace import Workspace
 from recsys_cli.errors import SqlError, UnknownNameError
 
@@ -39,13 +40,9 @@ _ALLOWED = {"SELECT", "EXPLAIN"}
 
 @dataclass
 class QueryResult:
-    columns: list[str]
+    columns: list[str]  # unique: a repeated name gets a suffix (a, a_2)
     rows: list[tuple[Any, ...]]
     truncated: bool = False
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def open_views(workspace: Workspace, dataset: str | None = None):
@@ -69,7 +66,7 @@ def open_views(workspace: Workspace, dataset: str | None = None):
     con.unregister("_datasets")
     con.unregister("_splits")
     for record in datasets:
-        schema = _ident(record.name)
+        schema = sql_ident(record.name)
         base = workspace.resolve(record.path)
         con.execute(f"CREATE SCHEMA {schema}")
         for view, file in (
@@ -95,7 +92,7 @@ def open_views(workspace: Workspace, dataset: str | None = None):
         con.execute(f"CREATE VIEW {schema}.splits AS " + " UNION ALL ".join(parts))
     default = dataset or (names[0] if len(names) == 1 else None)
     if default is not None:
-        con.execute(f"USE {_ident(default)}")
+        con.execute(f"USE {sql_ident(default)}")
     root = str(workspace.root).rstrip("/") + "/"
     con.execute(f"SET allowed_directories = [{sql_literal(root)}]")
     con.execute("SET enable_external_access = false")
@@ -103,12 +100,10 @@ def open_views(workspace: Workspace, dataset: str | None = None):
     return con, names, default
 
 
-def sql_literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def run_query(workspace: Workspace, sql: str, *, dataset: str | None = None, limit: int | None = None) -> QueryResult:
+    """Run one read-only statement; with ``limit``, fetch at most ``limit`` rows and say if there were more."""
     import duckdb
+    import pyarrow as pa
 
     if not workspace.exists():
         raise SqlError(f"no workspace at {workspace.root}", "ingest a dataset first, or pass --workspace")
@@ -117,22 +112,79 @@ def run_query(workspace: Workspace, sql: str, *, dataset: str | None = None, lim
         try:
             statements = con.extract_statements(sql)
         except duckdb.Error as exc:
-            raise SqlError(f"SQL syntax error: {_first_line(exc)}", "check the query") from None
+            raise SqlError(f"SQL syntax error: {first_line(exc)}", "check the query") from None
         if len(statements) != 1:
             raise SqlError(f"expected one statement, got {len(statements)}", "run one query at a time")
         kind = statements[0].type.name
         if kind not in _ALLOWED:
             raise SqlError(f"only read-only queries are allowed, not {kind}")
         try:
-            cursor = con.execute(sql)
-            columns = [d[0] for d in cursor.description]
-            rows = cursor.fetchmany(limit + 1) if limit is not None else cursor.fetchall()
-        except duckdb.Error as exc:
-            raise SqlError(_first_line(exc), _hint_for(exc, names, default)) from None
+            # Arrow, not fetchall(): DuckDB's Python conversion of TIMESTAMPTZ needs pytz,
+            # which is no dependency of ours; Arrow's uses zoneinfo.
+            reader = _arrow_reader(con.sql(sql), limit + 1 if limit is not None else 100_000)
+            columns = unique_names(reader.schema.names)
+            rows: list[tuple[Any, ...]] = []
+            for batch in reader:  # a stream: stop reading once there is one row too many
+                rows.extend(zip(*(_values(column) for column in batch.columns)))
+                if limit is not None and len(rows) > limit:
+                    break
+        except (duckdb.Error, OSError, pa.ArrowException) as exc:
+            # an error met while streaming (error(), a failed cast in row 5000) comes
+            # through Arrow as an OSError or ArrowException carrying DuckDB's message
+            raise SqlError(first_line(exc), _hint_for(exc, names, default)) from None
     finally:
         con.close()
     truncated = limit is not None and len(rows) > limit
     return QueryResult(columns, rows[:limit] if truncated else rows, truncated)
+
+
+def _arrow_reader(relation, batch_size: int):
+    """A streaming pyarrow RecordBatchReader (the method's name changed in DuckDB 1.4)."""
+    method = getattr(relation, "to_arrow_reader", None) or relation.fetch_arrow_reader
+    return method(batch_size)
+
+
+def _values(column) -> list[Any]:
+    import pyarrow as pa
+
+    if pa.types.is_decimal(column.type) and column.type.scale == 0:
+        # HUGEINT, and sum() of integers, arrive as 38-digit decimals: give back the integers
+        return [None if v is None else int(v) for v in column.to_pylist()]
+    try:
+        return column.to_pylist()
+    except (ValueError, OverflowError):
+        # a date beyond Python's year 9999 ('infinity'::DATE) cannot be a datetime: keep it as text
+        return [_scalar(v) for v in column]
+
+
+def _scalar(value) -> Any:
+    import pyarrow as pa
+
+    try:
+        return value.as_py()
+    except (ValueError, OverflowError):
+        return value.cast(pa.string()).as_py()
+
+
+def unique_names(names: list[str]) -> list[str]:
+    """Column names made unique, in order: a repeated ``a`` becomes ``a_2``, ``a_3``...
+
+    SQL allows ``SELECT 1 AS a, 2 AS a``, but JSON objects and CSV readers
+    keep only one of each name, so every output format gets the renamed ones.
+    """
+    taken = set(names)
+    seen: set[str] = set()
+    out = []
+    for name in names:
+        if name in seen:
+            n = 2
+            while f"{name}_{n}" in taken:
+                n += 1
+            name = f"{name}_{n}"
+            taken.add(name)
+        seen.add(name)
+        out.append(name)
+    return out
 
 
 def _hint_for(exc: Exception, names: list[str], default: str | None) -> str:
@@ -148,8 +200,3 @@ def _hint_for(exc: Exception, names: list[str], default: str | None) -> str:
     if "Permission" in text or "disabled by configuration" in text:
         return "queries may read only the workspace's own files"
     return "check the query"
-
-
-def _first_line(exc: Exception) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__

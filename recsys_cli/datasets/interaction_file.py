@@ -1,21 +1,30 @@
 """Read any interaction file (CSV, TSV, ``::``-separated, Parquet) into ``raw_interactions``.
 
-Parsing is DuckDB's (no Python loops over lines). Bad lines are collected
-with DuckDB's reject tables so the error can name the line, and
-``on_bad_lines='skip'`` can say how many were dropped.
+Parsing is DuckDB's (no Python loops over lines). Lines that do not parse
+are collected with DuckDB's reject tables so the error can name the line,
+and ``on_bad_lines='skip'`` can say how many were dropped. Then CSV and
+Parquet share one check of the loaded rows: an empty user or item id, a
+missing or non-finite rating, a missing or unreadable timestamp make a row
+bad, because the canonical writer would drop it (ids) or store garbage.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from recsys_cli.data.canonical import sql_path
+from recsys_cli.data.sqltext import first_line, sql_ident, sql_literal
 from recsys_cli.errors import FormatError, InputFileError, InvalidParameterError, MalformedLineError
 
 BAD_LINE_MODES = ("error", "skip")
 _TIME_TYPES = ("TIMESTAMP", "DATE", "TIMESTAMP WITH TIME ZONE", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S")
 _INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
+_NUMBER_TYPES = _INTEGER_TYPES + ("FLOAT", "DOUBLE", "REAL")
+# the value in a reject's message, the same in DuckDB 1.2 to 2.0; if it changes, lines go unnamed
+_CAST_VALUE = re.compile(r'Could not convert string "(.*)" to ', re.S)
+_ROLES = (("user", "--user-col"), ("item", "--item-col"), ("rating", "--rating-col"), ("timestamp", "--timestamp-col"))
 
 
 @dataclass
@@ -44,6 +53,16 @@ class LoadReport:
     notes: list[str] = field(default_factory=list)
 
 
+@dataclass
+class _Columns:
+    """The file's columns that play each role (None: the file has no such column)."""
+
+    user: str
+    item: str
+    rating: str | None
+    ts: str | None
+
+
 def check_readable(path: Path, what: str = "file") -> None:
     if not path.exists():
         raise InputFileError(f"{what} not found: {path}", "check the path (relative paths are from the current folder)")
@@ -61,20 +80,16 @@ def is_parquet(path: Path) -> bool:
 
 
 def csv_options(dialect: CsvDialect) -> str:
-    options = [f"encoding = '{dialect.encoding}'"]
+    options = [f"encoding = {sql_literal(dialect.encoding)}"]
     if dialect.sep is not None:
-        options.append(f"sep = {_literal(dialect.sep)}")
+        options.append(f"sep = {sql_literal(dialect.sep)}")
     if dialect.header is not None:
         options.append(f"header = {'true' if dialect.header else 'false'}")
     if dialect.quote is not None:
-        options.append(f"quote = {_literal(dialect.quote)}")
+        options.append(f"quote = {sql_literal(dialect.quote)}")
         if dialect.quote == "":
             options.append("escape = ''")
     return ", ".join(options)
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def sniff_columns(con, path: Path, dialect: CsvDialect) -> list[tuple[str, str]]:
@@ -87,7 +102,7 @@ def sniff_columns(con, path: Path, dialect: CsvDialect) -> list[tuple[str, str]]
             f" {csv_options(dialect)}, ignore_errors = true))"
         ).fetchall()
     except duckdb.Error as exc:
-        raise FormatError(f"cannot parse {path.name}: {_first_line(exc)}") from None
+        raise FormatError(f"cannot parse {path.name}: {first_line(exc)}") from None
     if dialect.columns is not None:
         if len(rows) != len(dialect.columns):
             raise FormatError(
@@ -117,6 +132,23 @@ def resolve_column(spec: str, columns: list[str], flag: str) -> str:
     )
 
 
+def resolve_mapping(mapping: ColumnMapping, columns: list[str]) -> _Columns:
+    """The column of each role; one column cannot play two roles (a user id is no rating)."""
+    specs = (mapping.user, mapping.item, mapping.rating, mapping.timestamp)
+    resolved: dict[str, str | None] = {}
+    for (role, flag), spec in zip(_ROLES, specs):
+        column = resolve_column(spec, columns, flag) if spec else None
+        if column is not None:
+            for other, taken in resolved.items():
+                if taken == column:
+                    raise FormatError(
+                        f"column '{column}' is used for both {other} and {role}",
+                        "give --user-col, --item-col, --rating-col and --timestamp-col different columns",
+                    )
+        resolved[role] = column
+    return _Columns(resolved["user"], resolved["item"], resolved["rating"], resolved["timestamp"])
+
+
 def load_interactions(
     con,
     path: Path,
@@ -125,21 +157,34 @@ def load_interactions(
     on_bad_lines: str = "error",
     into: str = "raw_interactions",
 ) -> LoadReport:
-    """Create table ``into`` (user_id, item_id, rating DOUBLE, ts BIGINT) from ``path``."""
+    """Create table ``into`` (user_id, item_id, rating DOUBLE, ts BIGINT) from ``path``.
+
+    Every row of ``into`` has both ids, a finite rating and a timestamp, so
+    the canonical files hold exactly the rows the statistics count.
+    """
     if on_bad_lines not in BAD_LINE_MODES:
         raise InvalidParameterError(f"--on-bad-lines must be one of {', '.join(BAD_LINE_MODES)}, not '{on_bad_lines}'")
     check_readable(path)
     dialect = dialect or CsvDialect()
     if is_parquet(path):
-        return _load_parquet(con, path, mapping, into)
+        report = _load_parquet(con, path, mapping, dialect, on_bad_lines, into)
+    else:
+        report = _load_csv(con, path, mapping, dialect, on_bad_lines, into)
+    report.rows = con.execute(f"SELECT count(*) FROM {into}").fetchone()[0]
+    if report.rows == 0:
+        raise FormatError(f"{path.name} holds no interactions", "the file has a header or bad lines but no data rows")
+    return report
+
+
+# -- CSV ----------------------------------------------------------------------------------------
+def _load_csv(
+    con, path: Path, mapping: ColumnMapping, dialect: CsvDialect, on_bad_lines: str, into: str
+) -> LoadReport:
     sniffed = sniff_columns(con, path, dialect)
     names = [n for n, _ in sniffed]
     types = dict(sniffed)
     try:
-        user = resolve_column(mapping.user, names, "--user-col")
-        item = resolve_column(mapping.item, names, "--item-col")
-        rating = resolve_column(mapping.rating, names, "--rating-col") if mapping.rating else None
-        ts = resolve_column(mapping.timestamp, names, "--timestamp-col") if mapping.timestamp else None
+        cols = resolve_mapping(mapping, names)
     except FormatError:
         if _line_count(path) <= 1:  # the sniffer cannot tell a lone header from a data row
             raise FormatError(f"{path.name} holds no interactions", "the file has at most one line (a header?)") from None
@@ -148,127 +193,242 @@ def load_interactions(
     def id_type(column: str) -> str:
         return "BIGINT" if types[column] in _INTEGER_TYPES else "VARCHAR"
 
-    ts_is_time = ts is not None and types[ts] in _TIME_TYPES
     column_types = {name: "VARCHAR" for name in names}
-    column_types[user] = id_type(user)
-    column_types[item] = id_type(item)
-    if rating:
-        column_types[rating] = "DOUBLE"
-    if ts:
-        column_types[ts] = "TIMESTAMP" if ts_is_time else "DOUBLE"
+    column_types[cols.user] = id_type(cols.user)
+    column_types[cols.item] = id_type(cols.item)
+    if cols.rating:
+        column_types[cols.rating] = "DOUBLE"
+    if cols.ts:
+        # number or time: DuckDB parses the column while reading (fast); text: the
+        # values are converted in SQL, a number if they are one, else a date
+        sniffed_ts = types[cols.ts]
+        column_types[cols.ts] = (
+            "DOUBLE" if sniffed_ts in _NUMBER_TYPES else "TIMESTAMP" if sniffed_ts in _TIME_TYPES else "VARCHAR"
+        )
+
+    for _attempt in range(3):
+        rejects = _read_csv(con, path, dialect, names, column_types, cols, into)
+        cast_failures = {r[1] for r in rejects if r[2] == "CAST"}
+        retry = False
+        if cast_failures & {cols.user, cols.item} and "BIGINT" in (column_types[cols.user], column_types[cols.item]):
+            # The sniffer saw integer ids in its sample but the file has text ids further down.
+            column_types[cols.user] = column_types[cols.item] = "VARCHAR"
+            retry = True
+        if cols.ts in cast_failures and column_types[cols.ts] != "VARCHAR":
+            # epochs in a column sniffed as dates, or dates below a sample of epochs
+            column_types[cols.ts] = "VARCHAR"
+            retry = True
+        if not retry:
+            break
 
     report = LoadReport()
-    rejects = _read_csv(con, path, dialect, names, column_types, user, item, rating, ts, ts_is_time, into)
-    if rejects and any(r[1] in (user, item) and r[2] == "CAST" for r in rejects):
-        # The sniffer saw integer ids in its sample but the file has text ids further down.
-        column_types[user] = column_types[item] = "VARCHAR"
-        rejects = _read_csv(con, path, dialect, names, column_types, user, item, rating, ts, ts_is_time, into)
-    if rejects:
-        lines = sorted({r[0] for r in rejects})
-        if on_bad_lines == "error":
-            line, column, kind, text, message = min(rejects, key=lambda r: r[0])
-            raise MalformedLineError(_describe_reject(path, line, column, kind, text, message, rating, ts), line)
-        report.bad_lines_skipped = len(lines)
-        report.notes.append(f"skipped {len(lines)} malformed line(s) of {path.name} (first: line {lines[0]})")
-    nulls = con.execute(f"SELECT count(*) FROM {into} WHERE user_id IS NULL OR item_id IS NULL").fetchone()[0]
-    if nulls:
-        if on_bad_lines == "error":
-            raise MalformedLineError(
-                f"{path.name}: {nulls} line(s) have an empty user or item id", 0
-            )
-        con.execute(f"DELETE FROM {into} WHERE user_id IS NULL OR item_id IS NULL")
-        report.bad_lines_skipped += nulls
-        report.notes.append(f"skipped {nulls} line(s) of {path.name} with an empty user or item id")
-    report.rows = con.execute(f"SELECT count(*) FROM {into}").fetchone()[0]
-    if report.rows == 0:
-        raise FormatError(f"{path.name} holds no interactions", "the file has a header or bad lines but no data rows")
+    reject_lines = sorted({r[0] for r in rejects})
+    problems = _row_problems(con, into, cols)
+    if on_bad_lines == "error":
+        located = list(rejects)
+        if problems.get("ts") and column_types[cols.ts] == "VARCHAR":
+            located += _unreadable_ts_lines(con, path, dialect, names, column_types, cols.ts, set(reject_lines))
+        if located:
+            line, column, kind, text, message = min(located, key=lambda r: r[0])
+            raise MalformedLineError(_describe_reject(path, line, column, kind, text, message, cols), line)
+        _raise_for_rows(path, problems, "line(s)")
+    if reject_lines:
+        report.bad_lines_skipped = len(reject_lines)
+        report.notes.append(f"skipped {len(reject_lines)} malformed line(s) of {path.name} (first: line {reject_lines[0]})")
+    _drop_bad_rows(con, into, path, problems, "line(s)", report)
     return report
 
 
-def _read_csv(con, path, dialect, names, column_types, user, item, rating, ts, ts_is_time, into) -> list[tuple]:
+def _ts_sql(column: str, read_as: str) -> str:
+    """BIGINT epoch seconds from a column read as DOUBLE, a time type or VARCHAR; NULL when unreadable."""
+    ident = sql_ident(column)
+    if read_as in _NUMBER_TYPES or read_as == "DECIMAL" or read_as.startswith("DECIMAL("):
+        return f"TRY_CAST({ident} AS BIGINT)"  # NaN, infinities and overflow: NULL, a bad row
+    if read_as in _TIME_TYPES:
+        return f"TRY_CAST(epoch({ident}) AS BIGINT)"
+    text = ident if read_as == "VARCHAR" else f"{ident}::VARCHAR"
+    return (
+        f"coalesce(TRY_CAST(TRY_CAST({text} AS DOUBLE) AS BIGINT),"
+        f" TRY_CAST(epoch(TRY_CAST({text} AS TIMESTAMP)) AS BIGINT))"
+    )
+
+
+def _csv_source(path: Path, dialect: CsvDialect, names: list[str], column_types: dict[str, str]) -> str:
+    types_sql = "{" + ", ".join(f"{sql_literal(n)}: {sql_literal(t)}" for n, t in column_types.items()) + "}"
+    options = csv_options(CsvDialect(dialect.sep, dialect.header, dialect.encoding, dialect.quote))
+    if dialect.columns is not None or dialect.header is False:
+        options += ", names = [" + ", ".join(sql_literal(n) for n in names) + "]"
+    return (
+        f"read_csv({sql_path(path)}, {options}, types = {types_sql},"
+        f" store_rejects = true, ignore_errors = true, null_padding = false)"
+    )
+
+
+def _scan(con, path: Path, statement: str) -> list[tuple]:
+    """Run ``statement`` (which reads the CSV with store_rejects) and return the rejected lines."""
     import duckdb
 
-    types_sql = "{" + ", ".join(f"{_literal(n)}: '{t}'" for n, t in column_types.items()) + "}"
-    header_flag = dialect.header
-    options = csv_options(CsvDialect(dialect.sep, header_flag, dialect.encoding, dialect.quote))
-    rating_sql = f'"{rating}"' if rating else "1.0"
-    if ts is None:
-        ts_sql = "0"
-    elif ts_is_time:
-        ts_sql = f'epoch("{ts}")::BIGINT'
-    else:
-        ts_sql = f'"{ts}"::BIGINT'
-    if dialect.columns is not None or header_flag is False:
-        names_sql = ", names = [" + ", ".join(_literal(n) for n in names) + "]"
-    else:
-        names_sql = ""
     try:
         con.execute("DROP TABLE IF EXISTS reject_errors")
         con.execute("DROP TABLE IF EXISTS reject_scans")
-        con.execute(
-            f"CREATE OR REPLACE TABLE {into} AS SELECT \"{user}\" AS user_id, \"{item}\" AS item_id,"
-            f" {rating_sql}::DOUBLE AS rating, {ts_sql} AS ts"
-            f" FROM read_csv({sql_path(path)}, {options}{names_sql}, types = {types_sql},"
-            f" store_rejects = true, ignore_errors = true, null_padding = false)"
-        )
+        con.execute(statement).fetchall()  # a SELECT runs only when fetched
         return con.execute(
             "SELECT line, column_name, error_type, csv_line, error_message FROM reject_errors ORDER BY line"
         ).fetchall()
     except duckdb.Error as exc:
-        raise FormatError(f"cannot parse {path.name}: {_first_line(exc)}") from None
+        raise FormatError(f"cannot parse {path.name}: {first_line(exc)}") from None
 
 
-def _describe_reject(path, line, column, kind, text, message, rating, ts) -> str:
+def _read_csv(con, path, dialect, names, column_types, cols: _Columns, into: str) -> list[tuple]:
+    rating_sql = f"{sql_ident(cols.rating)}::DOUBLE" if cols.rating else "1.0::DOUBLE"
+    ts_sql = _ts_sql(cols.ts, column_types[cols.ts]) if cols.ts else "0::BIGINT"
+    return _scan(
+        con,
+        path,
+        f"CREATE OR REPLACE TABLE {into} AS SELECT {sql_ident(cols.user)} AS user_id, {sql_ident(cols.item)} AS item_id,"
+        f" {rating_sql} AS rating, {ts_sql} AS ts FROM {_csv_source(path, dialect, names, column_types)}",
+    )
+
+
+def _unreadable_ts_lines(con, path, dialect, names, column_types, ts: str, known: set[int]) -> list[tuple]:
+    """Rejects for the lines whose timestamp is neither a number nor a date (run on the way to an error).
+
+    DuckDB names lines only for values its reader fails to cast, so the file
+    is read once more with the column typed as what most of its values are
+    (a line rejected by a reader is slow: the minority type keeps them few),
+    and the value in each rejected line goes through the load's conversion.
+    """
+    ident = sql_ident(ts)
+    numbers, times = con.execute(
+        f"SELECT count(TRY_CAST({ident} AS DOUBLE)), count(TRY_CAST({ident} AS TIMESTAMP))"
+        f" FROM {_csv_source(path, dialect, names, column_types)}"
+    ).fetchone()
+    read_as = "DOUBLE" if numbers >= times else "TIMESTAMP"
+    source = _csv_source(path, dialect, names, column_types | {ts: read_as})
+    rejects = _scan(con, path, f"SELECT count({ident}) FROM {source}")
+    candidates = []
+    for reject in rejects:
+        match = _CAST_VALUE.search(reject[4] or "")
+        if reject[1] == ts and reject[2] == "CAST" and reject[0] not in known and match:
+            candidates.append((reject, match.group(1)))
+    if not candidates:
+        return []
+    failed = con.execute(
+        f"SELECT i FROM (SELECT generate_subscripts($1::VARCHAR[], 1) AS i, unnest($1::VARCHAR[]) AS t)"
+        f" WHERE {_ts_sql('t', 'VARCHAR')} IS NULL ORDER BY i",
+        [[value for _reject, value in candidates]],
+    ).fetchall()
+    return [candidates[i - 1][0] for (i,) in failed]
+
+
+def _describe_reject(path, line, column, kind, text, message, cols: _Columns) -> str:
     snippet = (text or "").strip()
     if len(snippet) > 60:
         snippet = snippet[:57] + "..."
-    if kind == "CAST" and column == rating:
+    if kind == "CAST" and column == cols.rating:
         what = f"rating is not a number ({snippet!r})"
-    elif kind == "CAST" and column == ts:
+    elif kind == "CAST" and column == cols.ts:
         what = f"timestamp is not a number or a date ({snippet!r})"
     elif kind in ("MISSING COLUMNS", "TOO MANY COLUMNS"):
-        what = f"{_first_line(message).lower()} ({snippet!r})"
+        what = f"{first_line(message).lower()} ({snippet!r})"
     else:
-        what = f"{_first_line(message)} ({snippet!r})"
+        what = f"{first_line(message)} ({snippet!r})"
     return f"{path.name} line {line}: {what}"
 
 
-def _load_parquet(con, path: Path, mapping: ColumnMapping, into: str) -> LoadReport:
+# -- checks shared by CSV and Parquet -----------------------------------------------------------
+# (key, condition on a raw_interactions row, what it says about the row)
+_ROW_CHECKS = (
+    ("ids", "user_id IS NULL OR item_id IS NULL", "an empty user or item id"),
+    ("rating", "rating IS NULL OR NOT isfinite(rating)", "a missing or non-finite rating"),
+    ("ts", "ts IS NULL", "a missing timestamp, or one that is neither a number nor a date"),
+)
+
+
+def _active_checks(cols: _Columns) -> list[tuple[str, str, str]]:
+    return [c for c in _ROW_CHECKS if c[0] == "ids" or (c[0] == "rating" and cols.rating) or (c[0] == "ts" and cols.ts)]
+
+
+def _row_problems(con, table: str, cols: _Columns) -> dict[str, int]:
+    """How many rows fail each check, each row counted once (under its first failed check); one scan."""
+    checks = _active_checks(cols)
+    counts = []
+    for i, (_key, condition, _what) in enumerate(checks):
+        earlier = " OR ".join(f"({c[1]})" for c in checks[:i])
+        counts.append(f"count(*) FILTER (WHERE ({condition})" + (f" AND NOT ({earlier}))" if earlier else ")"))
+    row = con.execute(f"SELECT {', '.join(counts)} FROM {table}").fetchone()
+    return {key: int(n) for (key, _c, _w), n in zip(checks, row) if n}
+
+
+def _raise_for_rows(path: Path, problems: dict[str, int], unit: str) -> None:
+    for key, _condition, what in _ROW_CHECKS:
+        if problems.get(key):
+            raise MalformedLineError(f"{path.name}: {problems[key]} {unit} have {what}", 0)
+
+
+def _drop_bad_rows(con, table: str, path: Path, problems: dict[str, int], unit: str, report: LoadReport) -> None:
+    for key, condition, what in _ROW_CHECKS:
+        if problems.get(key):
+            con.execute(f"DELETE FROM {table} WHERE {condition}")
+            report.bad_lines_skipped += problems[key]
+            report.notes.append(f"skipped {problems[key]} {unit} of {path.name} with {what}")
+
+
+# -- Parquet ------------------------------------------------------------------------------------
+def _load_parquet(
+    con, path: Path, mapping: ColumnMapping, dialect: CsvDialect, on_bad_lines: str, into: str
+) -> LoadReport:
     import duckdb
 
+    report = LoadReport()
+    given = (
+        ("--sep", dialect.sep is not None),
+        ("--header/--no-header", dialect.header is not None),
+        ("--encoding", dialect.encoding.lower() not in ("utf-8", "utf8")),
+    )
+    ignored = [flag for flag, was_given in given if was_given]
+    if ignored:
+        report.notes.append(f"ignored {', '.join(ignored)}: {path.name} is a Parquet file, which says its own layout")
+    source = f"read_parquet({sql_path(path)})"
     try:
-        described = con.execute(
-            f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet({sql_path(path)}))"
-        ).fetchall()
+        described = con.execute(f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM {source})").fetchall()
     except duckdb.Error as exc:
-        raise FormatError(f"cannot read {path.name} as Parquet: {_first_line(exc)}") from None
+        raise FormatError(f"cannot read {path.name} as Parquet: {first_line(exc)}") from None
     names = [n for n, _ in described]
     types = dict(described)
-    user = resolve_column(mapping.user, names, "--user-col")
-    item = resolve_column(mapping.item, names, "--item-col")
-    rating = resolve_column(mapping.rating, names, "--rating-col") if mapping.rating else None
-    ts = resolve_column(mapping.timestamp, names, "--timestamp-col") if mapping.timestamp else None
-    if ts is None:
-        ts_sql = "0"
-    elif types[ts] in _TIME_TYPES:
-        ts_sql = f'epoch("{ts}")::BIGINT'
-    else:
-        ts_sql = f'TRY_CAST("{ts}" AS BIGINT)'
-    rating_sql = f'TRY_CAST("{rating}" AS DOUBLE)' if rating else "1.0"
-    con.execute(
-        f"CREATE OR REPLACE TABLE {into} AS SELECT \"{user}\" AS user_id, \"{item}\" AS item_id,"
-        f" {rating_sql} AS rating, {ts_sql} AS ts FROM read_parquet({sql_path(path)})"
+    cols = resolve_mapping(mapping, names)
+    select = (
+        f"{sql_ident(cols.user)} AS user_id, {sql_ident(cols.item)} AS item_id,"
+        f" {f'TRY_CAST({sql_ident(cols.rating)} AS DOUBLE)' if cols.rating else '1.0::DOUBLE'} AS rating,"
+        f" {_ts_sql(cols.ts, types[cols.ts]) if cols.ts else '0::BIGINT'} AS ts"
     )
-    for column, label in ((rating, "rating"), (ts, "ts")):
-        if column is None:
-            continue
-        bad = con.execute(f"SELECT count(*) FROM {into} WHERE {label} IS NULL").fetchone()[0]
-        if bad:
-            raise FormatError(f"{path.name}: {bad} row(s) have a non-numeric or missing {column}")
-    report = LoadReport(rows=con.execute(f"SELECT count(*) FROM {into}").fetchone()[0])
-    if report.rows == 0:
-        raise FormatError(f"{path.name} holds no interactions")
+    try:
+        con.execute(f"CREATE OR REPLACE TABLE {into} AS SELECT {select} FROM {source}")
+        problems = _row_problems(con, into, cols)
+        if problems and on_bad_lines == "error":
+            _raise_for_first_bad_row(con, path, select, cols, sum(problems.values()))
+    except duckdb.Error as exc:
+        raise FormatError(f"cannot read {path.name}: {first_line(exc)}") from None
+    _drop_bad_rows(con, into, path, problems, "row(s)", report)
     return report
+
+
+def _raise_for_first_bad_row(con, path: Path, select: str, cols: _Columns, total: int) -> None:
+    """Name the first bad row (1-based) of a Parquet file, with the value that makes it bad."""
+    checks = _active_checks(cols)
+    # the file's own columns win over the aliases of the same SELECT, so the raw values are read here
+    raw = [f"{sql_ident(c)}::VARCHAR" if c else "NULL" for c in (cols.rating, cols.ts)]
+    any_failed = " OR ".join(f"({c[1]})" for c in checks)
+    row = con.execute(
+        f"SELECT _row, {', '.join(f'({c[1]})' for c in checks)}, _rating_text, _ts_text FROM ("
+        f"SELECT file_row_number + 1 AS _row, {select}, {raw[0]} AS _rating_text, {raw[1]} AS _ts_text"
+        f" FROM read_parquet({sql_path(path)}, file_row_number = true)) WHERE {any_failed} ORDER BY _row LIMIT 1"
+    ).fetchone()
+    key, _condition, what = next(check for check, failed in zip(checks, row[1:]) if failed)
+    value = {"rating": row[-2], "ts": row[-1]}.get(key)
+    detail = f" ({value!r})" if value is not None else ""
+    more = f" ({total} bad rows in all)" if total > 1 else ""
+    raise MalformedLineError(f"{path.name} row {row[0]}: {what}{detail}{more}", row[0])
 
 
 def _line_count(path: Path, limit: int = 2) -> int:
@@ -280,8 +440,3 @@ def _line_count(path: Path, limit: int = 2) -> int:
                 if count >= limit:
                     break
     return count
-
-
-def _first_line(exc: BaseException | str) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
