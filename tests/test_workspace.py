@@ -218,3 +218,22 @@ def run_ingest(cli, src, name, *extra) -> str:
     result = cli(*ingest_args(src, name), *extra)
     assert result.exit_code == 0, result.stderr
     return json.loads(result.stdout)["path"]
+
+
+def test_sql_holds_the_readers_lock_while_it_runs(cli, tmp_path, workspace_dir, monkeypatch):
+    """A query's views point at generation folders; a writer must not delete them mid-query."""
+    import recsys_cli.data.query as query
+
+    src = big_csv(tmp_path / "r.csv", 10)
+    first = run_ingest(cli, src, "a")
+    seen = {}
+    real_run = query._run
+
+    def run_while_replacing(*args, **kwargs):
+        seen["path"] = run_ingest(cli, src, "a", "--force")  # a writer, mid-query
+        return real_run(*args, **kwargs)
+
+    monkeypatch.setattr(query, "_run", run_while_replacing)
+    rows = json.loads(cli("sql", "SELECT count(*) AS n FROM interactions", "--format", "json").stdout)
+    assert rows == [{"n": 10}]
+    assert (workspace_dir / first).exists(), "the old generation waits for the reader"

@@ -19,6 +19,7 @@ from typing import Annotated, Any, Optional, TypeVar
 import typer
 
 from recsys_cli.cli.output import OutputFormat, Result, render, resolve_format
+from recsys_cli.data.sqltext import first_line
 from recsys_cli.errors import EXIT_INTERNAL, RecsysError, WorkspaceError
 from recsys_cli.reporting import Reporter, Task
 from recsys_cli.settings import debug_enabled
@@ -152,7 +153,7 @@ def handles_errors(func: F) -> F:
                 (app.error(known) if app else print(f"error: {known}", file=sys.stderr))
                 raise typer.Exit(known.exit_code) from None
             # anything else is a bug, not the user's fault
-            message = f"internal error: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+            message = f"internal error: {type(error).__name__}: {first_line(error)}"
             hint = "rerun with RECSYS_DEBUG=1 for the traceback, and please report it"
             if app:
                 app.err.print(f"[bold red]{_escape(message)}[/bold red] [dim](hint: {hint})[/dim]")
@@ -170,7 +171,7 @@ def _environment_error(error: Exception) -> RecsysError | None:
         return WorkspaceError(f"{error.strerror or error}{where}")
     kind = type(error)
     if kind.__module__.split(".")[0] in ("duckdb", "_duckdb") and kind.__name__ in ("IOException", "PermissionException"):
-        return WorkspaceError(str(error).strip().splitlines()[0])
+        return WorkspaceError(first_line(error))
     return None
 
 

@@ -118,6 +118,14 @@ def card_command(
     ] = None,
     name: Annotated[Optional[str], typer.Option("--name", help="Register under this name (default: the card's).")] = None,
     on_bad_lines: OnBadLines = BadLines.error,
+    allow_count_mismatch: Annotated[
+        bool,
+        typer.Option(
+            "--allow-count-mismatch",
+            help="Accept a release whose number of interactions differs from the card's published count "
+            "(a partial or modified copy); it is then only a warning.",
+        ),
+    ] = False,
     force: ForceOption = False,
     fmt: FormatOption = None,
 ) -> None:
@@ -132,6 +140,7 @@ def card_command(
         dataset_name=name,
         force=force,
         on_bad_lines=on_bad_lines.value,
+        allow_count_mismatch=allow_count_mismatch,
         reporter=application.reporter(),
     )
     _report(ctx, result, card, fmt)

@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from recsys_cli.data.sqltext import first_line
 from recsys_cli.errors import WorkspaceError, WorkspaceLockedError
 
 SCHEMA_VERSION = "1"
@@ -102,7 +103,7 @@ class Catalog:
                 if locked:
                     raise WorkspaceLockedError(f"catalog {self.path} is in use by another process") from None
                 raise WorkspaceError(
-                    f"cannot open the catalog {self.path}: {str(exc).strip().splitlines()[0]}",
+                    f"cannot open the catalog {self.path}: {first_line(exc)}",
                     "is this a recsys workspace? A damaged catalog can be moved away and the datasets ingested again",
                 ) from None
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from recsys_cli.data.canonical import sql_path
+from recsys_cli.data.sqltext import first_line, sql_ident, sql_literal
 from recsys_cli.datasets.interaction_file import ColumnMapping, CsvDialect, check_readable, load_interactions
 from recsys_cli.errors import FormatError, MalformedLineError
 from recsys_cli.reporting import Reporter
@@ -159,14 +160,6 @@ def check_header(spec: "FileFormat", path: Path) -> None:
         )
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def read_table(con, spec: "FileFormat", path: Path, into: str, on_bad_lines: str, report: ReleaseReport) -> int:
     """Create table ``into`` with the card's columns and types; returns the number of lines skipped."""
     import duckdb
@@ -175,18 +168,18 @@ def read_table(con, spec: "FileFormat", path: Path, into: str, on_bad_lines: str
     check_header(spec, path)
     escape = spec.escape if spec.escape is not None else spec.quote
     options = [
-        f"sep = {_literal(spec.separator)}",
+        f"sep = {sql_literal(spec.separator)}",
         f"header = {'true' if spec.header else 'false'}",
-        f"encoding = {_literal(spec.encoding)}",
-        f"quote = {_literal(spec.quote)}",
-        f"escape = {_literal(escape)}",
-        "columns = {" + ", ".join(f"{_literal(c.name)}: {_literal(c.type)}" for c in spec.columns) + "}",
+        f"encoding = {sql_literal(spec.encoding)}",
+        f"quote = {sql_literal(spec.quote)}",
+        f"escape = {sql_literal(escape)}",
+        "columns = {" + ", ".join(f"{sql_literal(c.name)}: {sql_literal(c.type)}" for c in spec.columns) + "}",
         "store_rejects = true",
         "ignore_errors = true",
         "null_padding = false",
     ]
     if spec.date_format:
-        options.append(f"dateformat = {_literal(spec.date_format)}")
+        options.append(f"dateformat = {sql_literal(spec.date_format)}")
     try:
         con.execute("DROP TABLE IF EXISTS reject_errors")
         con.execute("DROP TABLE IF EXISTS reject_scans")
@@ -195,7 +188,7 @@ def read_table(con, spec: "FileFormat", path: Path, into: str, on_bad_lines: str
             "SELECT line, column_name, error_type, csv_line, error_message FROM reject_errors ORDER BY line"
         ).fetchall()
     except duckdb.Error as exc:
-        raise FormatError(f"cannot parse {path.name}: {_first_line(exc)}", "is this the right file for this release?") from None
+        raise FormatError(f"cannot parse {path.name}: {first_line(exc)}", "is this the right file for this release?") from None
     if not rejects:
         return 0
     if on_bad_lines == "error":
@@ -203,20 +196,15 @@ def read_table(con, spec: "FileFormat", path: Path, into: str, on_bad_lines: str
         snippet = (text or "").strip()
         snippet = snippet if len(snippet) <= 60 else snippet[:57] + "..."
         if kind in ("MISSING COLUMNS", "TOO MANY COLUMNS"):
-            what = f"{_first_line(message).lower()}, expected the card's {len(spec.columns)}"
+            what = f"{first_line(message).lower()}, expected the card's {len(spec.columns)}"
         elif kind == "CAST":
             what = f"{column} is not a valid {next((c.type for c in spec.columns if c.name == column), 'value')}"
         else:
-            what = _first_line(message)
+            what = first_line(message)
         raise MalformedLineError(f"{path.name} line {line}: {what} ({snippet!r})", line)
     lines = sorted({r[0] for r in rejects})
     report.notes.append(f"skipped {len(lines)} malformed line(s) of {path.name} (first: line {lines[0]})")
     return len(lines)
-
-
-def _first_line(exc: BaseException | str) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
 
 
 # -- building the raw tables -------------------------------------------------------------------
@@ -225,13 +213,13 @@ def _genres_sql(spec: "FileFormat") -> str:
     if genres is None:
         return "[]::VARCHAR[]"
     if genres.column:
-        value = f"NULLIF(trim({_ident(genres.column)}), '')"
+        value = f"NULLIF(trim({sql_ident(genres.column)}), '')"
         if genres.none:
-            value = f"NULLIF({value}, {_literal(genres.none)})"
-        return f"coalesce(string_split({value}, {_literal(genres.separator)}), []::VARCHAR[])"
+            value = f"NULLIF({value}, {sql_literal(genres.none)})"
+        return f"coalesce(string_split({value}, {sql_literal(genres.separator)}), []::VARCHAR[])"
     # one 0/1 column per genre; concat_ws skips the NULLs of unset flags
     parts = ", ".join(
-        f"CASE WHEN {_ident(flag)} = 1 THEN {_literal(flag)} END" for flag in genres.flags if flag != genres.none
+        f"CASE WHEN {sql_ident(flag)} = 1 THEN {sql_literal(flag)} END" for flag in genres.flags if flag != genres.none
     )
     return f"coalesce(string_split(NULLIF(concat_ws('|', {parts}), ''), '|'), []::VARCHAR[])"
 
@@ -246,19 +234,19 @@ def _dedupe(con, table: str, key: str, what: str, report: ReleaseReport) -> None
 def build_items(con, spec: "FileFormat", item_type: str, report: ReleaseReport) -> None:
     item = spec.column_for("item_id")
     title = spec.column_for("title")
-    title_sql = f"{_ident(title)}::VARCHAR" if title else "NULL::VARCHAR"
+    title_sql = f"{sql_ident(title)}::VARCHAR" if title else "NULL::VARCHAR"
     select = [
-        f"TRY_CAST({_ident(item)} AS {item_type}) AS item_id",
+        f"TRY_CAST({sql_ident(item)} AS {item_type}) AS item_id",
         f"{title_sql} AS title",
-        f"TRY_CAST(regexp_extract({title_sql}, {_literal(YEAR_PATTERN)}, 1) AS INTEGER) AS year",
+        f"TRY_CAST(regexp_extract({title_sql}, {sql_literal(YEAR_PATTERN)}, 1) AS INTEGER) AS year",
         f"{_genres_sql(spec)} AS genres",
     ]
     select += [
-        f"{_ident(c.name)} AS {_ident(c.field)}" for c in spec.columns if c.field and c.field not in ("item_id", "title")
+        f"{sql_ident(c.name)} AS {sql_ident(c.field)}" for c in spec.columns if c.field and c.field not in ("item_id", "title")
     ]
     con.execute(
         f"CREATE OR REPLACE TABLE raw_items AS SELECT {', '.join(select)} FROM file_items"
-        f" WHERE TRY_CAST({_ident(item)} AS {item_type}) IS NOT NULL"
+        f" WHERE TRY_CAST({sql_ident(item)} AS {item_type}) IS NOT NULL"
     )
     _dedupe(con, "raw_items", "item_id", spec.file, report)
 
@@ -267,10 +255,10 @@ def join_links(con, spec: "FileFormat", item_type: str) -> None:
     """Add the external ids (IMDb, TMDB) of links.csv to raw_items."""
     item = spec.column_for("item_id")
     extra = [c for c in spec.columns if c.field and c.field != "item_id"]
-    columns = ", ".join(f"{_ident(c.name)} AS {_ident(c.field)}" for c in extra)
+    columns = ", ".join(f"{sql_ident(c.name)} AS {sql_ident(c.field)}" for c in extra)
     con.execute(
-        f"CREATE OR REPLACE TABLE raw_items AS SELECT raw_items.*, {', '.join('l.' + _ident(c.field) for c in extra)}"
-        f" FROM raw_items LEFT JOIN (SELECT DISTINCT ON (item_id) TRY_CAST({_ident(item)} AS {item_type}) AS item_id,"
+        f"CREATE OR REPLACE TABLE raw_items AS SELECT raw_items.*, {', '.join('l.' + sql_ident(c.field) for c in extra)}"
+        f" FROM raw_items LEFT JOIN (SELECT DISTINCT ON (item_id) TRY_CAST({sql_ident(item)} AS {item_type}) AS item_id,"
         f" {columns} FROM file_links ORDER BY item_id) l ON raw_items.item_id = l.item_id"
     )
 
@@ -279,10 +267,10 @@ def build_users(con, spec: "FileFormat", user_type: str, report: ReleaseReport) 
     user = spec.column_for("user_id")
     kept = [c for c in spec.columns if c.field and c.field != "user_id"]
     kept.sort(key=lambda c: _USER_ORDER.index(c.field) if c.field in _USER_ORDER else len(_USER_ORDER))
-    select = [f"TRY_CAST({_ident(user)} AS {user_type}) AS user_id"]
-    select += [f"{_ident(c.name)} AS {_ident(c.field)}" for c in kept]
+    select = [f"TRY_CAST({sql_ident(user)} AS {user_type}) AS user_id"]
+    select += [f"{sql_ident(c.name)} AS {sql_ident(c.field)}" for c in kept]
     con.execute(
         f"CREATE OR REPLACE TABLE raw_users AS SELECT {', '.join(select)} FROM file_users"
-        f" WHERE TRY_CAST({_ident(user)} AS {user_type}) IS NOT NULL"
+        f" WHERE TRY_CAST({sql_ident(user)} AS {user_type}) IS NOT NULL"
     )
     _dedupe(con, "raw_users", "user_id", spec.file, report)
