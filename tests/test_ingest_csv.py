@@ -144,10 +144,11 @@ def test_first_failed_command_leaves_no_workspace(cli, tmp_path, workspace_dir):
     assert not workspace_dir.exists()
 
 
-def test_invalid_dataset_name(cli, tmp_path, workspace_dir):
-    result = cli("ingest", "csv", write(tmp_path / "r.csv", "u,i\n1,2\n"), "--name", "../evil",
+@pytest.mark.parametrize("name, message", [("../evil", "invalid dataset name"), ("catalog", "is reserved")])
+def test_invalid_dataset_name(cli, tmp_path, workspace_dir, name, message):
+    result = cli("ingest", "csv", write(tmp_path / "r.csv", "u,i\n1,2\n"), "--name", name,
                  "--user-col", "u", "--item-col", "i")
-    assert result.exit_code == 1 and "invalid dataset name" in result.stderr
+    assert result.exit_code == 1 and message in result.stderr
     assert not workspace_dir.exists()
 
 

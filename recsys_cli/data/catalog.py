@@ -9,6 +9,7 @@ process holds it.
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -16,9 +17,25 @@ from pathlib import Path
 from typing import Any
 
 from recsys_cli.data.sqltext import first_line
-from recsys_cli.errors import WorkspaceError, WorkspaceLockedError
+from recsys_cli.errors import InvalidParameterError, WorkspaceError, WorkspaceLockedError
 
 SCHEMA_VERSION = "1"
+
+# Dataset and split names are catalog keys, folder names and (datasets) SQL schema names.
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+# schemas `recsys sql` already uses, or DuckDB's own
+_RESERVED = {"catalog", "main", "temp", "system", "information_schema", "pg_catalog"}
+
+
+def validate_name(kind: str, name: str) -> None:
+    """Raise InvalidParameterError unless ``name`` can name a ``kind`` ('dataset' or 'split')."""
+    if not _NAME.match(name):
+        raise InvalidParameterError(
+            f"invalid {kind} name '{name}'",
+            "use letters, digits, '.', '_' or '-' (at most 64 characters, starting with a letter or digit)",
+        )
+    if kind == "dataset" and name.lower() in _RESERVED:
+        raise InvalidParameterError(f"'{name}' is reserved", "choose another dataset name")
 
 _SCHEMA = [
     "CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)",

@@ -43,7 +43,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from recsys_cli.data.canonical import INTERACTIONS_FILE
-from recsys_cli.data.catalog import DatasetRecord, SplitRecord
+from recsys_cli.data.catalog import DatasetRecord, SplitRecord, validate_name
 from recsys_cli.data.workspace import Workspace
 from recsys_cli.errors import AlreadyExistsError, InvalidParameterError, UnknownNameError
 from recsys_cli.reporting import SILENT, Reporter
@@ -55,7 +55,6 @@ DEFAULT_TEST_FRACTION = 0.2
 DEFAULT_SEED = 42
 TRAIN, VAL, TEST = 0, 1, 2
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _FLAGS = {o: "--" + o.replace("_", "-") for o in ("test_fraction", "test_after", "n", "val_fraction", "val_n", "seed")}
 # Options each strategy understands; min_rating and k_core apply to all.
 _OPTIONS = {
@@ -204,11 +203,7 @@ def iso(ts: int | None) -> str | None:
 
 
 def validate_split_name(name: str) -> None:
-    if not _NAME.match(name):
-        raise InvalidParameterError(
-            f"invalid split name '{name}'",
-            "use letters, digits, '.', '_' or '-' (at most 64 characters, starting with a letter or digit)",
-        )
+    validate_name("split", name)
 
 
 # -- the computation (pure numpy; no workspace) -------------------------------------------------

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from recsys_cli.errors import FormatError, InvalidParameterError, UnknownNameError
+from recsys_cli.errors import FormatError, UnknownNameError
 from recsys_cli.reporting import SILENT, Reporter
 
 if sys.version_info >= (3, 11):
@@ -334,14 +334,13 @@ def ingest_card(
     """
     from recsys_cli.datasets import movielens, sources
     from recsys_cli.datasets.ingest import LoadResult, ingest_with, validate_dataset_name
-    from recsys_cli.datasets.interaction_file import BAD_LINE_MODES
+    from recsys_cli.datasets.interaction_file import check_bad_lines_mode
     from recsys_cli.settings import download_cache
 
     card = load_card(card_name)
     name = dataset_name or card.name
     validate_dataset_name(name)
-    if on_bad_lines not in BAD_LINE_MODES:
-        raise InvalidParameterError(f"--on-bad-lines must be one of {', '.join(BAD_LINE_MODES)}, not '{on_bad_lines}'")
+    check_bad_lines_mode(on_bad_lines)
     # Everything that can be checked without the lock is checked now, so a
     # mistyped path leaves no workspace behind.
     plan = sources.plan_source(card, source)

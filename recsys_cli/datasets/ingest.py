@@ -9,7 +9,6 @@ with one rename and register it in the catalog last.
 
 from __future__ import annotations
 
-import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,14 +16,11 @@ from pathlib import Path
 
 from recsys_cli import __version__
 from recsys_cli.data.canonical import configure, write_canonical
-from recsys_cli.data.catalog import DatasetRecord
+from recsys_cli.data.catalog import DatasetRecord, validate_name
 from recsys_cli.data.workspace import Workspace
 from recsys_cli.datasets.interaction_file import ColumnMapping, CsvDialect, LoadReport, load_interactions
-from recsys_cli.errors import AlreadyExistsError, InvalidParameterError
+from recsys_cli.errors import AlreadyExistsError
 from recsys_cli.reporting import SILENT, Reporter
-
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-
 
 @dataclass
 class LoadResult:
@@ -52,11 +48,7 @@ class IngestResult:
 
 
 def validate_dataset_name(name: str) -> None:
-    if not _NAME.match(name):
-        raise InvalidParameterError(
-            f"invalid dataset name '{name}'",
-            "use letters, digits, '.', '_' or '-' (at most 64 characters, starting with a letter or digit)",
-        )
+    validate_name("dataset", name)
 
 
 def ingest_with(

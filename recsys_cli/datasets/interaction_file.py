@@ -63,6 +63,11 @@ class _Columns:
     ts: str | None
 
 
+def check_bad_lines_mode(value: str) -> None:
+    if value not in BAD_LINE_MODES:
+        raise InvalidParameterError(f"--on-bad-lines must be one of {', '.join(BAD_LINE_MODES)}, not '{value}'")
+
+
 def check_readable(path: Path, what: str = "file") -> None:
     if not path.exists():
         raise InputFileError(f"{what} not found: {path}", "check the path (relative paths are from the current folder)")
@@ -162,8 +167,7 @@ def load_interactions(
     Every row of ``into`` has both ids, a finite rating and a timestamp, so
     the canonical files hold exactly the rows the statistics count.
     """
-    if on_bad_lines not in BAD_LINE_MODES:
-        raise InvalidParameterError(f"--on-bad-lines must be one of {', '.join(BAD_LINE_MODES)}, not '{on_bad_lines}'")
+    check_bad_lines_mode(on_bad_lines)
     check_readable(path)
     dialect = dialect or CsvDialect()
     if is_parquet(path):
