@@ -1,0 +1,61 @@
+"""Interactions as a sparse user x item matrix: the shape every model and evaluator shares.
+
+Rows are ``user_idx`` and columns ``item_idx`` of the *dataset* (not of the
+split part), so the train, validation and test matrices of one split always
+line up, and a model trained on one can be scored against another. This is the
+orientation implicit >= 0.5 expects for ``fit`` (users x items).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from recsys_cli.data.catalog import DatasetRecord
+from recsys_cli.data.workspace import Workspace
+from recsys_cli.errors import InvalidParameterError, UnknownNameError
+
+PARTS = ("train", "val", "test")
+VALUES = ("rating", "ones")
+
+
+def interactions_matrix(path: Path, n_users: int, n_items: int, values: str = "rating"):
+    """A CSR matrix (n_users x n_items, float32) from an interactions Parquet file.
+
+    ``values='ones'`` counts interactions (implicit feedback); ``'rating'`` sums
+    the ratings. Repeated (user, item) pairs are summed, as scipy does.
+    """
+    import numpy as np
+    import pyarrow.parquet as pq
+    import scipy.sparse as sp
+
+    if values not in VALUES:
+        raise InvalidParameterError(f"values must be one of {', '.join(VALUES)}, not '{values}'")
+    table = pq.read_table(path, columns=["user_idx", "item_idx", "rating"])
+    users = table.column("user_idx").to_numpy()
+    items = table.column("item_idx").to_numpy()
+    data = np.ones(len(users), dtype=np.float32) if values == "ones" else table.column("rating").to_numpy().astype(np.float32)
+    if len(users) and (users.max() >= n_users or items.max() >= n_items):
+        # an index past the dataset's vocabulary means the file is not from this dataset
+        raise InvalidParameterError(
+            f"{path.name} has indices beyond the dataset's {n_users} users x {n_items} items",
+            "was the split made from another version of the dataset?",
+        )
+    matrix = sp.csr_matrix((data, (users, items)), shape=(n_users, n_items), dtype=np.float32)
+    matrix.sum_duplicates()
+    return matrix
+
+
+def split_matrix(workspace: Workspace, dataset: str, split: str, part: str, values: str = "rating"):
+    """The matrix of one part (train, val or test) of a registered split."""
+    if part not in PARTS:
+        raise InvalidParameterError(f"unknown split part '{part}'", f"parts are {', '.join(PARTS)}")
+    with workspace.reading(), workspace.catalog() as catalog:
+        record: DatasetRecord | None = catalog.dataset(dataset)
+        if record is None:
+            raise UnknownNameError("dataset", dataset, catalog.dataset_names())
+        found = catalog.split(dataset, split)
+        if found is None:
+            raise UnknownNameError("split", split, [s.name for s in catalog.splits(dataset)])
+        return interactions_matrix(
+            workspace.resolve(found.path) / f"{part}.parquet", record.n_users, record.n_items, values
+        )
