@@ -108,3 +108,15 @@ class InvalidParameterError(RecsysError):
 
 class SqlError(RecsysError):
     default_hint = "only read-only SELECT queries are allowed; see `recsys sql --help` for the views"
+
+
+class CorruptArtifactError(RecsysError):
+    """A model, index or other run artifact that is damaged or belongs to something else."""
+
+    default_hint = "the file is damaged or was replaced: rebuild it (e.g. train the run again with --force)"
+
+
+class ResourceLimitError(RecsysError):
+    """A request that would not fit in this machine's memory (or another hard limit)."""
+
+    default_hint = "use a smaller model or catalogue"

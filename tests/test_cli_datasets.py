@@ -176,7 +176,7 @@ def test_remove_drops_the_dataset_its_splits_and_their_files(cli, tiny, workspac
     assert cli("split", "small", "--name", "s", "--strategy", "leave-last").exit_code == 0
     split_path = run_json(cli, "sql", "SELECT path FROM catalog.splits")[0]["path"]
     removed = run_json(cli, "datasets", "remove", "small")
-    assert removed == {"removed": "small", "dropped_splits": ["s"], "path": doc["path"]}
+    assert removed == {"removed": "small", "dropped_splits": ["s"], "dropped_runs": [], "path": doc["path"]}
     assert not (workspace_dir / doc["path"]).exists() and not (workspace_dir / split_path).exists()
     assert run_json(cli, "sql", "SELECT count(*) AS n FROM catalog.datasets") == [{"n": 0}]
 

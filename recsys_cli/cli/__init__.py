@@ -57,11 +57,16 @@ def main_callback(
 
 
 def _register() -> None:
-    from recsys_cli.cli import datasets, demo, ingest, split, sql
+    from recsys_cli.cli import datasets, demo, evaluate, ingest, recommend, runs, split, sql, train
 
     app.add_typer(datasets.app, name="datasets")
     app.add_typer(ingest.app, name="ingest")
     app.command("split")(split.split_command)
+    app.add_typer(train.app, name="train")
+    app.command("evaluate")(evaluate.evaluate_command)
+    app.add_typer(runs.app, name="runs")
+    app.command("recommend")(recommend.recommend_command)
+    app.command("candidates")(recommend.candidates_command)
     app.command("sql")(sql.sql_command)
     app.command("demo")(demo.demo_command)
 

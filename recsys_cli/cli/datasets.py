@@ -135,7 +135,10 @@ def remove_command(
 
     application = get_app(ctx)
     result = remove_dataset(application.workspace, name, reporter=application.reporter())
-    document = {"removed": name, "dropped_splits": result.dropped_splits, "path": result.dataset.path}
+    document = {
+        "removed": name, "dropped_splits": result.dropped_splits, "dropped_runs": result.dropped_runs,
+        "path": result.dataset.path,
+    }
     table = Table(["removed", "splits dropped", "path"], [[name, ", ".join(result.dropped_splits) or "-", result.dataset.path]])
     application.emit(Result(document, [table]), fmt)
 

@@ -81,6 +81,7 @@ def ingest_result(result, what: str) -> Result:
         "bad_lines_skipped": result.bad_lines_skipped,
         "replaced": result.replaced,
         "dropped_splits": result.dropped_splits,
+        "dropped_runs": result.dropped_runs,
     }
     table = Table(
         ["dataset", "interactions", "users", "items", "catalogue items", "density", "bad lines skipped"],
@@ -99,6 +100,8 @@ def _report(ctx: typer.Context, result, what: str, fmt) -> None:
         application.warn(f"replaced the existing dataset '{result.dataset.name}'")
     if result.dropped_splits:
         application.warn(f"dropped its splits, which were made from the old data: {', '.join(result.dropped_splits)}")
+    if result.dropped_runs:
+        application.warn(f"dropped the runs trained on the old data: {', '.join(result.dropped_runs)}")
     application.emit(ingest_result(result, what), fmt)
 
 

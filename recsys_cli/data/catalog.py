@@ -61,7 +61,25 @@ _SCHEMA = [
         summary VARCHAR,
         created_at TIMESTAMP,
         PRIMARY KEY (dataset, name))""",
+    """CREATE TABLE IF NOT EXISTS runs (
+        name VARCHAR PRIMARY KEY,
+        dataset VARCHAR NOT NULL,
+        split VARCHAR NOT NULL,
+        model VARCHAR NOT NULL,
+        params VARCHAR,
+        path VARCHAR NOT NULL,
+        manifest VARCHAR,
+        created_at TIMESTAMP)""",
+    """CREATE TABLE IF NOT EXISTS run_artifacts (
+        run VARCHAR NOT NULL,
+        kind VARCHAR NOT NULL,
+        path VARCHAR NOT NULL,
+        meta VARCHAR,
+        created_at TIMESTAMP,
+        PRIMARY KEY (run, kind))""",
 ]
+# tables added after the first release; ensure_schema adds them to older catalogs
+_LATER_TABLES = ("runs", "run_artifacts")
 
 
 @dataclass
@@ -89,6 +107,44 @@ class SplitRecord:
     path: str
     summary: dict[str, Any]
     created_at: datetime | None = None
+
+
+@dataclass
+class RunRecord:
+    """A trained candidate generator: its model folder and how it was made."""
+
+    name: str
+    dataset: str
+    split: str
+    model: str
+    params: dict[str, Any]
+    path: str
+    manifest: dict[str, Any]
+    created_at: datetime | None = None
+
+
+@dataclass
+class ArtifactRecord:
+    """Something built from a run (an evaluation, an index, candidates), one per (run, kind)."""
+
+    run: str
+    kind: str
+    path: str
+    meta: dict[str, Any]
+    created_at: datetime | None = None
+
+
+@dataclass
+class Dropped:
+    """What a replaced or removed dataset or split took with it (already unregistered)."""
+
+    splits: list[SplitRecord] = field(default_factory=list)
+    runs: list[RunRecord] = field(default_factory=list)
+    artifacts: list[ArtifactRecord] = field(default_factory=list)
+
+    @property
+    def paths(self) -> list[str]:
+        return [r.path for r in (*self.splits, *self.runs, *self.artifacts)]
 
 
 class Catalog:
@@ -152,13 +208,25 @@ class Catalog:
             "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'meta'"
         ).fetchone()[0]
         if present:
-            return  # writing nothing keeps a failed command from touching the file
+            # Writing nothing when nothing is missing keeps a failed command from touching the file.
+            for table in _LATER_TABLES:
+                if not self._has_table(table):
+                    self._create_schema()
+                    break
+            return
         self._create_schema()
         self.con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
 
+    def _has_table(self, table: str) -> bool:
+        return bool(self.con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [table]
+        ).fetchone()[0])
+
     def referenced_paths(self) -> set[str]:
-        rows = self.con.execute("SELECT path FROM datasets UNION ALL SELECT path FROM splits").fetchall()
-        return {r[0] for r in rows}
+        sql = "SELECT path FROM datasets UNION ALL SELECT path FROM splits"
+        if self._has_table("runs"):
+            sql += " UNION ALL SELECT path FROM runs UNION ALL SELECT path FROM run_artifacts"
+        return {r[0] for r in self.con.execute(sql).fetchall()}
 
     # -- datasets ----------------------------------------------------------------
     def dataset_names(self) -> list[str]:
@@ -179,11 +247,12 @@ class Catalog:
         ).fetchone()
         return _dataset_from_row(row) if row else None
 
-    def put_dataset(self, record: DatasetRecord) -> list[SplitRecord]:
-        """Register (or replace) a dataset; a replaced dataset's splits are dropped and returned."""
+    def put_dataset(self, record: DatasetRecord) -> Dropped:
+        """Register (or replace) a dataset; a replaced dataset's splits and runs are dropped and returned."""
         self.con.execute("BEGIN TRANSACTION")
         try:
-            dropped = self.splits(record.name)
+            dropped = Dropped(self.splits(record.name))
+            self._drop_runs(dropped, record.name)
             self.con.execute("DELETE FROM splits WHERE dataset = ?", [record.name])
             self.con.execute("DELETE FROM datasets WHERE name = ?", [record.name])
             self.con.execute(
@@ -201,11 +270,12 @@ class Catalog:
             raise
         return dropped
 
-    def delete_dataset(self, name: str) -> list[SplitRecord]:
-        """Unregister a dataset and its splits in one transaction; returns the splits."""
+    def delete_dataset(self, name: str) -> Dropped:
+        """Unregister a dataset, its splits and runs in one transaction; returns what was dropped."""
         self.con.execute("BEGIN TRANSACTION")
         try:
-            dropped = self.splits(name)
+            dropped = Dropped(self.splits(name))
+            self._drop_runs(dropped, name)
             self.con.execute("DELETE FROM splits WHERE dataset = ?", [name])
             self.con.execute("DELETE FROM datasets WHERE name = ?", [name])
             self.con.execute("COMMIT")
@@ -232,9 +302,12 @@ class Catalog:
         ).fetchone()
         return _split_from_row(row) if row else None
 
-    def put_split(self, record: SplitRecord) -> None:
+    def put_split(self, record: SplitRecord) -> Dropped:
+        """Register (or replace) a split; the runs trained on a replaced split are dropped and returned."""
         self.con.execute("BEGIN TRANSACTION")
         try:
+            dropped = Dropped()
+            self._drop_runs(dropped, record.dataset, record.name)
             self.con.execute("DELETE FROM splits WHERE dataset = ? AND name = ?", [record.dataset, record.name])
             self.con.execute(
                 "INSERT INTO splits VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -248,6 +321,113 @@ class Catalog:
         except BaseException:
             self._rollback()
             raise
+        return dropped
+
+    # -- runs ------------------------------------------------------------------------
+    _RUN_COLUMNS = "name, dataset, split, model, params, path, manifest, created_at"
+
+    def runs(self, dataset: str | None = None) -> list[RunRecord]:
+        if not self._has_table("runs"):
+            return []  # a catalog from before runs existed, opened read-only
+        sql = f"SELECT {self._RUN_COLUMNS} FROM runs"
+        args: list[Any] = []
+        if dataset is not None:
+            sql += " WHERE dataset = ?"
+            args.append(dataset)
+        return [_run_from_row(r) for r in self.con.execute(sql + " ORDER BY created_at, name", args).fetchall()]
+
+    def run(self, name: str) -> RunRecord | None:
+        if not self._has_table("runs"):
+            return None
+        row = self.con.execute(f"SELECT {self._RUN_COLUMNS} FROM runs WHERE name = ?", [name]).fetchone()
+        return _run_from_row(row) if row else None
+
+    def run_names(self) -> list[str]:
+        return [r.name for r in self.runs()]
+
+    def put_run(self, record: RunRecord) -> Dropped:
+        """Register (or replace) a run; a replaced run's artifacts are dropped and returned."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            dropped = Dropped(artifacts=self.artifacts(record.name))
+            self.con.execute("DELETE FROM run_artifacts WHERE run = ?", [record.name])
+            self.con.execute("DELETE FROM runs WHERE name = ?", [record.name])
+            self.con.execute(
+                "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    record.name, record.dataset, record.split, record.model,
+                    json.dumps(record.params, sort_keys=True), record.path,
+                    json.dumps(record.manifest, sort_keys=True), record.created_at or _now(),
+                ],
+            )
+            self.con.execute("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
+        return dropped
+
+    def delete_run(self, name: str) -> Dropped:
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            record = self.run(name)
+            dropped = Dropped(runs=[record] if record else [], artifacts=self.artifacts(name))
+            self.con.execute("DELETE FROM run_artifacts WHERE run = ?", [name])
+            self.con.execute("DELETE FROM runs WHERE name = ?", [name])
+            self.con.execute("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
+        return dropped
+
+    def _drop_runs(self, dropped: Dropped, dataset: str, split: str | None = None) -> None:
+        """Inside a caller's transaction: unregister the runs made from ``dataset`` (/``split``)."""
+        if not self._has_table("runs"):
+            return
+        for run in self.runs(dataset):
+            if split is None or run.split == split:
+                dropped.runs.append(run)
+                dropped.artifacts.extend(self.artifacts(run.name))
+                self.con.execute("DELETE FROM run_artifacts WHERE run = ?", [run.name])
+                self.con.execute("DELETE FROM runs WHERE name = ?", [run.name])
+
+    # -- run artifacts ---------------------------------------------------------------
+    def artifacts(self, run: str) -> list[ArtifactRecord]:
+        if not self._has_table("run_artifacts"):
+            return []
+        rows = self.con.execute(
+            "SELECT run, kind, path, meta, created_at FROM run_artifacts WHERE run = ? ORDER BY kind", [run]
+        ).fetchall()
+        return [_artifact_from_row(r) for r in rows]
+
+    def artifact(self, run: str, kind: str) -> ArtifactRecord | None:
+        if not self._has_table("run_artifacts"):
+            return None
+        row = self.con.execute(
+            "SELECT run, kind, path, meta, created_at FROM run_artifacts WHERE run = ? AND kind = ?", [run, kind]
+        ).fetchone()
+        return _artifact_from_row(row) if row else None
+
+    def put_artifact(self, record: ArtifactRecord) -> ArtifactRecord | None:
+        """Register (or replace) one artifact of a run; returns the one it replaced."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            if self.run(record.run) is None:
+                raise WorkspaceError(
+                    f"run '{record.run}' was removed while its {record.kind} was being built",
+                    "train the run again",
+                )
+            previous = self.artifact(record.run, record.kind)
+            self.con.execute("DELETE FROM run_artifacts WHERE run = ? AND kind = ?", [record.run, record.kind])
+            self.con.execute(
+                "INSERT INTO run_artifacts VALUES (?, ?, ?, ?, ?)",
+                [record.run, record.kind, record.path, json.dumps(record.meta, sort_keys=True),
+                 record.created_at or _now()],
+            )
+            self.con.execute("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
+        return previous
 
 
 def _now() -> datetime:
@@ -267,3 +447,14 @@ def _split_from_row(row: tuple) -> SplitRecord:
         dataset=row[0], name=row[1], strategy=row[2], params=json.loads(row[3] or "{}"),
         path=row[4], summary=json.loads(row[5] or "{}"), created_at=row[6],
     )
+
+
+def _run_from_row(row: tuple) -> RunRecord:
+    return RunRecord(
+        name=row[0], dataset=row[1], split=row[2], model=row[3], params=json.loads(row[4] or "{}"),
+        path=row[5], manifest=json.loads(row[6] or "{}"), created_at=row[7],
+    )
+
+
+def _artifact_from_row(row: tuple) -> ArtifactRecord:
+    return ArtifactRecord(run=row[0], kind=row[1], path=row[2], meta=json.loads(row[3] or "{}"), created_at=row[4])

@@ -538,22 +538,23 @@ def make_split(
         try:
             write_parts(staging, data, parts)
 
-            def register(path: str) -> None:
+            def register(path: str):
                 with workspace.catalog(read_only=False) as catalog:
-                    catalog.put_split(SplitRecord(
+                    return catalog.put_split(SplitRecord(
                         dataset=dataset, name=name, strategy=config.strategy, params=config.params(),
                         path=path, summary=summary,
                     ))
 
-            workspace.publish(staging, workspace.splits_dir / dataset / name, register)
+            dropped = workspace.publish(staging, workspace.splits_dir / dataset / name, register)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         # The catalog points at the new folder now; the old generation is garbage.
-        if existing is not None:
-            workspace.retire([existing.path])
+        workspace.retire(([existing.path] if existing is not None else []) + dropped.paths)
         with workspace.catalog() as catalog:
             split = catalog.split(dataset, name)
     notes, warnings = split_notes(split.summary)
+    if dropped.runs:
+        warnings.append(f"dropped the runs trained on the old split: {', '.join(r.name for r in dropped.runs)}")
     return SplitResult(split, split.summary, existing is not None, notes, warnings)
 
 

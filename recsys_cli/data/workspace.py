@@ -5,6 +5,8 @@ Layout (see docs/architecture.md for why data folders carry a generation id)::
     catalog.duckdb                         datasets, splits (and later runs)
     datasets/<name>/<generation>/          interactions/items/users parquet + vocab/
     splits/<dataset>/<split>/<generation>/ train/val/test parquet
+    runs/<run>/<generation>/               a trained model: model.npz, model.json, manifest.json
+    runs/<run>/<kind>/<generation>/        built from it: index, evaluation-test, candidates ...
     cache/downloads/                       archives fetched from URLs
     .staging/                              work in progress; swept on the next write
     .lock                                  held (flock) by the one command that writes
@@ -60,6 +62,10 @@ class Workspace:
     @property
     def splits_dir(self) -> Path:
         return self.root / "splits"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.root / "runs"
 
     @property
     def staging_dir(self) -> Path:
@@ -143,7 +149,7 @@ class Workspace:
             return
         for name in ("catalog.duckdb", "catalog.duckdb.wal", READERS_LOCK):
             (self.root / name).unlink(missing_ok=True)
-        for folder in (self.staging_dir, self.datasets_dir, self.splits_dir):
+        for folder in (self.staging_dir, self.datasets_dir, self.splits_dir, self.runs_dir):
             shutil.rmtree(folder, ignore_errors=True)
         if set(os.listdir(self.root)) <= {".lock"}:
             (self.root / ".lock").unlink(missing_ok=True)
@@ -177,8 +183,11 @@ class Workspace:
         with self._no_readers() as free:
             if not free:
                 return  # a reader may be using an old generation: next time
-            # generation folders sit two levels down under datasets/, three under splits/
-            for top, depth in ((self.datasets_dir, 2), (self.splits_dir, 3)):
+            # generation folders sit two levels down under datasets/, three under splits/,
+            # two (a run's model) or three (a run's index, evaluation ...) under runs/
+            for top, depth in (
+                (self.datasets_dir, 2), (self.splits_dir, 3), (self.runs_dir, 2), (self.runs_dir, 3)
+            ):
                 if not top.exists():
                     continue
                 for generation in _dirs_at_depth(top, depth):

@@ -44,6 +44,7 @@ class IngestResult:
     bad_lines_skipped: int = 0
     replaced: bool = False
     dropped_splits: list[str] = field(default_factory=list)
+    dropped_runs: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
 
@@ -106,14 +107,15 @@ def ingest_with(
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         # The catalog now points at the new folder; the old ones are garbage.
-        workspace.retire(([existing.path] if existing else []) + [split.path for split in dropped])
+        workspace.retire(([existing.path] if existing else []) + dropped.paths)
         with workspace.catalog() as catalog:
             record = catalog.dataset(name)
     return IngestResult(
         dataset=record,
         bad_lines_skipped=loaded.bad_lines_skipped,
         replaced=existing is not None,
-        dropped_splits=[s.name for s in dropped],
+        dropped_splits=[s.name for s in dropped.splits],
+        dropped_runs=[r.name for r in dropped.runs],
         notes=loaded.notes,
     )
 
@@ -122,6 +124,7 @@ def ingest_with(
 class RemoveResult:
     dataset: DatasetRecord
     dropped_splits: list[str]
+    dropped_runs: list[str] = field(default_factory=list)
 
 
 def remove_dataset(workspace: Workspace, name: str, *, reporter: Reporter = SILENT) -> RemoveResult:
@@ -138,8 +141,8 @@ def remove_dataset(workspace: Workspace, name: str, *, reporter: Reporter = SILE
                 raise UnknownNameError("dataset", name, catalog.dataset_names())
             dropped = catalog.delete_dataset(name)
         # Unregistered first, so a kill here leaves only garbage for the next sweep.
-        workspace.retire([record.path] + [split.path for split in dropped])
-    return RemoveResult(record, [s.name for s in dropped])
+        workspace.retire([record.path] + dropped.paths)
+    return RemoveResult(record, [s.name for s in dropped.splits], [r.name for r in dropped.runs])
 
 
 def ingest_file(

@@ -1,0 +1,140 @@
+"""`recsys evaluate`: a run on its split, or recommendation files made by any tool."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from recsys_cli.cli.application import FormatOption, get_app, handles_errors
+from recsys_cli.cli.output import Result, Table
+
+
+class Part(str, Enum):
+    test = "test"
+    val = "val"
+
+
+class ColdStart(str, Enum):
+    popular = "popular"
+    none = "none"
+
+
+def parse_ks(text: str) -> list[int]:
+    """'10,20,100' -> [10, 20, 100]; a clear usage error otherwise."""
+    try:
+        values = [int(part) for part in text.replace(" ", "").split(",") if part]
+    except ValueError:
+        raise typer.BadParameter(f"'{text}' is not a comma-separated list of whole numbers, e.g. 10,20,100") from None
+    if not values:
+        raise typer.BadParameter("give at least one K, e.g. 10")
+    return values
+
+
+KsOption = Annotated[str, typer.Option("--k", help="Cut-offs, comma-separated.")]
+
+
+def metrics_table(metrics: dict[str, float], title: str | None = None) -> Table:
+    """One row per metric, one column per K (metric keys are '<metric>@<k>')."""
+    from recsys_cli.evaluation.metrics import METRICS
+
+    names: list[str] = []
+    ks: list[int] = []
+    for key in metrics:
+        name, k = key.split("@")
+        if name not in names:
+            names.append(name)
+        if int(k) not in ks:
+            ks.append(int(k))
+    ks.sort()
+    names.sort(key=lambda n: METRICS.index(n) if n in METRICS else len(METRICS))
+    rows = [[name, *(metrics.get(f"{name}@{k}") for k in ks)] for name in names]
+    return Table(["metric", *(f"@{k}" for k in ks)], rows, title=title)
+
+
+def protocol_lines(protocol: dict) -> list[str]:
+    skip = {"params", "split_params", "ks", "run"}
+    lines = ["protocol:"]
+    for key, value in protocol.items():
+        if key in skip:
+            continue
+        if isinstance(value, dict):
+            value = ", ".join(f"{k}={v}" for k, v in value.items()) or "-"
+        lines.append(f"  {key.replace('_', ' ')}: {value}")
+    return lines
+
+
+@handles_errors
+def evaluate_command(
+    ctx: typer.Context,
+    run: Annotated[Optional[str], typer.Argument(help="A trained run (recsys runs list).")] = None,
+    k: KsOption = "10,20,100",
+    on: Annotated[Part, typer.Option("--on", help="Which part of the run's split to evaluate.")] = Part.test,
+    relevant_min_rating: Annotated[
+        Optional[float],
+        typer.Option("--relevant-min-rating", help="Only interactions rated at least this are relevant "
+                     "(default: every interaction of the part)."),
+    ] = None,
+    cold_start: Annotated[
+        ColdStart,
+        typer.Option("--cold-start", help="Users without train history: the most popular items, or none "
+                     "(they then score 0)."),
+    ] = ColdStart.popular,
+    predictions: Annotated[
+        Optional[Path],
+        typer.Option("--predictions", help="Instead of a run: a CSV/Parquet file with user_id, item_id, score "
+                     "(optional rank)."),
+    ] = None,
+    truth: Annotated[
+        Optional[Path],
+        typer.Option("--truth", help="With --predictions: CSV/Parquet with user_id, item_id (optional rating)."),
+    ] = None,
+    catalog_size: Annotated[
+        Optional[int],
+        typer.Option("--catalog-size", help="With --predictions: the number of items, for coverage "
+                     "(default: items seen in either file)."),
+    ] = None,
+    fmt: FormatOption = None,
+) -> None:
+    """Evaluate a run with full ranking (pinned metrics, docs/metrics.md), or score other tools' lists.
+
+    The protocol is printed above the table; per-user values are saved beside the run.
+    """
+    application = get_app(ctx)
+    ks = parse_ks(k)
+    if (predictions is None) != (truth is None):
+        raise typer.BadParameter("--predictions and --truth go together")
+    if predictions is not None:
+        if run is not None:
+            raise typer.BadParameter("give either RUN or --predictions/--truth, not both")
+        from recsys_cli.evaluation.predictions import evaluate_files
+
+        evaluation = evaluate_files(
+            predictions, truth, ks=ks, relevant_min_rating=relevant_min_rating, n_catalog_items=catalog_size
+        )
+        document = {"protocol": evaluation.protocol, "metrics": evaluation.metrics}
+        for note in getattr(evaluation, "warnings", []):
+            application.warn(note)
+        result = Result(document, [metrics_table(evaluation.metrics)], preamble=protocol_lines(evaluation.protocol))
+        application.emit(result, fmt)
+        return
+    if run is None:
+        raise typer.BadParameter("give a RUN, or --predictions FILE --truth FILE")
+    from recsys_cli.evaluation.run_evaluation import evaluate_run
+
+    evaluation = evaluate_run(
+        application.workspace, run, ks=ks, part=on.value, relevant_min_rating=relevant_min_rating,
+        cold_start=cold_start.value, reporter=application.reporter(),
+    )
+    protocol = evaluation.protocol
+    if protocol["cold_start_users"]:
+        application.warn(
+            f"{protocol['cold_start_users']:,} evaluated users have no train history: {protocol['cold_start']}"
+        )
+    title = f"{run} ({protocol['model']}) on {protocol['dataset']}/{protocol['split']} {protocol['evaluated_part']}"
+    result = Result(
+        evaluation.document(), [metrics_table(evaluation.metrics, title)], preamble=protocol_lines(protocol)
+    )
+    application.emit(result, fmt)

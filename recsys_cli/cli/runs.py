@@ -1,0 +1,113 @@
+"""`recsys runs`: list, show, compare and remove trained runs."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from recsys_cli.cli.application import FormatOption, get_app, handles_errors
+from recsys_cli.cli.evaluate import Part
+from recsys_cli.cli.output import Result, Table
+
+app = typer.Typer(help="Trained runs: list, show, compare, remove.", no_args_is_help=True)
+
+
+@app.command("list")
+@handles_errors
+def list_command(
+    ctx: typer.Context,
+    dataset: Annotated[Optional[str], typer.Option("--dataset", help="Only runs on this dataset.")] = None,
+    fmt: FormatOption = None,
+) -> None:
+    """List runs with their headline metric (ndcg@10 on test, once evaluated)."""
+    from recsys_cli.runs.summaries import HEADLINE, list_runs
+
+    summaries = list_runs(get_app(ctx).workspace, dataset)
+    rows = [
+        [s.run.name, s.run.model, s.run.dataset, s.run.split, s.headline(), ", ".join(s.artifacts) or "-",
+         s.run.created_at]
+        for s in summaries
+    ]
+    table = Table(["run", "model", "dataset", "split", f"{HEADLINE} (test)", "built", "created"], rows, title="runs")
+    document = [
+        {"run": s.run.name, "model": s.run.model, "dataset": s.run.dataset, "split": s.run.split,
+         "params": s.run.params, HEADLINE: s.headline(), "artifacts": s.artifacts, "created_at": s.run.created_at}
+        for s in summaries
+    ]
+    get_app(ctx).emit(Result(document, [table]), fmt)
+
+
+@app.command("show")
+@handles_errors
+def show_command(
+    ctx: typer.Context,
+    run: Annotated[str, typer.Argument(help="A run name.")],
+    fmt: FormatOption = None,
+) -> None:
+    """Show a run's manifest (parameters, inputs, versions, timings) and its evaluations."""
+    from recsys_cli.cli.evaluate import metrics_table
+    from recsys_cli.runs.summaries import show_run
+
+    summary = show_run(get_app(ctx).workspace, run)
+    m = summary.run.manifest
+    rows = [[key, m.get(key)] for key in (
+        "model", "params", "seed", "values", "dataset", "split", "split_strategy", "n_train_interactions",
+        "fit_seconds", "wall_seconds", "model_sha256",
+    )]
+    rows += [["artifacts", ", ".join(summary.artifacts) or "-"], ["versions", m.get("versions")]]
+    tables = [Table(["field", "value"], rows, title=f"run {run}")]
+    for part, evaluation in summary.evaluations.items():
+        tables.append(metrics_table(evaluation["metrics"], f"evaluation on {part}"))
+    get_app(ctx).emit(Result(summary.document(), tables), fmt)
+
+
+@app.command("compare")
+@handles_errors
+def compare_command(
+    ctx: typer.Context,
+    runs: Annotated[list[str], typer.Argument(help="Two or more run names.")],
+    on: Annotated[Part, typer.Option("--on", help="Compare their evaluations on this part.")] = Part.test,
+    k: Annotated[Optional[int], typer.Option("--k", help="Show only this cut-off (default: every K).")] = None,
+    fmt: FormatOption = None,
+) -> None:
+    """Put the stored evaluations of several runs in one table (evaluate each run first)."""
+    from recsys_cli.runs.summaries import compare_runs
+
+    application = get_app(ctx)
+    comparison = compare_runs(application.workspace, runs, on.value)
+    keys = [key for key in comparison.metrics if k is None or key.endswith(f"@{k}")]
+    if not keys:
+        raise typer.BadParameter(f"no metric at K={k}; the runs were evaluated at other K's", param_hint="--k")
+    for warning in comparison.warnings:
+        application.warn(warning)
+    rows = [
+        [s.run.name, s.run.model, *(s.evaluations[on.value]["metrics"][key] for key in keys)]
+        for s in comparison.runs
+    ]
+    document = {
+        "part": on.value,
+        "runs": {s.run.name: {"model": s.run.model, "params": s.run.params,
+                              "protocol": s.evaluations[on.value]["protocol"],
+                              "metrics": {key: s.evaluations[on.value]["metrics"][key] for key in keys}}
+                 for s in comparison.runs},
+    }
+    table = Table(["run", "model", *keys], rows, title=f"runs on {on.value}")
+    application.emit(Result(document, [table]), fmt)
+
+
+@app.command("remove")
+@handles_errors
+def remove_command(
+    ctx: typer.Context,
+    run: Annotated[str, typer.Argument(help="A run name.")],
+    fmt: FormatOption = None,
+) -> None:
+    """Remove a run and everything built from it (no prompt: scripts use it)."""
+    from recsys_cli.runs.summaries import remove_run
+
+    application = get_app(ctx)
+    summary = remove_run(application.workspace, run, application.reporter())
+    document = {"removed": run, "artifacts": summary.artifacts, "path": summary.run.path}
+    application.emit(Result(document, [Table(["removed", "artifacts", "path"],
+                                             [[run, ", ".join(summary.artifacts) or "-", summary.run.path]])]), fmt)

@@ -1,0 +1,164 @@
+"""`recsys evaluate RUN`: full-ranking evaluation of a run on its split, with the protocol beside it.
+
+Every user of the evaluated part with at least one relevant item is scored
+against every item of the dataset; the items the user saw in training are
+excluded (DESIGN.md). The per-user values go to Parquet beside the run, so two
+runs on the same split can be compared with a paired test.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from recsys_cli.data.workspace import Workspace
+from recsys_cli.errors import InvalidParameterError
+from recsys_cli.reporting import SILENT, Reporter
+
+DEFAULT_KS = (10, 20, 100)
+PARTS = ("test", "val")
+PER_USER_FILE = "per_user.parquet"
+METRICS_FILE = "metrics.json"
+
+
+@dataclass
+class RunEvaluation:
+    run: str
+    protocol: dict[str, Any]
+    metrics: dict[str, float]
+    per_user_path: str | None = None
+
+    def document(self) -> dict[str, Any]:
+        return {"run": self.run, "protocol": self.protocol, "metrics": self.metrics, "per_user": self.per_user_path}
+
+
+def evaluation_kind(part: str) -> str:
+    return f"evaluation-{part}"
+
+
+def check_ks(ks, n_items: int) -> tuple[int, ...]:
+    from recsys_cli.runs.retrieval import check_k
+
+    values = sorted({check_k(k, n_items) for k in ks})
+    if not values:
+        raise InvalidParameterError("no K given", "pass e.g. --k 10,20,100")
+    return tuple(values)
+
+
+def evaluate_run(
+    workspace: Workspace,
+    run: str,
+    *,
+    ks=DEFAULT_KS,
+    part: str = "test",
+    relevant_min_rating: float | None = None,
+    cold_start: str = "popular",
+    save: bool = True,
+    reporter: Reporter = SILENT,
+) -> RunEvaluation:
+    """Evaluate ``run`` on ``part`` of its split; saves per-user values and metrics unless ``save=False``."""
+    from recsys_cli.evaluation.metrics import evaluate_lists
+    from recsys_cli.runs.retrieval import exact_top_k
+    from recsys_cli.runs.store import open_run
+
+    if part not in PARTS:
+        raise InvalidParameterError(f"cannot evaluate on '{part}'", f"use one of {', '.join(PARTS)}")
+    if relevant_min_rating is not None and not np.isfinite(relevant_min_rating):
+        raise InvalidParameterError("--relevant-min-rating must be a number")
+    with workspace.reading():
+        context = open_run(workspace, run)
+        ks = check_ks(ks, context.dataset.n_items)
+        train = context.part("train")
+        truth_data = context.part(part, values="rating") if relevant_min_rating is not None else context.part(part)
+        model = context.model()
+    truth = truth_data.user_items
+    if relevant_min_rating is not None:
+        truth = truth.copy()
+        truth.data = (truth.data >= relevant_min_rating).astype(np.float32)
+        truth.eliminate_zeros()
+    if truth.nnz == 0:
+        rule = f"rating >= {relevant_min_rating}" if relevant_min_rating is not None else "any interaction"
+        raise InvalidParameterError(
+            f"the {part} part of split '{context.split.name}' has no relevant interactions ({rule})",
+            "lower --relevant-min-rating, evaluate the other part (--on), or make a split with a "
+            f"non-empty {part} part",
+        )
+    user_items = train.user_items
+    users = np.flatnonzero(np.diff(truth.indptr))
+    retrieved = exact_top_k(
+        model, users, user_items, ks[-1], cold_start=cold_start, reporter=reporter, label=f"ranking {len(users):,} users"
+    )
+    lists = np.full((truth.shape[0], ks[-1]), -1, dtype=np.int64)
+    lists[users] = retrieved.lists
+    n_train_users = int((np.diff(user_items.indptr) > 0).sum())
+    counts = np.bincount(user_items.indices, minlength=user_items.shape[1])
+    n_train_items = int((counts > 0).sum())
+    # Items without training interactions would have infinite self-information.
+    popularity = np.maximum(counts, 1) / max(n_train_users, 1)
+    result = evaluate_lists(lists, truth, ks, n_catalog_items=n_train_items, item_popularity=popularity)
+    protocol = {
+        "run": run,
+        "model": context.run.model,
+        "params": context.run.params,
+        "dataset": context.dataset.name,
+        "split": context.split.name,
+        "split_strategy": context.split.strategy,
+        "split_params": context.split.params,
+        "evaluated_part": part,
+        "relevance": (
+            f"every {part} interaction" if relevant_min_rating is None
+            else f"{part} interactions with rating >= {relevant_min_rating:g}"
+        ),
+        "candidate_pool": f"all {context.dataset.n_items:,} items, minus each user's train items (full ranking)",
+        "ks": list(ks),
+        "users_evaluated": result.n_users,
+        "users_in_part": int(np.diff(truth_data.user_items.indptr).astype(bool).sum()),
+        "cold_start_users": retrieved.fallback_users if cold_start == "popular" else int(
+            (~model.known_users(user_items)[users]).sum()
+        ),
+        "cold_start": "most popular train items" if cold_start == "popular" else "no predictions (scores 0)",
+        "coverage_denominator": f"{n_train_items:,} items with train interactions",
+        "novelty": "mean -log2(share of train users who saw the item); shares floored at 1/train users",
+    }
+    evaluation = RunEvaluation(run, protocol, result.metrics)
+    if save:
+        evaluation.per_user_path = _save(workspace, context, part, evaluation, result, reporter)
+    return evaluation
+
+
+def _save(workspace, context, part, evaluation, result, reporter) -> str:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from recsys_cli.runs.store import publish_artifact, reopen_for_writing
+
+    table = result.to_arrow()
+    user_ids = _user_ids(context.dataset_folder, table.column("user").to_numpy())
+    table = table.add_column(1, "user_id", pa.array(user_ids, type=pa.string()))
+
+    def write(folder: Path) -> dict[str, Any]:
+        pq.write_table(table, folder / PER_USER_FILE, compression="zstd")
+        (folder / METRICS_FILE).write_text(
+            json.dumps({"protocol": evaluation.protocol, "metrics": evaluation.metrics}, indent=2, sort_keys=True) + "\n"
+        )
+        return {"protocol": evaluation.protocol, "metrics": evaluation.metrics}
+
+    with workspace.writing(reporter, command=f"evaluate {context.run.name}"):
+        fresh = reopen_for_writing(context)
+        record = publish_artifact(fresh, evaluation_kind(part), write)
+    return f"{record.path}/{PER_USER_FILE}"
+
+
+def _user_ids(dataset_folder: Path, user_idx: np.ndarray) -> list[str]:
+    import pyarrow.parquet as pq
+
+    from recsys_cli.data.canonical import USER_VOCAB_FILE
+
+    vocab = pq.read_table(dataset_folder / USER_VOCAB_FILE, columns=["user_idx", "user_id"])
+    ids = np.empty(int(vocab.column("user_idx").to_numpy().max()) + 1, dtype=object)
+    ids[vocab.column("user_idx").to_numpy()] = vocab.column("user_id").to_pylist()
+    return ids[user_idx].tolist()

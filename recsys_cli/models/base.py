@@ -1,0 +1,189 @@
+"""The one small interface every candidate generator implements.
+
+A model is fitted on a split's train part (a users x items CSR matrix, the
+orientation implicit >= 0.5 expects) and then scores batches of users against
+the whole catalogue. Seen items are *not* masked here: callers mask them once,
+through the same CSR, whatever the model (see recsys_cli/evaluation/ranking.py).
+
+A model's learned state is a dict of plain numpy arrays (saved as npz with
+``allow_pickle=False``) and its parameters a dataclass (saved as JSON), so an
+artifact can be loaded from an untrusted file without running any code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+
+from recsys_cli.errors import InvalidParameterError
+from recsys_cli.reporting import SILENT, Reporter
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """What a model may learn from: the train part of one split.
+
+    ``user_items`` is n_users x n_items over the *dataset's* indices (float32,
+    one per interaction unless the run asked for ratings as values).
+    ``item_idx`` and ``ts`` list every train interaction, for models that need time.
+    """
+
+    user_items: sp.csr_matrix
+    item_idx: np.ndarray
+    ts: np.ndarray
+
+    @property
+    def n_users(self) -> int:
+        return self.user_items.shape[0]
+
+    @property
+    def n_items(self) -> int:
+        return self.user_items.shape[1]
+
+
+@dataclass(frozen=True)
+class ModelParams:
+    """Base of every model's parameters; fields carry ``metadata={"help": ...}``."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+class CandidateModel(ABC):
+    """A candidate generator: fit on train, score users, expose state as arrays."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    Params: ClassVar[type[ModelParams]]
+
+    def __init__(self, params: ModelParams | None = None, seed: int = 42):
+        self.params = params if params is not None else self.Params()
+        self.seed = seed
+        self.n_users = 0
+        self.n_items = 0
+
+    # -- learning ------------------------------------------------------------------
+    def fit(self, data: TrainingData, reporter: Reporter = SILENT) -> None:
+        check_user_items(data.user_items)
+        if data.user_items.nnz == 0:
+            raise InvalidParameterError("the train part has no interactions", "check the split")
+        self.n_users, self.n_items = data.user_items.shape
+        self._fit(data, reporter)
+
+    @abstractmethod
+    def _fit(self, data: TrainingData, reporter: Reporter) -> None: ...
+
+    @abstractmethod
+    def score(self, users: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
+        """Dense float32 scores, len(users) x n_items; ``user_items`` holds the users' history rows
+        (all users, indexed like training). Higher is better; seen items are not masked."""
+
+    def known_users(self, user_items: sp.csr_matrix) -> np.ndarray:
+        """Which users the model can score personally (a bool per row); others get a fallback."""
+        return np.diff(user_items.indptr) > 0
+
+    # -- embeddings (for the ANN index) ------------------------------------------------
+    def item_embeddings(self) -> np.ndarray | None:
+        """Item vectors whose inner product with ``user_embeddings`` is the score, if any."""
+        return None
+
+    def user_embeddings(self, users: np.ndarray) -> np.ndarray | None:
+        return None
+
+    # -- persistence -----------------------------------------------------------------
+    @abstractmethod
+    def state(self) -> dict[str, np.ndarray]:
+        """The learned arrays, to be saved with ``allow_pickle=False``."""
+
+    @abstractmethod
+    def expected_state(self) -> dict[str, tuple[tuple[int, ...], str]]:
+        """Each array's shape and dtype kind for this model's parameters and shape (checked on load)."""
+
+    @abstractmethod
+    def _restore(self, state: dict[str, np.ndarray]) -> None: ...
+
+    def restore(self, state: dict[str, np.ndarray], n_users: int, n_items: int) -> None:
+        self.n_users, self.n_items = n_users, n_items
+        self._restore(state)
+
+
+def check_user_items(user_items) -> None:
+    if not sp.isspmatrix_csr(user_items) and not isinstance(user_items, sp.csr_array):
+        raise InvalidParameterError(
+            f"user_items must be a scipy CSR matrix, got {type(user_items).__name__}",
+            "build it with recsys_cli.data.matrices.split_matrix",
+        )
+
+
+def params_from_dict(params_type: type[ModelParams], values: dict[str, Any], model: str) -> ModelParams:
+    """Typed, validated parameters from user input (strings from the CLI, or values from Python)."""
+    fields = {f.name: f for f in dataclasses.fields(params_type)}
+    hints = typing.get_type_hints(params_type)
+    converted: dict[str, Any] = {}
+    for key, raw in values.items():
+        name = key.replace("-", "_")
+        if name not in fields:
+            valid = ", ".join(n.replace("_", "-") for n in fields) or "none"
+            raise InvalidParameterError(
+                f"model '{model}' has no parameter '{key}'", f"its parameters are: {valid}"
+            )
+        converted[name] = _convert(raw, hints[name], key, fields[name])
+    params = params_type(**converted)
+    check = getattr(params, "check", None)
+    if check is not None:
+        check()
+    return params
+
+
+def _convert(raw: Any, hint: Any, key: str, field: dataclasses.Field) -> Any:
+    optional = type(None) in typing.get_args(hint)
+    base = next((a for a in typing.get_args(hint) if a is not type(None)), hint) if optional else hint
+    if raw is None or (optional and isinstance(raw, str) and raw.lower() in ("none", "")):
+        if optional:
+            return None
+        raise InvalidParameterError(f"parameter '{key}' needs a value", "pass one, e.g. --factors 64")
+    choices = field.metadata.get("choices")
+    try:
+        if base is bool:
+            if isinstance(raw, str):
+                if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                    raise ValueError(raw)
+                value: Any = raw.lower() in ("true", "1", "yes")
+            else:
+                value = bool(raw)
+        elif base is int:
+            if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+                raise ValueError(raw)
+            value = int(raw)
+        elif base is float:
+            if isinstance(raw, bool):
+                raise ValueError(raw)
+            value = float(raw)
+            if not np.isfinite(value):
+                raise ValueError(raw)
+        else:
+            value = str(raw)
+    except (TypeError, ValueError):
+        raise InvalidParameterError(
+            f"parameter '{key}' must be {getattr(base, '__name__', base)}, got {raw!r}", "pass a number"
+        ) from None
+    if choices and value not in choices:
+        raise InvalidParameterError(f"parameter '{key}' must be one of {', '.join(choices)}, got {value!r}")
+    minimum = field.metadata.get("min")
+    if minimum is not None and value < minimum:
+        raise InvalidParameterError(f"parameter '{key}' must be at least {minimum}, got {value}")
+    exclusive = field.metadata.get("gt")
+    if exclusive is not None and value <= exclusive:
+        raise InvalidParameterError(f"parameter '{key}' must be greater than {exclusive}, got {value}")
+    return value
+
+
+def param(default: Any, help: str, **limits: Any) -> Any:
+    """A parameter field with its help text (shown by `recsys train candidates --help`) and limits."""
+    return dataclasses.field(default=default, metadata={"help": help, **limits})

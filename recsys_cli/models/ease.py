@@ -1,0 +1,88 @@
+"""EASE (Steck 2019, "Embarrassingly Shallow Autoencoders for Sparse Data").
+
+Closed form: with the item Gram matrix G = XᵀX + λI and P = G⁻¹, the item-item
+weights are B = -P / diag(P) (column-wise) with a zero diagonal, and a user's
+scores are x_u B. The cost is a dense n_items x n_items inverse, so the model
+refuses catalogues whose matrices would not fit in memory, before allocating.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from recsys_cli.errors import ResourceLimitError
+from recsys_cli.models.base import CandidateModel, ModelParams, TrainingData, param
+from recsys_cli.reporting import Reporter
+
+# float64 Gram matrix, its inverse and the float32 weights live at the same time
+_BYTES_PER_CELL = 8 + 8 + 4
+
+
+def physical_memory_bytes() -> int | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        return None
+
+
+def ease_memory_bytes(n_items: int) -> int:
+    return n_items * n_items * _BYTES_PER_CELL
+
+
+@dataclass(frozen=True)
+class EASEParams(ModelParams):
+    regularization: float = param(500.0, "lambda added to the Gram matrix's diagonal", gt=0.0)
+    memory_fraction: float = param(
+        0.5, "refuse when the dense matrices would need more than this share of physical memory", gt=0.0
+    )
+
+
+class EASEModel(CandidateModel):
+    name = "ease"
+    description = "EASE closed-form item-item autoencoder (Steck 2019)"
+    Params = EASEParams
+
+    def __init__(self, params=None, seed: int = 42):
+        super().__init__(params, seed)
+        self.weights: np.ndarray | None = None
+
+    def _fit(self, data: TrainingData, reporter: Reporter) -> None:
+        n_items = self.n_items
+        needed = ease_memory_bytes(n_items)
+        memory = physical_memory_bytes()
+        if memory is not None and needed > self.params.memory_fraction * memory:
+            raise ResourceLimitError(
+                f"EASE on {n_items:,} items needs about {needed / 2**30:.1f} GiB of dense matrices, "
+                f"more than {self.params.memory_fraction:.0%} of this machine's {memory / 2**30:.1f} GiB",
+                "use als or item-knn on this catalogue, or filter rare items first (recsys split --k-core)",
+            )
+        with reporter.task("EASE (Gram matrix inverse)", total=2) as task:
+            binary = data.user_items.copy()
+            binary.data[:] = 1.0
+            gram = (binary.T @ binary).toarray().astype(np.float64)
+            gram[np.diag_indices(n_items)] += self.params.regularization
+            task.advance()
+            precision = np.linalg.inv(gram)
+            del gram
+            weights = precision / (-np.diag(precision))
+            weights[np.diag_indices(n_items)] = 0.0
+            self.weights = weights.astype(np.float32)
+            task.advance()
+
+    def score(self, users: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
+        rows = user_items[users]
+        rows.data = np.ones_like(rows.data)  # EASE is defined on the binary matrix
+        return np.asarray(rows @ self.weights, dtype=np.float32)
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {"weights": self.weights}
+
+    def expected_state(self) -> dict[str, tuple[tuple[int, ...], str]]:
+        return {"weights": ((self.n_items, self.n_items), "f")}
+
+    def _restore(self, state: dict[str, np.ndarray]) -> None:
+        self.weights = np.ascontiguousarray(state["weights"], dtype=np.float32)

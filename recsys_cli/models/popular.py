@@ -1,0 +1,63 @@
+"""Most popular items: the baseline every table shows, and the cold-start fallback."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+import scipy.sparse as sp
+
+from recsys_cli.models.base import CandidateModel, ModelParams, TrainingData, param
+
+
+def item_counts(user_items: sp.csr_matrix) -> np.ndarray:
+    """Distinct users per item (one per stored cell, whatever its value)."""
+    return np.bincount(user_items.indices, minlength=user_items.shape[1]).astype(np.float64)
+
+
+@dataclass(frozen=True)
+class PopularParams(ModelParams):
+    window_days: Optional[float] = param(
+        None, "count only interactions in the last N days of the train part (ties: overall count)", gt=0.0
+    )
+
+
+class PopularModel(CandidateModel):
+    name = "popular"
+    description = "most interacted items in train (optionally over a recent window)"
+    Params = PopularParams
+
+    def __init__(self, params=None, seed: int = 42):
+        super().__init__(params, seed)
+        self.item_scores: np.ndarray | None = None
+
+    def _fit(self, data: TrainingData, reporter) -> None:
+        overall = item_counts(data.user_items)
+        scores = overall
+        if self.params.window_days is not None and data.ts.size:
+            start = data.ts.max() - self.params.window_days * 86400
+            recent = np.bincount(data.item_idx[data.ts >= start], minlength=self.n_items).astype(np.float64)
+            # the overall count, scaled below one, only breaks ties between equal recent counts
+            scores = recent + overall / (overall.max() + 1.0)
+        self.item_scores = scores.astype(np.float64)
+
+    def score(self, users: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
+        # Scores are the items' places from the bottom (n_items for the most popular), so
+        # float32 keeps the order exact however large the counts and their tie-breaks are.
+        order = np.lexsort((np.arange(self.n_items), -self.item_scores))
+        places = np.empty(self.n_items, dtype=np.float32)
+        places[order] = np.arange(self.n_items, 0, -1, dtype=np.float32)
+        return np.broadcast_to(places, (len(users), self.n_items)).copy()
+
+    def known_users(self, user_items: sp.csr_matrix) -> np.ndarray:
+        return np.ones(user_items.shape[0], dtype=bool)  # the same list suits everyone
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {"item_scores": self.item_scores}
+
+    def expected_state(self) -> dict[str, tuple[tuple[int, ...], str]]:
+        return {"item_scores": ((self.n_items,), "f")}
+
+    def _restore(self, state: dict[str, np.ndarray]) -> None:
+        self.item_scores = np.asarray(state["item_scores"], dtype=np.float64)

@@ -1,0 +1,210 @@
+"""`recommend` (one user, with titles and explanations) and `candidates` (every user, to Parquet)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from recsys_cli.data.workspace import Workspace
+from recsys_cli.errors import InvalidParameterError
+from recsys_cli.reporting import SILENT, Reporter
+
+CANDIDATES_FILE = "candidates.parquet"
+EXPLAINABLE = ("als", "item-knn", "ease")
+
+
+@dataclass
+class Recommendation:
+    user_id: str
+    personalised: bool
+    fallback_reason: str | None
+    history_size: int
+    items: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _vocab_ids(folder: Path, kind: str) -> np.ndarray:
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(folder / "vocab" / f"{kind}s.parquet")
+    ids = np.empty(table.num_rows, dtype=object)
+    ids[table.column(f"{kind}_idx").to_numpy()] = table.column(f"{kind}_id").to_pylist()
+    return ids
+
+
+def _item_details(folder: Path, items: list[int]) -> dict[int, dict[str, Any]]:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(folder / "items.parquet")
+    wanted = table.filter(pc.is_in(table.column("item_idx"), value_set=pa.array(items, type=pa.int32())))
+    columns = [c for c in ("title", "year", "genres") if c in wanted.column_names]
+    out = {}
+    for row in wanted.select(["item_idx", *columns]).to_pylist():
+        out[row.pop("item_idx")] = row
+    return out
+
+
+def _contributions(model, user: int, user_items, item: int, n: int) -> list[tuple[int, float]]:
+    """The user's past items that contributed most to ``item``'s score."""
+    if model.name == "als":
+        return model.explain(user, user_items, item, n)[1]
+    row = user_items[user]
+    past = row.indices
+    if model.name == "item-knn":
+        weights = np.asarray(model.similarity[past][:, [item]].todense()).ravel() * row.data
+    else:  # ease scores the binary row: x_u B
+        weights = model.weights[past, item].astype(np.float64)
+    order = np.lexsort((past, -weights))[:n]
+    return [(int(past[i]), float(weights[i])) for i in order if weights[i] != 0]
+
+
+def recommend(
+    workspace: Workspace, run: str, user_id: str, *, k: int = 10, explain: bool = False, explain_n: int = 3
+) -> Recommendation:
+    """Top-``k`` unseen items for one user (original ids in and out); popularity for unknown users."""
+    from recsys_cli.runs.retrieval import check_k, exact_top_k, popularity_places
+    from recsys_cli.runs.store import open_run
+
+    with workspace.reading():
+        context = open_run(workspace, run)
+        k = check_k(k, context.dataset.n_items)
+        if explain and context.run.model not in EXPLAINABLE:
+            raise InvalidParameterError(
+                f"model '{context.run.model}' cannot explain its scores",
+                f"--explain works for {', '.join(EXPLAINABLE)} runs",
+            )
+        train = context.part("train").user_items
+        model = context.model()
+        user_ids = _vocab_ids(context.dataset_folder, "user")
+        item_ids = _vocab_ids(context.dataset_folder, "item")
+        matches = np.flatnonzero(user_ids == str(user_id))
+        user = int(matches[0]) if matches.size else None
+        history = int(train[user].nnz) if user is not None else 0
+        if user is not None and model.known_users(train)[user]:
+            retrieved = exact_top_k(model, np.array([user]), train, k)
+            reason = None
+        else:
+            places = popularity_places(train)
+            order = np.lexsort((np.arange(places.size), -places))
+            if user is not None:
+                order = order[~np.isin(order, train[user].indices)]
+            retrieved = None
+            top = order[:k]
+            reason = (f"user '{user_id}' is not in dataset '{context.dataset.name}'" if user is None
+                      else f"user '{user_id}' has no interactions in the train part")
+        if retrieved is not None:
+            top = retrieved.lists[0][retrieved.lists[0] >= 0]
+            scores = retrieved.scores[0][: top.size]
+        else:
+            scores = np.bincount(train.indices, minlength=train.shape[1])[top].astype(np.float64)
+        details = _item_details(context.dataset_folder, [int(i) for i in top])
+        items = []
+        for rank, (item, score) in enumerate(zip(top, scores), start=1):
+            entry = {"rank": rank, "item_id": item_ids[item], "score": float(score), **details.get(int(item), {})}
+            if explain and reason is None:
+                because = _contributions(model, user, train, int(item), explain_n)
+                past_details = _item_details(context.dataset_folder, [j for j, _ in because])
+                entry["because"] = [
+                    {"item_id": item_ids[j], "title": past_details.get(j, {}).get("title"), "contribution": c}
+                    for j, c in because
+                ]
+            items.append(entry)
+    return Recommendation(str(user_id), reason is None, reason, history, items)
+
+
+@dataclass
+class CandidatesResult:
+    run: str
+    path: str
+    part: str
+    k: int
+    retrieval: str
+    users: int
+    rows: int
+    fallback_users: int
+    recall: float
+    seconds: float
+
+
+def generate_candidates(
+    workspace: Workspace,
+    run: str,
+    *,
+    k: int = 200,
+    part: str = "test",
+    retrieval: str = "exact",
+    search_k: int | None = None,
+    reporter: Reporter = SILENT,
+) -> CandidatesResult:
+    """Top-``k`` candidates for every user of ``part`` to Parquet beside the run (the ranker's input).
+
+    Also records the pool's recall@k against the part (every interaction relevant): the
+    ceiling any ranker over these candidates can reach.
+    """
+    import time
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from recsys_cli.evaluation.run_evaluation import PARTS
+    from recsys_cli.runs.retrieval import RETRIEVALS, check_k, exact_top_k
+    from recsys_cli.runs.store import open_run, publish_artifact, reopen_for_writing
+
+    if part not in PARTS:
+        raise InvalidParameterError(f"unknown part '{part}'", f"use one of {', '.join(PARTS)}")
+    if retrieval not in RETRIEVALS:
+        raise InvalidParameterError(f"unknown retrieval '{retrieval}'", f"use one of {', '.join(RETRIEVALS)}")
+    started = time.perf_counter()
+    with workspace.reading():
+        context = open_run(workspace, run)
+        k = check_k(k, context.dataset.n_items)
+        train = context.part("train").user_items
+        truth = context.part(part, values="ones").user_items
+        model = context.model()
+        users = np.flatnonzero(np.diff(truth.indptr))
+        if users.size == 0:
+            raise InvalidParameterError(
+                f"the {part} part of split '{context.split.name}' has no users", "choose the other part with --on"
+            )
+        if retrieval == "annoy":
+            from recsys_cli.runs.indexing import annoy_top_k
+
+            retrieved = annoy_top_k(context, model, users, train, k, search_k=search_k, reporter=reporter)
+        else:
+            retrieved = exact_top_k(model, users, train, k, reporter=reporter, label=f"candidates for {users.size:,} users")
+        user_ids = _vocab_ids(context.dataset_folder, "user")
+        item_ids = _vocab_ids(context.dataset_folder, "item")
+    lists, scores = retrieved.lists, retrieved.scores
+    filled = lists >= 0
+    row_users = np.repeat(users, filled.sum(axis=1))
+    items = lists[filled]
+    hits = np.asarray(truth[row_users, items]).ravel() > 0
+    per_user_hits = np.bincount(np.repeat(np.arange(users.size), filled.sum(axis=1)), weights=hits, minlength=users.size)
+    recall = float(np.mean(per_user_hits / np.diff(truth.indptr)[users]))
+    table = pa.table({
+        "user_idx": pa.array(row_users.astype(np.int32)),
+        "user_id": pa.array(user_ids[row_users].tolist(), type=pa.string()),
+        "item_idx": pa.array(items.astype(np.int32)),
+        "item_id": pa.array(item_ids[items].tolist(), type=pa.string()),
+        "score": pa.array(scores[filled].astype(np.float32)),
+        "rank": pa.array((np.nonzero(filled)[1] + 1).astype(np.int32)),
+    })
+    meta = {
+        "part": part, "k": k, "retrieval": retrieval, "search_k": search_k, "users": int(users.size),
+        "rows": table.num_rows, "fallback_users": retrieved.fallback_users, f"recall@{k}": recall,
+    }
+
+    def write(folder: Path) -> dict[str, Any]:
+        pq.write_table(table, folder / CANDIDATES_FILE, compression="zstd")
+        return meta
+
+    with workspace.writing(reporter, command=f"candidates {run}"):
+        record = publish_artifact(reopen_for_writing(context), "candidates", write)
+    return CandidatesResult(
+        run, f"{record.path}/{CANDIDATES_FILE}", part, k, retrieval, int(users.size), table.num_rows,
+        retrieved.fallback_users, recall, time.perf_counter() - started,
+    )

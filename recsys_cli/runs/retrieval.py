@@ -1,0 +1,102 @@
+"""Top-K items for many users from a run's model: exact (batched scoring) or through the index.
+
+Every path shares the same rules: items the user saw in training are never
+returned, ties go to the lower item index, and users the model cannot score
+(no training history) get the most popular items instead, counted so every
+caller can say how many did.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from recsys_cli.errors import InvalidParameterError
+from recsys_cli.models.base import CandidateModel
+from recsys_cli.models.popular import item_counts
+from recsys_cli.reporting import SILENT, Reporter
+
+RETRIEVALS = ("exact", "annoy")
+COLD_START = ("popular", "none")
+
+
+@dataclass
+class Retrieved:
+    lists: np.ndarray  # users x k item indices, -1 padding
+    scores: np.ndarray  # users x k float32, NaN at padding
+    fallback_users: int  # users served the popularity fallback
+
+
+def popularity_places(user_items: sp.csr_matrix) -> np.ndarray:
+    """Train popularity as float32 places (n_items for the top item): exact whatever the counts."""
+    counts = item_counts(user_items)
+    n_items = counts.size
+    order = np.lexsort((np.arange(n_items), -counts))
+    places = np.empty(n_items, dtype=np.float32)
+    places[order] = np.arange(n_items, 0, -1, dtype=np.float32)
+    return places
+
+
+def check_k(k: int, n_items: int, what: str = "k") -> int:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0:
+        raise InvalidParameterError(f"{what} must be a positive whole number, got {k!r}", "pass e.g. -k 10")
+    if k > n_items:
+        raise InvalidParameterError(
+            f"{what}={k} is larger than the catalogue ({n_items:,} items)", f"pass {what} <= {n_items:,}"
+        )
+    return int(k)
+
+
+def exact_top_k(
+    model: CandidateModel,
+    users: np.ndarray,
+    user_items: sp.csr_matrix,
+    k: int,
+    *,
+    cold_start: str = "popular",
+    reporter: Reporter = SILENT,
+    label: str = "scoring",
+) -> Retrieved:
+    """Full ranking over every item for ``users`` (dataset indices), in batches."""
+    if cold_start not in COLD_START:
+        raise InvalidParameterError(f"cold start must be one of {', '.join(COLD_START)}, not '{cold_start}'")
+    n_items = user_items.shape[1]
+    k = check_k(k, n_items)
+    users = np.asarray(users, dtype=np.int64)
+    known = model.known_users(user_items)
+    fallback = popularity_places(user_items)
+
+    def score(batch: np.ndarray) -> np.ndarray:
+        block = np.asarray(model.score(batch, user_items), dtype=np.float32)
+        cold = ~known[batch]
+        if cold.any():
+            block[cold] = fallback if cold_start == "popular" else -np.inf
+        return block
+
+    with reporter.task(label, total=len(users)) as task:
+        lists, scores = _batched_top_k(score, users, k, user_items, progress=task.advance)
+    return Retrieved(lists, scores, int((~known[users]).sum()) if cold_start == "popular" else 0)
+
+
+def batch_size_for(n_items: int, budget_bytes: int = 64 << 20) -> int:
+    """Users per batch so one float32 score block stays near ``budget_bytes``."""
+    return int(max(1, min(4096, budget_bytes // (4 * max(n_items, 1)))))
+
+
+def _batched_top_k(score, users, k, user_items, progress=lambda n: None):
+    from recsys_cli.evaluation.metrics import top_k
+
+    lists = np.full((users.size, k), -1, dtype=np.int64)
+    scores = np.full((users.size, k), np.nan, dtype=np.float32)
+    step = batch_size_for(user_items.shape[1])
+    for start in range(0, users.size, step):
+        batch = users[start:start + step]
+        block = score(batch)
+        top = top_k(block, k, exclude=user_items[batch])
+        lists[start:start + batch.size] = top
+        filled = top >= 0
+        scores[start:start + batch.size][filled] = np.take_along_axis(block, np.where(filled, top, 0), axis=1)[filled]
+        progress(batch.size)
+    return lists, scores

@@ -1,0 +1,162 @@
+"""Runs in the workspace: finding them, their split's data, their model and artifacts.
+
+A run is one trained candidate generator::
+
+    runs/<run>/<generation>/          model.npz, model.json, manifest.json
+    runs/<run>/<kind>/<generation>/   built from the model: evaluation-test, index, candidates ...
+
+Both are registered in the catalog (tables ``runs`` and ``run_artifacts``);
+what the catalog does not reference is garbage from an interrupted command.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from recsys_cli.data.catalog import ArtifactRecord, DatasetRecord, RunRecord, SplitRecord, validate_name
+from recsys_cli.data.workspace import Workspace
+from recsys_cli.errors import CorruptArtifactError, InvalidParameterError, UnknownNameError
+from recsys_cli.models.base import CandidateModel, TrainingData
+
+MANIFEST_FILE = "manifest.json"
+VALUES = ("ones", "rating")
+
+
+def validate_run_name(name: str) -> None:
+    validate_name("run", name)
+
+
+@dataclass
+class RunContext:
+    """A run with the catalog records it rests on (read under ``workspace.reading()``)."""
+
+    workspace: Workspace
+    run: RunRecord
+    dataset: DatasetRecord
+    split: SplitRecord
+
+    @property
+    def folder(self) -> Path:
+        return self.workspace.resolve(self.run.path)
+
+    @property
+    def split_folder(self) -> Path:
+        return self.workspace.resolve(self.split.path)
+
+    @property
+    def dataset_folder(self) -> Path:
+        return self.workspace.resolve(self.dataset.path)
+
+    @property
+    def values(self) -> str:
+        return self.run.manifest.get("values", "ones")
+
+    def part(self, part: str, values: str | None = None) -> TrainingData:
+        """A part of the run's split; values as the run was trained (ones or ratings) unless given."""
+        return read_part(
+            self.split_folder, part, self.dataset.n_users, self.dataset.n_items, values or self.values
+        )
+
+    def model(self) -> CandidateModel:
+        from recsys_cli.models.persistence import load_model
+
+        model = load_model(self.folder, what=f"run '{self.run.name}'s model")
+        if (model.n_users, model.n_items) != (self.dataset.n_users, self.dataset.n_items):
+            raise CorruptArtifactError(
+                f"run '{self.run.name}'s model is for {model.n_users} users x {model.n_items} items, "
+                f"but dataset '{self.dataset.name}' has {self.dataset.n_users} x {self.dataset.n_items}",
+                f"train it again: recsys train candidates {self.dataset.name} --split {self.split.name} "
+                f"--model {self.run.model} --run {self.run.name} --force",
+            )
+        return model
+
+    def artifact(self, kind: str) -> ArtifactRecord | None:
+        with self.workspace.catalog() as catalog:
+            return catalog.artifact(self.run.name, kind)
+
+
+def open_run(workspace: Workspace, name: str) -> RunContext:
+    """The run and its dataset and split records; UnknownNameError when there is none."""
+    with workspace.catalog() as catalog:
+        run = catalog.run(name)
+        if run is None:
+            raise UnknownNameError(
+                "run", name, catalog.run_names(),
+                hint=None if catalog.run_names() else "train one first: recsys train candidates DATASET --split SPLIT --model als --run NAME",
+            )
+        dataset = catalog.dataset(run.dataset)
+        split = catalog.split(run.dataset, run.split)
+    if dataset is None or split is None:  # the catalog drops runs with their split; defensive only
+        raise CorruptArtifactError(f"run '{name}' refers to a split that no longer exists")
+    return RunContext(workspace, run, dataset, split)
+
+
+def read_part(split_folder: Path, part: str, n_users: int, n_items: int, values: str = "ones") -> TrainingData:
+    """One part of a split as TrainingData (users x items CSR over the dataset's indices)."""
+    import pyarrow.parquet as pq
+    import scipy.sparse as sp
+
+    if values not in VALUES:
+        raise InvalidParameterError(f"values must be one of {', '.join(VALUES)}, not '{values}'")
+    path = split_folder / f"{part}.parquet"
+    table = pq.read_table(path, columns=["user_idx", "item_idx", "rating", "ts"])
+    users = table.column("user_idx").to_numpy()
+    items = table.column("item_idx").to_numpy()
+    if len(users) and (users.max() >= n_users or items.max() >= n_items):
+        raise CorruptArtifactError(
+            f"{path.name} has indices beyond the dataset's {n_users} users x {n_items} items",
+            "make the split again: it is not from this version of the dataset",
+        )
+    if values == "ones":
+        data = np.ones(len(users), dtype=np.float32)
+    else:
+        data = table.column("rating").to_numpy().astype(np.float32)
+    matrix = sp.csr_matrix((data, (users, items)), shape=(n_users, n_items), dtype=np.float32)
+    matrix.sum_duplicates()
+    if values == "ones":
+        matrix.data[:] = 1.0  # a repeated interaction is still one interaction
+    return TrainingData(matrix, items.astype(np.int64), table.column("ts").to_numpy().astype(np.int64))
+
+
+def publish_artifact(
+    context: RunContext, kind: str, write: Callable[[Path], dict[str, Any]]
+) -> ArtifactRecord:
+    """Build an artifact in staging with ``write(folder) -> meta``, publish it, register it.
+
+    The caller holds ``workspace.writing()``. The previous artifact of the same kind
+    is retired once the catalog points at the new one.
+    """
+    workspace = context.workspace
+    staging = workspace.new_staging_dir()
+    try:
+        meta = write(staging)
+        (staging / "artifact.json").write_text(json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n")
+
+        def register(path: str):
+            with workspace.catalog(read_only=False) as catalog:
+                return catalog.put_artifact(ArtifactRecord(context.run.name, kind, path, meta))
+
+        previous = workspace.publish(staging, workspace.runs_dir / context.run.name / kind, register)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    if previous is not None:
+        workspace.retire([previous.path])
+    with workspace.catalog() as catalog:
+        return catalog.artifact(context.run.name, kind)
+
+
+def reopen_for_writing(context: RunContext) -> RunContext:
+    """Under the write lock: the same run again, refusing if another writer replaced it meanwhile."""
+    fresh = open_run(context.workspace, context.run.name)
+    if fresh.run.path != context.run.path:
+        raise CorruptArtifactError(
+            f"run '{context.run.name}' was retrained while this command ran", "run the command again"
+        )
+    return fresh

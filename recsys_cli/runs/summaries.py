@@ -1,0 +1,98 @@
+"""Runs side by side: `runs list`, `runs show`, `runs compare`, `runs remove`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from recsys_cli.data.catalog import RunRecord
+from recsys_cli.data.workspace import Workspace
+from recsys_cli.errors import InvalidParameterError, UnknownNameError
+from recsys_cli.reporting import SILENT, Reporter
+
+HEADLINE = "ndcg@10"
+
+
+@dataclass
+class RunSummary:
+    run: RunRecord
+    evaluations: dict[str, dict[str, Any]]  # part -> {"protocol", "metrics"}
+    artifacts: list[str]
+
+    def headline(self, part: str = "test") -> float | None:
+        return self.evaluations.get(part, {}).get("metrics", {}).get(HEADLINE)
+
+    def document(self) -> dict[str, Any]:
+        r = self.run
+        return {
+            "run": r.name, "model": r.model, "dataset": r.dataset, "split": r.split, "params": r.params,
+            "path": r.path, "created_at": r.created_at, "artifacts": self.artifacts,
+            "evaluations": self.evaluations, "manifest": r.manifest,
+        }
+
+
+def _summary(catalog, record: RunRecord) -> RunSummary:
+    artifacts = catalog.artifacts(record.name)
+    evaluations = {
+        a.kind.removeprefix("evaluation-"): a.meta for a in artifacts if a.kind.startswith("evaluation-")
+    }
+    return RunSummary(record, evaluations, [a.kind for a in artifacts])
+
+
+def list_runs(workspace: Workspace, dataset: str | None = None) -> list[RunSummary]:
+    with workspace.reading(), workspace.catalog() as catalog:
+        return [_summary(catalog, r) for r in catalog.runs(dataset)]
+
+
+def show_run(workspace: Workspace, name: str) -> RunSummary:
+    with workspace.reading(), workspace.catalog() as catalog:
+        record = catalog.run(name)
+        if record is None:
+            raise UnknownNameError("run", name, catalog.run_names())
+        return _summary(catalog, record)
+
+
+@dataclass
+class Comparison:
+    part: str
+    runs: list[RunSummary]
+    metrics: list[str]  # metric keys present in every run's evaluation, in order
+    warnings: list[str]
+
+
+def compare_runs(workspace: Workspace, names: list[str], part: str = "test") -> Comparison:
+    """The stored evaluations of several runs, keyed alike; warns when their protocols differ."""
+    if len(names) < 1:
+        raise InvalidParameterError("no runs to compare", "pass two or more run names")
+    summaries = [show_run(workspace, name) for name in names]
+    missing = [s.run.name for s in summaries if part not in s.evaluations]
+    if missing:
+        raise InvalidParameterError(
+            f"run(s) {', '.join(missing)} have no evaluation on {part}",
+            f"evaluate them first: recsys evaluate {missing[0]} --on {part}",
+        )
+    from recsys_cli.evaluation.metrics import METRICS
+
+    keys = [list(s.evaluations[part]["metrics"]) for s in summaries]
+    common = [k for k in keys[0] if all(k in other for other in keys[1:])]
+    # the evaluator's order (precision, recall, ndcg ...), K by K; the catalog stores keys sorted
+    common.sort(key=lambda key: (int(key.split("@")[1]), METRICS.index(key.split("@")[0])))
+    warnings = []
+    for field in ("dataset", "split", "evaluated_part", "relevance", "users_evaluated", "cold_start"):
+        values = {str(s.evaluations[part]["protocol"].get(field)) for s in summaries}
+        if len(values) > 1:
+            warnings.append(f"runs differ in {field.replace('_', ' ')} ({', '.join(sorted(values))}): "
+                            "their metrics are not directly comparable")
+    return Comparison(part, summaries, common, warnings)
+
+
+def remove_run(workspace: Workspace, name: str, reporter: Reporter = SILENT) -> RunSummary:
+    """Unregister a run and everything built from it, then delete the files."""
+    summary = show_run(workspace, name)
+    with workspace.writing(reporter, command=f"runs remove {name}"):
+        with workspace.catalog(read_only=False) as catalog:
+            if catalog.run(name) is None:
+                raise UnknownNameError("run", name, catalog.run_names())
+            dropped = catalog.delete_run(name)
+        workspace.retire(dropped.paths)
+    return summary

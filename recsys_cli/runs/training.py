@@ -1,0 +1,155 @@
+"""`train candidates`: fit a candidate generator on a split's train part and register the run."""
+
+from __future__ import annotations
+
+import json
+import platform
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from recsys_cli import __version__
+from recsys_cli.data.catalog import RunRecord
+from recsys_cli.data.workspace import Workspace
+from recsys_cli.errors import AlreadyExistsError, UnknownNameError
+from recsys_cli.models.persistence import file_sha256, save_model
+from recsys_cli.models.registry import create_model, model_class
+from recsys_cli.reporting import SILENT, Reporter
+from recsys_cli.runs.store import MANIFEST_FILE, VALUES, read_part, validate_run_name
+
+_PACKAGES = ("implicit", "numpy", "scipy", "pyarrow", "duckdb", "threadpoolctl", "annoy", "lightgbm")
+
+
+@dataclass
+class TrainResult:
+    run: RunRecord
+    replaced: bool
+    dropped_artifacts: list[str] = field(default_factory=list)
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        return self.run.manifest
+
+
+def package_versions() -> dict[str, str]:
+    found = {"recsys": __version__, "python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:  # pragma: no cover - all are dependencies
+            found[name] = "missing"
+    return found
+
+
+def _lookup(workspace: Workspace, dataset: str, split: str, run: str):
+    with workspace.catalog() as catalog:
+        record = catalog.dataset(dataset)
+        if record is None:
+            raise UnknownNameError("dataset", dataset, catalog.dataset_names())
+        split_record = catalog.split(dataset, split)
+        if split_record is None:
+            names = [s.name for s in catalog.splits(dataset)]
+            raise UnknownNameError(
+                "split", split, names,
+                hint=None if names else f"make one first: recsys split {dataset} --name NAME --strategy random-per-user",
+            )
+        return record, split_record, catalog.run(run)
+
+
+def train_candidates(
+    workspace: Workspace,
+    dataset: str,
+    split: str,
+    model: str,
+    run: str,
+    *,
+    params: dict[str, Any] | None = None,
+    seed: int = 42,
+    values: str = "ones",
+    force: bool = False,
+    reporter: Reporter = SILENT,
+) -> TrainResult:
+    """Fit ``model`` on the train part of ``dataset``/``split`` and register it as ``run``.
+
+    Parameters are validated before the workspace is touched; the model folder is
+    built in staging, renamed into ``runs/<run>/`` and registered last.
+    """
+    validate_run_name(run)
+    cls = model_class(model)
+    instance = create_model(cls, params, seed=seed)
+    if values not in VALUES:
+        from recsys_cli.errors import InvalidParameterError
+
+        raise InvalidParameterError(f"values must be one of {', '.join(VALUES)}, not '{values}'")
+
+    def check(existing) -> None:
+        if existing is not None and not force:
+            raise AlreadyExistsError(
+                f"run '{run}' already exists ({existing.model} on {existing.dataset}/{existing.split})",
+                "pass --force to replace it, or choose another --run name",
+            )
+
+    with workspace.reading():
+        check(_lookup(workspace, dataset, split, run)[2])
+    with workspace.writing(reporter, command=f"train {model} {run}"):
+        dataset_record, split_record, existing = _lookup(workspace, dataset, split, run)
+        check(existing)
+        started = time.perf_counter()
+        split_folder = workspace.resolve(split_record.path)
+        data = read_part(split_folder, "train", dataset_record.n_users, dataset_record.n_items, values)
+        reporter.info(
+            f"training {model} on {dataset}/{split}: {data.user_items.nnz:,} interactions, "
+            f"{dataset_record.n_users:,} users x {dataset_record.n_items:,} items"
+        )
+        fit_started = time.perf_counter()
+        instance.fit(data, reporter)
+        fit_seconds = time.perf_counter() - fit_started
+        staging = workspace.new_staging_dir()
+        try:
+            config = save_model(instance, staging)
+            manifest = {
+                "run": run,
+                "dataset": dataset,
+                "split": split,
+                "split_strategy": split_record.strategy,
+                "split_params": split_record.params,
+                "model": model,
+                "params": instance.params.to_dict(),
+                "seed": seed,
+                "values": values,
+                "n_users": dataset_record.n_users,
+                "n_items": dataset_record.n_items,
+                "n_train_interactions": int(data.user_items.nnz),
+                "n_train_users": int((data.user_items.getnnz(axis=1) > 0).sum()),
+                "n_train_items": int((data.user_items.getnnz(axis=0) > 0).sum()),
+                "inputs": {
+                    "dataset_path": dataset_record.path,
+                    "split_path": split_record.path,
+                    "train_sha256": file_sha256(split_folder / "train.parquet"),
+                },
+                "model_sha256": config["sha256"],
+                "versions": package_versions(),
+                "platform": platform.platform(),
+                "argv": sys.argv[1:],
+                "fit_seconds": round(fit_seconds, 3),
+                "wall_seconds": round(time.perf_counter() - started, 3),
+            }
+            (staging / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+
+            def register(path: str):
+                with workspace.catalog(read_only=False) as catalog:
+                    return catalog.put_run(RunRecord(
+                        name=run, dataset=dataset, split=split, model=model,
+                        params=instance.params.to_dict(), path=path, manifest=manifest,
+                    ))
+
+            dropped = workspace.publish(staging, workspace.runs_dir / run, register)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        workspace.retire(([existing.path] if existing else []) + dropped.paths)
+        with workspace.catalog() as catalog:
+            record = catalog.run(run)
+    return TrainResult(record, existing is not None, [a.kind for a in dropped.artifacts])
