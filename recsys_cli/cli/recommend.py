@@ -36,7 +36,9 @@ def recommend_command(
     if not result.personalised:
         application.warn(f"{result.fallback_reason}: showing the most popular train items instead")
     columns = ["rank", "item_id", "title", "year", "genres", "score"]
-    rows = [[entry.get(c) for c in columns] for entry in result.items]
+    # a year is a label, not a quantity: no thousands separator
+    rows = [[str(entry[c]) if c == "year" and entry.get(c) is not None else entry.get(c) for c in columns]
+            for entry in result.items]
     if explain and result.personalised:
         columns.append("because you interacted with")
         for row, entry in zip(rows, result.items):

@@ -1,0 +1,158 @@
+"""A run's Annoy index: build it over the model's item factors, check it, bench it, query it.
+
+The index is an artifact of the run (``runs/<run>/index/<generation>/index.ann``);
+its description (dimension, item count, sha256 ...) is stored in the catalog and
+checked before Annoy ever maps the file, because Annoy trusts its input and can
+crash on a damaged one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from recsys_cli.data.workspace import Workspace
+from recsys_cli.errors import InvalidParameterError
+from recsys_cli.reporting import SILENT, Reporter
+
+INDEX_KIND = "index"
+BENCH_KIND = "index-bench"
+INDEX_FILE = "index.ann"
+
+
+def _embeddings(context, model) -> np.ndarray:
+    items = model.item_embeddings()
+    if items is None:
+        raise InvalidParameterError(
+            f"run '{context.run.name}' ({context.run.model}) has no item embeddings to index",
+            "build indexes for als or bpr runs; other models use exact retrieval (--retrieval exact)",
+        )
+    return items
+
+
+def build_run_index(
+    workspace: Workspace, run: str, *, n_trees: int = 50, seed: int = 42, reporter: Reporter = SILENT
+) -> dict[str, Any]:
+    """Build and register the run's index (replacing an older one); returns its description."""
+    import time
+
+    from recsys_cli.index import build_index
+    from recsys_cli.runs.store import open_run, publish_artifact, reopen_for_writing
+
+    with workspace.reading():
+        context = open_run(workspace, run)
+        model = context.model()
+    items = _embeddings(context, model)
+    with workspace.writing(reporter, command=f"index build {run}"):
+        fresh = reopen_for_writing(context)
+
+        def write(folder: Path) -> dict[str, Any]:
+            started = time.perf_counter()
+            info = build_index(items, folder / INDEX_FILE, n_trees=n_trees, seed=seed, reporter=reporter)
+            return {"index": info.to_json(), "build_seconds": round(time.perf_counter() - started, 3),
+                    "model_sha256": fresh.run.manifest.get("model_sha256")}
+
+        record = publish_artifact(fresh, INDEX_KIND, write)
+    return record.meta | {"path": f"{record.path}/{INDEX_FILE}"}
+
+
+def load_run_index(context, model):
+    """The run's index, verified against the file and the model it must serve."""
+    from recsys_cli.errors import CorruptArtifactError
+    from recsys_cli.index import load_index
+
+    record = context.artifact(INDEX_KIND)
+    if record is None:
+        raise InvalidParameterError(
+            f"run '{context.run.name}' has no index", f"build one first: recsys index build {context.run.name}"
+        )
+    if record.meta.get("model_sha256") != context.run.manifest.get("model_sha256"):
+        raise CorruptArtifactError(
+            f"the index of run '{context.run.name}' was built for another model",
+            f"rebuild it: recsys index build {context.run.name}",
+        )
+    items = _embeddings(context, model)
+    return load_index(
+        context.workspace.resolve(record.path) / INDEX_FILE, record.meta.get("index", {}),
+        expected_dimension=items.shape[1], expected_items=items.shape[0],
+    )
+
+
+def default_search_k(context) -> int:
+    """The bench's smallest search_k reaching its target recall, else Annoy's default (-1)."""
+    bench = context.artifact(BENCH_KIND)
+    found = bench.meta.get("target_search_k") if bench is not None else None
+    return int(found) if found else -1
+
+
+def annoy_top_k(context, model, users, user_items, k, *, search_k=None, reporter: Reporter = SILENT):
+    """Like exact_top_k, through the run's index (approximate; scores recomputed exactly)."""
+    from recsys_cli.runs.retrieval import Retrieved, popularity_places
+
+    index = load_run_index(context, model)
+    try:
+        search_k = default_search_k(context) if search_k is None else search_k
+        known = model.known_users(user_items)[users]
+        lists = np.full((users.size, k), -1, dtype=np.int64)
+        with reporter.task(f"annoy queries for {users.size:,} users", total=users.size) as task:
+            step = 4096
+            for start in range(0, users.size, step):
+                batch = users[start:start + step]
+                lists[start:start + batch.size] = index.query(
+                    model.user_embeddings(batch), k, search_k, exclude=user_items[batch]
+                )
+                task.advance(batch.size)
+    finally:
+        index.close()
+    places = popularity_places(user_items)
+    order = np.lexsort((np.arange(places.size), -places))
+    for row in np.flatnonzero(~known):  # cold users: the popularity fallback, as exact retrieval does
+        unseen = order[~np.isin(order, user_items[users[row]].indices)][:k]
+        lists[row] = -1
+        lists[row, : unseen.size] = unseen
+    filled = lists >= 0
+    scores = np.full(lists.shape, np.nan, dtype=np.float32)
+    vectors = model.user_embeddings(users)
+    items = model.item_embeddings()
+    rows = np.nonzero(filled)[0]
+    scores[filled] = np.einsum("ij,ij->i", vectors[rows], items[lists[filled]])
+    scores[~known[:, None] & filled] = places[lists[~known[:, None] & filled]]
+    return Retrieved(lists, scores, int((~known).sum()))
+
+
+def bench_run_index(
+    workspace: Workspace,
+    run: str,
+    *,
+    k: int = 100,
+    search_ks=None,
+    target_recall: float = 0.95,
+    n_queries: int = 1000,
+    seed: int = 0,
+    reporter: Reporter = SILENT,
+):
+    """Recall@k of the run's index against exact top-k, and queries/s of both; recorded with the run."""
+    from recsys_cli.index import bench_index
+    from recsys_cli.runs.retrieval import check_k
+    from recsys_cli.runs.store import open_run, publish_artifact, reopen_for_writing
+
+    with workspace.reading():
+        context = open_run(workspace, run)
+        model = context.model()
+        check_k(k, context.dataset.n_items)
+        train = context.part("train").user_items
+        index = load_run_index(context, model)
+        try:
+            users = np.flatnonzero(model.known_users(train))
+            result = bench_index(
+                index, model.user_embeddings(users), model.item_embeddings(), k=k, search_ks=search_ks,
+                target_recall=target_recall, n_queries=n_queries, seed=seed, reporter=reporter,
+            )
+        finally:
+            index.close()
+    document = result.to_json()
+    with workspace.writing(reporter, command=f"index bench {run}"):
+        publish_artifact(reopen_for_writing(context), BENCH_KIND, lambda folder: document)
+    return result
