@@ -10,6 +10,9 @@ from recsys_cli.cli.application import FormatOption, get_app, handles_errors
 from recsys_cli.cli.output import Result, Table
 
 
+SHOWN = ("ndcg@10", "recall@10", "precision@10", "recall@20", "coverage@10")
+
+
 @handles_errors
 def demo_command(
     ctx: typer.Context,
@@ -19,8 +22,8 @@ def demo_command(
     seed: Annotated[int, typer.Option("--seed", help="Seed for data and split.")] = 42,
     fmt: FormatOption = None,
 ) -> None:
-    """Run everything that exists end to end on a synthetic dataset, offline: ingest, split, query.
-    Uses (and replaces) the dataset 'demo' in the workspace."""
+    """Run everything that exists end to end on a synthetic dataset, offline: ingest, split, query,
+    train candidate generators, evaluate. Uses (and replaces) the dataset 'demo' and runs 'demo-*'."""
     from recsys_cli.pipeline.demo import DEMO_DATASET, DEMO_SPLIT, run_demo
 
     application = get_app(ctx)
@@ -43,6 +46,7 @@ def demo_command(
         "split": {"name": DEMO_SPLIT, "strategy": report.split.split.strategy,
                   "parts": {p[0]: {"interactions": p[1], "users": p[2], "items": p[3]} for p in parts}},
         "top_genres": [dict(zip(report.top_genres.columns, row)) for row in genres],
+        "candidates": {e.run: {"model": e.protocol["model"], "metrics": e.metrics} for e in report.evaluations},
     }
     for note in report.split.notes:
         application.info(note)
@@ -53,6 +57,9 @@ def demo_command(
         Table(["part", "interactions", "users", "items"], parts,
               title=f"2. split {DEMO_SPLIT} (temporal: last 20% test, 10% before it validation)"),
         Table(report.top_genres.columns, genres, title="3. recsys sql: top genres in train"),
+        Table(["run", "model", *SHOWN],
+              [[e.run, e.protocol["model"], *(e.metrics[key] for key in SHOWN)] for e in report.evaluations],
+              title=f"4. candidate generators, full ranking on test ({report.evaluations[0].protocol['users_evaluated']:,} users)"),
     ]
     application.emit(Result(document, tables), fmt)
     application.success(

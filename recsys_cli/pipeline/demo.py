@@ -1,9 +1,9 @@
 """The offline demo: everything that exists so far, end to end, on synthetic data.
 
 It needs no download and no input, so a newcomer can see the workbench work
-right after installing. It owns the dataset name ``demo`` (and its split
-``demo-temporal``) in the workspace and replaces them on every run. It grows
-as later stages (candidates, ranking, evaluation) land.
+right after installing. It owns the dataset name ``demo`` (its split
+``demo-temporal`` and the runs ``demo-<model>``) in the workspace and replaces
+them on every run. It grows as later stages (ranking, recipes) land.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from recsys_cli.data.splits import SplitConfig, SplitResult, make_split
 from recsys_cli.data.workspace import Workspace
 from recsys_cli.datasets.ingest import IngestResult
 from recsys_cli.datasets.synthetic import SyntheticConfig, ingest_synthetic
+from recsys_cli.evaluation.run_evaluation import RunEvaluation, evaluate_run
 from recsys_cli.reporting import SILENT, Reporter
+from recsys_cli.runs.training import train_candidates
 
 DEMO_DATASET = "demo"
 DEMO_SPLIT = "demo-temporal"
@@ -29,11 +31,16 @@ GROUP BY genre ORDER BY train_interactions DESC, genre LIMIT 5
 """
 
 
+DEMO_MODELS = ("als", "item-knn", "popular")
+DEMO_KS = (10, 20)
+
+
 @dataclass
 class DemoReport:
     dataset: IngestResult
     split: SplitResult
     top_genres: QueryResult
+    evaluations: list[RunEvaluation]
 
 
 def run_demo(
@@ -61,4 +68,9 @@ def run_demo(
         reporter=reporter,
     )
     top = run_query(workspace, TOP_GENRES_SQL)
-    return DemoReport(dataset, split, top)
+    evaluations = []
+    for model in DEMO_MODELS:
+        run = f"{DEMO_DATASET}-{model}"
+        train_candidates(workspace, DEMO_DATASET, DEMO_SPLIT, model, run, seed=seed, force=True, reporter=reporter)
+        evaluations.append(evaluate_run(workspace, run, ks=DEMO_KS, reporter=reporter))
+    return DemoReport(dataset, split, top, evaluations)
