@@ -56,7 +56,10 @@ def recommend_command(
 def candidates_command(
     ctx: typer.Context,
     run: Annotated[str, typer.Argument(help="A trained run.")],
-    k: Annotated[int, typer.Option("-k", "--k", help="Candidates per user.")] = 200,
+    k: Annotated[
+        Optional[int], typer.Option("-k", "--k", help="Candidates per user (default 200, or the whole catalogue "
+                                    "when it is smaller).", show_default=False)
+    ] = None,
     on: Annotated[Part, typer.Option("--on", help="Whose candidates: the users of this part of the split.")] = Part.test,
     retrieval: Annotated[
         Retrieval, typer.Option("--retrieval", help="exact: score every item; annoy: the run's index (recsys index build).")
@@ -67,11 +70,11 @@ def candidates_command(
     fmt: FormatOption = None,
 ) -> None:
     """Write top-K candidates for every user of the split's evaluation part to Parquet (the ranker's input)."""
-    from recsys_cli.runs.recommend import generate_candidates
+    from recsys_cli.runs.recommend import DEFAULT_CANDIDATES, generate_candidates
 
     application = get_app(ctx)
     result = generate_candidates(
-        application.workspace, run, k=k, part=on.value, retrieval=retrieval.value, search_k=search_k,
+        application.workspace, run, k=k if k is not None else DEFAULT_CANDIDATES, part=on.value, retrieval=retrieval.value, search_k=search_k,
         reporter=application.reporter(),
     )
     if result.fallback_users:

@@ -68,17 +68,25 @@ def compare_command(
     ctx: typer.Context,
     runs: Annotated[list[str], typer.Argument(help="Two or more run names.")],
     on: Annotated[Part, typer.Option("--on", help="Compare their evaluations on this part.")] = Part.test,
-    k: Annotated[Optional[int], typer.Option("--k", help="Show only this cut-off (default: every K).")] = None,
+    k: Annotated[
+        Optional[str], typer.Option("--k", help="The cut-off to show, or 'all' (default: the smallest K evaluated).")
+    ] = None,
     fmt: FormatOption = None,
 ) -> None:
     """Put the stored evaluations of several runs in one table (evaluate each run first)."""
     from recsys_cli.runs.summaries import compare_runs
 
     application = get_app(ctx)
+    if len(runs) < 2:
+        raise typer.BadParameter("give two or more runs to compare", param_hint="RUNS")
     comparison = compare_runs(application.workspace, runs, on.value)
-    keys = [key for key in comparison.metrics if k is None or key.endswith(f"@{k}")]
+    evaluated = sorted({int(key.split("@")[1]) for key in comparison.metrics})
+    if k is None:
+        k = str(evaluated[0]) if evaluated else "all"
+    keys = [key for key in comparison.metrics if k == "all" or key.endswith(f"@{k}")]
     if not keys:
-        raise typer.BadParameter(f"no metric at K={k}; the runs were evaluated at other K's", param_hint="--k")
+        shown = ", ".join(map(str, evaluated))
+        raise typer.BadParameter(f"no metric at K={k}; the runs were evaluated at K = {shown} (or 'all')", param_hint="--k")
     for warning in comparison.warnings:
         application.warn(warning)
     rows = [

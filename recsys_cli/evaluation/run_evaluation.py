@@ -96,10 +96,12 @@ def evaluate_run(
     lists[users] = retrieved.lists
     n_train_users = int((np.diff(user_items.indptr) > 0).sum())
     counts = np.bincount(user_items.indices, minlength=user_items.shape[1])
-    n_train_items = int((counts > 0).sum())
+    # Coverage is over the candidate pool (every item of the dataset): the lists can and do hold
+    # items without train interactions, so a train-items denominator let coverage exceed 1.
+    n_catalog_items = int(user_items.shape[1])
     # Items without training interactions would have infinite self-information.
     popularity = np.maximum(counts, 1) / max(n_train_users, 1)
-    result = evaluate_lists(lists, truth, ks, n_catalog_items=n_train_items, item_popularity=popularity)
+    result = evaluate_lists(lists, truth, ks, n_catalog_items=n_catalog_items, item_popularity=popularity)
     protocol = {
         "run": run,
         "model": context.run.model,
@@ -121,7 +123,7 @@ def evaluate_run(
             (~model.known_users(user_items)[users]).sum()
         ),
         "cold_start": "most popular train items" if cold_start == "popular" else "no predictions (scores 0)",
-        "coverage_denominator": f"{n_train_items:,} items with train interactions",
+        "coverage_denominator": f"all {n_catalog_items:,} items of the dataset (the candidate pool)",
         "novelty": "mean -log2(share of train users who saw the item); shares floored at 1/train users",
     }
     evaluation = RunEvaluation(run, protocol, result.metrics)

@@ -74,10 +74,14 @@ class CandidateModel(ABC):
         if data.user_items.nnz == 0:
             raise InvalidParameterError("the train part has no interactions", "check the split")
         self.n_users, self.n_items = data.user_items.shape
+        self.check_shape(self.n_users, self.n_items)
         self._fit(data, reporter)
 
     @abstractmethod
     def _fit(self, data: TrainingData, reporter: Reporter) -> None: ...
+
+    def check_shape(self, n_users: int, n_items: int) -> None:
+        """Refuse, before any work, a data shape this model cannot handle (e.g. memory)."""
 
     @abstractmethod
     def score(self, users: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
@@ -173,14 +177,17 @@ def _convert(raw: Any, hint: Any, key: str, field: dataclasses.Field) -> Any:
         raise InvalidParameterError(
             f"parameter '{key}' must be {getattr(base, '__name__', base)}, got {raw!r}", "pass a number"
         ) from None
+    default_hint = f"leave out --{key.replace('_', '-')} for the default ({field.default})"
     if choices and value not in choices:
-        raise InvalidParameterError(f"parameter '{key}' must be one of {', '.join(choices)}, got {value!r}")
+        raise InvalidParameterError(
+            f"parameter '{key}' must be one of {', '.join(choices)}, got {value!r}", default_hint
+        )
     minimum = field.metadata.get("min")
     if minimum is not None and value < minimum:
-        raise InvalidParameterError(f"parameter '{key}' must be at least {minimum}, got {value}")
+        raise InvalidParameterError(f"parameter '{key}' must be at least {minimum}, got {value}", default_hint)
     exclusive = field.metadata.get("gt")
     if exclusive is not None and value <= exclusive:
-        raise InvalidParameterError(f"parameter '{key}' must be greater than {exclusive}, got {value}")
+        raise InvalidParameterError(f"parameter '{key}' must be greater than {exclusive}, got {value}", default_hint)
     return value
 
 

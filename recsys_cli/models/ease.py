@@ -29,6 +29,10 @@ def physical_memory_bytes() -> int | None:
         return None
 
 
+def _size(n_bytes: float) -> str:
+    return f"{n_bytes / 2**30:.1f} GiB" if n_bytes >= 2**30 else f"{n_bytes / 2**20:.1f} MiB"
+
+
 def ease_memory_bytes(n_items: int) -> int:
     return n_items * n_items * _BYTES_PER_CELL
 
@@ -50,16 +54,18 @@ class EASEModel(CandidateModel):
         super().__init__(params, seed)
         self.weights: np.ndarray | None = None
 
-    def _fit(self, data: TrainingData, reporter: Reporter) -> None:
-        n_items = self.n_items
+    def check_shape(self, n_users: int, n_items: int) -> None:
         needed = ease_memory_bytes(n_items)
         memory = physical_memory_bytes()
         if memory is not None and needed > self.params.memory_fraction * memory:
             raise ResourceLimitError(
-                f"EASE on {n_items:,} items needs about {needed / 2**30:.1f} GiB of dense matrices, "
-                f"more than {self.params.memory_fraction:.0%} of this machine's {memory / 2**30:.1f} GiB",
+                f"EASE on {n_items:,} items needs about {_size(needed)} of dense matrices, more than "
+                f"{self.params.memory_fraction:g} x this machine's {_size(memory)} (memory-fraction)",
                 "use als or item-knn on this catalogue, or filter rare items first (recsys split --k-core)",
             )
+
+    def _fit(self, data: TrainingData, reporter: Reporter) -> None:
+        n_items = self.n_items
         with reporter.task("EASE (Gram matrix inverse)", total=2) as task:
             binary = data.user_items.copy()
             binary.data[:] = 1.0

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from recsys_cli.errors import CorruptArtifactError
+from recsys_cli.errors import CorruptArtifactError, RecsysError
 from recsys_cli.models.base import CandidateModel
 from recsys_cli.models.registry import create_model, model_class
 
@@ -62,6 +62,9 @@ def load_model(folder: Path, *, what: str = "model") -> CandidateModel:
         name, params = config["model"], config["params"]
         n_users, n_items = int(config["n_users"]), int(config["n_items"])
         declared, sha256 = config["arrays"], config["sha256"]
+        seed = int(config.get("seed", 42))
+        if not isinstance(declared, dict) or not isinstance(params, dict):
+            raise TypeError("'arrays' and 'params' must be objects")
     except FileNotFoundError:
         raise CorruptArtifactError(f"{what} has no {CONFIG_FILE} ({folder})") from None
     except (ValueError, KeyError, TypeError) as exc:
@@ -70,13 +73,19 @@ def load_model(folder: Path, *, what: str = "model") -> CandidateModel:
         raise CorruptArtifactError(f"{what} has no {MODEL_FILE} ({folder})")
     if file_sha256(npz_path) != sha256:
         raise CorruptArtifactError(f"{what}'s {MODEL_FILE} does not match its recorded checksum")
-    model = create_model(model_class(name), params, seed=int(config.get("seed", 42)))
+    try:
+        model = create_model(model_class(name), params, seed=seed)
+    except RecsysError as exc:  # a model.json naming no model, or parameters it cannot have
+        raise CorruptArtifactError(f"{what}'s {CONFIG_FILE} is invalid: {exc.message}") from None
     model.n_users, model.n_items = n_users, n_items
     try:
         with np.load(npz_path, allow_pickle=False) as npz:
             state = {key: npz[key] for key in npz.files}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
         raise CorruptArtifactError(f"{what}'s {MODEL_FILE} cannot be read: {exc}") from None
+    not_arrays = sorted(key for key, value in state.items() if not isinstance(value, np.ndarray))
+    if not_arrays:  # np.load hands back raw bytes for a member that is not a .npy array
+        raise CorruptArtifactError(f"{what}'s {MODEL_FILE} holds members that are not arrays: {not_arrays}")
     _check_state(state, model.expected_state(), declared, what)
     try:
         model.restore(state, n_users, n_items)
@@ -93,7 +102,9 @@ def _check_state(state, expected, declared, what: str) -> None:
     for key, (shape, kind) in expected.items():
         value = state[key]
         ok_shape = len(shape) == value.ndim and all(s in (-1, v) for s, v in zip(shape, value.shape))
-        if not ok_shape or value.dtype.kind != kind or list(value.shape) != declared.get(key, {}).get("shape"):
+        entry = declared.get(key)
+        declared_shape = entry.get("shape") if isinstance(entry, dict) else None
+        if not ok_shape or value.dtype.kind != kind or list(value.shape) != declared_shape:
             raise CorruptArtifactError(
                 f"{what}'s array '{key}' has shape {value.shape} and dtype {value.dtype}, expected {shape} ({kind})"
             )

@@ -13,6 +13,8 @@ from recsys_cli.errors import InvalidParameterError
 from recsys_cli.reporting import SILENT, Reporter
 
 CANDIDATES_FILE = "candidates.parquet"
+# not a K the user chose: capped at the catalogue instead of refused
+DEFAULT_CANDIDATES = "default"
 EXPLAINABLE = ("als", "item-knn", "ease")
 
 
@@ -134,7 +136,7 @@ def generate_candidates(
     workspace: Workspace,
     run: str,
     *,
-    k: int = 200,
+    k: int | str = 200,
     part: str = "test",
     retrieval: str = "exact",
     search_k: int | None = None,
@@ -161,6 +163,8 @@ def generate_candidates(
     started = time.perf_counter()
     with workspace.reading():
         context = open_run(workspace, run)
+        if k == DEFAULT_CANDIDATES:
+            k = min(200, context.dataset.n_items)
         k = check_k(k, context.dataset.n_items)
         train = context.part("train").user_items
         truth = context.part(part, values="ones").user_items

@@ -93,7 +93,9 @@ def train_candidates(
             )
 
     with workspace.reading():
-        check(_lookup(workspace, dataset, split, run)[2])
+        dataset_record, _, existing = _lookup(workspace, dataset, split, run)
+        check(existing)
+        instance.check_shape(dataset_record.n_users, dataset_record.n_items)
     with workspace.writing(reporter, command=f"train {model} {run}"):
         dataset_record, split_record, existing = _lookup(workspace, dataset, split, run)
         check(existing)
