@@ -44,16 +44,16 @@ def train_candidates_command(
     ] = Values.ones,
     factors: Annotated[Optional[int], _option("Latent factors (default 64).", "als, bpr")] = None,
     regularization: Annotated[
-        Optional[float], _option("L2 penalty (als 20, bpr 0.01) or EASE's lambda (500).", "als, bpr, ease")
+        Optional[float], _option("L2 penalty (als 20, bpr 0.001) or EASE's lambda (500).", "als, bpr, ease")
     ] = None,
     alpha: Annotated[Optional[float], _option("Confidence of an observed interaction (default 2).", "als")] = None,
     iterations: Annotated[Optional[int], _option("Sweeps / epochs (als 15, bpr 100).", "als, bpr")] = None,
-    learning_rate: Annotated[Optional[float], _option("SGD step size (default 0.05).", "bpr")] = None,
+    learning_rate: Annotated[Optional[float], _option("SGD step size (default 0.005).", "bpr")] = None,
     weighting: Annotated[Optional[str], _option("Confidence weighting: none, bm25, tfidf.", "als")] = None,
     neighbours: Annotated[Optional[int], _option("Similar items kept per item (default 100).", "item-knn")] = None,
-    similarity: Annotated[Optional[str], _option("cosine, bm25 or tfidf (default cosine).", "item-knn")] = None,
-    bm25_k1: Annotated[Optional[float], _option("BM25 K1.", "als with bm25, item-knn with bm25")] = None,
-    bm25_b: Annotated[Optional[float], _option("BM25 B.", "als with bm25, item-knn with bm25")] = None,
+    similarity: Annotated[Optional[str], _option("cosine, bm25 or tfidf (default bm25).", "item-knn")] = None,
+    bm25_k1: Annotated[Optional[float], _option("BM25 K1 (als 100, item-knn 1.2).", "als, item-knn with bm25")] = None,
+    bm25_b: Annotated[Optional[float], _option("BM25 B (als 0.8, item-knn 0.3).", "als, item-knn with bm25")] = None,
     window_days: Annotated[Optional[float], _option("Count only the last N days of train.", "popular")] = None,
     memory_fraction: Annotated[
         Optional[float], _option("Refuse above this share of physical memory (default 0.5).", "ease")

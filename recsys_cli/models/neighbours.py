@@ -22,9 +22,9 @@ SIMILARITIES = ("cosine", "bm25", "tfidf")
 @dataclass(frozen=True)
 class ItemKNNParams(ModelParams):
     neighbours: int = param(100, "similar items kept per item", min=1)
-    similarity: str = param("cosine", "item-item similarity", choices=SIMILARITIES)
+    similarity: str = param("bm25", "item-item similarity", choices=SIMILARITIES)
     bm25_k1: float = param(1.2, "BM25 K1 (with similarity=bm25)", gt=0.0)
-    bm25_b: float = param(0.75, "BM25 B (with similarity=bm25)", min=0.0)
+    bm25_b: float = param(0.3, "BM25 B (with similarity=bm25)", min=0.0)
 
 
 class ItemKNNModel(CandidateModel):

@@ -60,6 +60,8 @@ def exact_top_k(
     label: str = "scoring",
 ) -> Retrieved:
     """Full ranking over every item for ``users`` (dataset indices), in batches."""
+    from recsys_cli.evaluation.ranking import batched_top_k
+
     if cold_start not in COLD_START:
         raise InvalidParameterError(f"cold start must be one of {', '.join(COLD_START)}, not '{cold_start}'")
     n_items = user_items.shape[1]
@@ -76,27 +78,6 @@ def exact_top_k(
         return block
 
     with reporter.task(label, total=len(users)) as task:
-        lists, scores = _batched_top_k(score, users, k, user_items, progress=task.advance)
+        lists, scores = batched_top_k(score, users, k, user_items, progress=task.advance)
     return Retrieved(lists, scores, int((~known[users]).sum()) if cold_start == "popular" else 0)
 
-
-def batch_size_for(n_items: int, budget_bytes: int = 64 << 20) -> int:
-    """Users per batch so one float32 score block stays near ``budget_bytes``."""
-    return int(max(1, min(4096, budget_bytes // (4 * max(n_items, 1)))))
-
-
-def _batched_top_k(score, users, k, user_items, progress=lambda n: None):
-    from recsys_cli.evaluation.metrics import top_k
-
-    lists = np.full((users.size, k), -1, dtype=np.int64)
-    scores = np.full((users.size, k), np.nan, dtype=np.float32)
-    step = batch_size_for(user_items.shape[1])
-    for start in range(0, users.size, step):
-        batch = users[start:start + step]
-        block = score(batch)
-        top = top_k(block, k, exclude=user_items[batch])
-        lists[start:start + batch.size] = top
-        filled = top >= 0
-        scores[start:start + batch.size][filled] = np.take_along_axis(block, np.where(filled, top, 0), axis=1)[filled]
-        progress(batch.size)
-    return lists, scores
