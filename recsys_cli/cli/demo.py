@@ -63,6 +63,6 @@ def demo_command(
     ]
     application.emit(Result(document, tables), fmt)
     application.success(
-        f"demo finished in workspace {application.workspace.root}; try: recsys sql "
-        f"'SELECT part, count(*) FROM \"{DEMO_DATASET}\".splits GROUP BY part'"
+        f"demo finished in workspace {application.workspace.root}; try: recsys runs list, "
+        f"recsys recommend {DEMO_DATASET}-als --user 1 --explain"
     )
