@@ -25,6 +25,8 @@ import sys
 import time
 from pathlib import Path
 
+from measure import measure
+
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 
@@ -60,15 +62,6 @@ model = AlternatingLeastSquares(factors=uf.shape[1])
 model.user_factors, model.item_factors = uf, itf
 print(ranking_metrics_at_k(model, csr(train), csr(test), K=int(k), show_progress=False))
 """
-
-
-def measure(command: list[str]) -> dict:
-    out = subprocess.run(
-        [sys.executable, str(HERE / "measure.py"), "--", *command], capture_output=True, text=True, check=False
-    )
-    if out.returncode != 0:
-        raise SystemExit(f"command failed: {' '.join(command)}\n{out.stderr}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def recsys(workspace: Path, *args: str) -> list[str]:

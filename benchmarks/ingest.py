@@ -16,10 +16,11 @@ import argparse
 import json
 import platform
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+from measure import measure
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -59,15 +60,6 @@ def make_csv(path: Path, rows: int, users: int, items: int, seed: int = 0) -> No
             writer = pacsv.CSVWriter(path, table.schema)
         writer.write_table(table)
     writer.close()
-
-
-def measure(command: list[str]) -> dict:
-    out = subprocess.run(
-        [sys.executable, str(HERE / "measure.py"), "--", *command], capture_output=True, text=True, check=False
-    )
-    if out.returncode != 0:
-        raise SystemExit(f"command failed: {' '.join(command)}\n{out.stderr}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:

@@ -1,4 +1,10 @@
-"""Run one command and print its wall time and peak RSS as JSON (the only child, so exact)."""
+"""Run one command and print its wall time and peak RSS as JSON (the only child, so exact).
+
+    python benchmarks/measure.py -- COMMAND ...     # prints {"wall_s": ..., "peak_rss_mb": ...}
+
+Benchmarks call ``measure(command)``, which runs this file in a fresh process per command so the
+peak RSS belongs to that command alone.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,14 @@ import resource
 import subprocess
 import sys
 import time
+
+
+def measure(command: list[str]) -> dict:
+    """Wall time and peak RSS of ``command``, measured by this script in its own process."""
+    out = subprocess.run([sys.executable, __file__, "--", *command], capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise SystemExit(f"command failed: {' '.join(command)}\n{out.stderr}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
