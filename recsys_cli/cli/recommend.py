@@ -79,9 +79,15 @@ def candidates_command(
     )
     if result.fallback_users:
         application.warn(f"{result.fallback_users:,} users have no train history: they got the most popular items")
+    if result.short_lists:
+        application.warn(
+            f"{result.short_lists:,} users got fewer than {result.k} candidates (the index found fewer unseen "
+            "items): raise --search-k or rebuild with more --trees"
+        )
     document = {
         "run": run, "path": result.path, "part": result.part, "k": result.k, "retrieval": result.retrieval,
         "users": result.users, "rows": result.rows, "fallback_users": result.fallback_users,
+        "short_lists": result.short_lists,
         f"recall@{result.k}": result.recall, "seconds": round(result.seconds, 3),
     }
     table = Table(

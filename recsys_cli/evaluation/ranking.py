@@ -15,9 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 
 import numpy as np
 import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
 
 from recsys_cli.errors import InvalidParameterError
 from recsys_cli.evaluation.metrics import _check_k, top_k
@@ -99,7 +101,10 @@ def batched_top_k(
     lists = np.full((users.size, k), -1, dtype=np.int64)
     scores = None
     done = 0
-    with ThreadPoolExecutor(max_workers=min(n_threads, max(len(batches), 1))) as pool:
+    # Batches already run in parallel: a multi-threaded BLAS under each would oversubscribe the
+    # cores (measured at 20M shape: 28% slower with BLAS on 2 threads under 2 batch threads).
+    blas = threadpool_limits(1, "blas") if n_threads > 1 else nullcontext()
+    with blas, ThreadPoolExecutor(max_workers=min(n_threads, max(len(batches), 1))) as pool:
         # map() runs at most n_threads batches at a time, so at most n_threads blocks exist;
         # results come back in order, here in the calling thread.
         results = pool.map(rank, batches) if n_threads > 1 else map(rank, batches)

@@ -31,12 +31,13 @@ class TrainingData:
 
     ``user_items`` is n_users x n_items over the *dataset's* indices (float32,
     one per interaction unless the run asked for ratings as values).
-    ``item_idx`` and ``ts`` list every train interaction, for models that need time.
+    ``item_idx`` and ``ts`` list every train interaction; they are read only for a model
+    whose ``needs_time()`` is true (at 20M rows they cost seconds and 250 MB otherwise).
     """
 
     user_items: sp.csr_matrix
-    item_idx: np.ndarray
-    ts: np.ndarray
+    item_idx: np.ndarray | None = None
+    ts: np.ndarray | None = None
 
     @property
     def n_users(self) -> int:
@@ -79,6 +80,10 @@ class CandidateModel(ABC):
 
     @abstractmethod
     def _fit(self, data: TrainingData, reporter: Reporter) -> None: ...
+
+    def needs_time(self) -> bool:
+        """Whether ``fit`` reads ``TrainingData.item_idx`` and ``ts``."""
+        return False
 
     def check_shape(self, n_users: int, n_items: int) -> None:
         """Refuse, before any work, a data shape this model cannot handle (e.g. memory)."""

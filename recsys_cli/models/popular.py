@@ -8,6 +8,7 @@ from typing import Optional
 import numpy as np
 import scipy.sparse as sp
 
+from recsys_cli.errors import InvalidParameterError
 from recsys_cli.models.base import CandidateModel, ModelParams, TrainingData, param
 
 
@@ -32,9 +33,17 @@ class PopularModel(CandidateModel):
         super().__init__(params, seed)
         self.item_scores: np.ndarray | None = None
 
+    def needs_time(self) -> bool:
+        return self.params.window_days is not None
+
     def _fit(self, data: TrainingData, reporter) -> None:
         overall = item_counts(data.user_items)
         scores = overall
+        if self.params.window_days is not None:
+            if data.ts is None or data.item_idx is None:
+                raise InvalidParameterError(
+                    "popular with window-days needs the interactions' times", "pass TrainingData with item_idx and ts"
+                )
         if self.params.window_days is not None and data.ts.size:
             start = data.ts.max() - self.params.window_days * 86400
             recent = np.bincount(data.item_idx[data.ts >= start], minlength=self.n_items).astype(np.float64)

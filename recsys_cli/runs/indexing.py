@@ -119,7 +119,7 @@ def annoy_top_k(context, model, users, user_items, k, *, search_k=None, reporter
     rows = np.nonzero(filled)[0]
     scores[filled] = np.einsum("ij,ij->i", vectors[rows], items[lists[filled]])
     scores[~known[:, None] & filled] = places[lists[~known[:, None] & filled]]
-    return Retrieved(lists, scores, int((~known).sum()))
+    return Retrieved(lists, scores, int((~known).sum()), int((~filled[:, -1]).sum()))
 
 
 def bench_run_index(

@@ -130,6 +130,7 @@ class CandidatesResult:
     fallback_users: int
     recall: float
     seconds: float
+    short_lists: int = 0
 
 
 def generate_candidates(
@@ -200,6 +201,7 @@ def generate_candidates(
     meta = {
         "part": part, "k": k, "retrieval": retrieval, "search_k": search_k, "users": int(users.size),
         "rows": table.num_rows, "fallback_users": retrieved.fallback_users, f"recall@{k}": recall,
+        "short_lists": retrieved.short_lists,
     }
 
     def write(folder: Path) -> dict[str, Any]:
@@ -210,5 +212,5 @@ def generate_candidates(
         record = publish_artifact(reopen_for_writing(context), "candidates", write)
     return CandidatesResult(
         run, f"{record.path}/{CANDIDATES_FILE}", part, k, retrieval, int(users.size), table.num_rows,
-        retrieved.fallback_users, recall, time.perf_counter() - started,
+        retrieved.fallback_users, recall, time.perf_counter() - started, retrieved.short_lists,
     )

@@ -27,6 +27,7 @@ class Retrieved:
     lists: np.ndarray  # users x k item indices, -1 padding
     scores: np.ndarray  # users x k float32, NaN at padding
     fallback_users: int  # users served the popularity fallback
+    short_lists: int = 0  # users given fewer than k items (an approximate index can find fewer)
 
 
 def popularity_places(user_items: sp.csr_matrix) -> np.ndarray:

@@ -98,15 +98,19 @@ def open_run(workspace: Workspace, name: str) -> RunContext:
     return RunContext(workspace, run, dataset, split)
 
 
-def read_part(split_folder: Path, part: str, n_users: int, n_items: int, values: str = "ones") -> TrainingData:
-    """One part of a split as TrainingData (users x items CSR over the dataset's indices)."""
+def read_part(
+    split_folder: Path, part: str, n_users: int, n_items: int, values: str = "ones", with_time: bool = False
+) -> TrainingData:
+    """One part of a split as TrainingData (users x items CSR over the dataset's indices);
+    ``with_time`` also keeps every interaction's item and time (for models that need them)."""
     import pyarrow.parquet as pq
     import scipy.sparse as sp
 
     if values not in VALUES:
         raise InvalidParameterError(f"values must be one of {', '.join(VALUES)}, not '{values}'")
     path = split_folder / f"{part}.parquet"
-    table = pq.read_table(path, columns=["user_idx", "item_idx", "rating", "ts"])
+    columns = ["user_idx", "item_idx"] + (["rating"] if values == "rating" else []) + (["ts"] if with_time else [])
+    table = pq.read_table(path, columns=columns)
     users = table.column("user_idx").to_numpy()
     items = table.column("item_idx").to_numpy()
     if len(users) and (users.max() >= n_users or items.max() >= n_items):
@@ -122,6 +126,8 @@ def read_part(split_folder: Path, part: str, n_users: int, n_items: int, values:
     matrix.sum_duplicates()
     if values == "ones":
         matrix.data[:] = 1.0  # a repeated interaction is still one interaction
+    if not with_time:
+        return TrainingData(matrix)
     return TrainingData(matrix, items.astype(np.int64), table.column("ts").to_numpy().astype(np.int64))
 
 

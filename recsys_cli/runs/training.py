@@ -101,7 +101,10 @@ def train_candidates(
         check(existing)
         started = time.perf_counter()
         split_folder = workspace.resolve(split_record.path)
-        data = read_part(split_folder, "train", dataset_record.n_users, dataset_record.n_items, values)
+        data = read_part(
+            split_folder, "train", dataset_record.n_users, dataset_record.n_items, values,
+            with_time=instance.needs_time(),
+        )
         reporter.info(
             f"training {model} on {dataset}/{split}: {data.user_items.nnz:,} interactions, "
             f"{dataset_record.n_users:,} users x {dataset_record.n_items:,} items"
