@@ -330,9 +330,10 @@ def test_candidates(cli, ws):
     assert doc["k"] == 50 and doc["part"] == "test" and doc["retrieval"] == "exact"
     assert doc["users"] == 300 and doc["rows"] == 300 * 50 and doc["fallback_users"] == 0
     path = ws / doc["path"]
-    assert path.is_file() and path.is_relative_to(ws / "runs" / "als" / "candidates")
+    assert path.is_file() and path.is_relative_to(ws / "runs" / "als" / "candidates-test")
     table = pq.read_table(path)
-    assert table.column_names == ["user_idx", "user_id", "item_idx", "item_id", "score", "rank"]
+    assert table.column_names == ["user_idx", "user_id", "item_idx", "item_id", "score", "rank", "fallback"]
+    assert not any(table.column("fallback").to_pylist())
     frame = {name: table.column(name).to_numpy(zero_copy_only=False) for name in table.column_names}
     assert (np.unique(frame["user_idx"], return_counts=True)[1] == 50).all()
     users, items = vocab(ws, "user"), vocab(ws, "item")

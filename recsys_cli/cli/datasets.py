@@ -139,7 +139,10 @@ def remove_command(
         "removed": name, "dropped_splits": result.dropped_splits, "dropped_runs": result.dropped_runs,
         "path": result.dataset.path,
     }
-    table = Table(["removed", "splits dropped", "path"], [[name, ", ".join(result.dropped_splits) or "-", result.dataset.path]])
+    table = Table(
+        ["removed", "splits dropped", "runs dropped", "path"],
+        [[name, ", ".join(result.dropped_splits) or "-", ", ".join(result.dropped_runs) or "-", result.dataset.path]],
+    )
     application.emit(Result(document, [table]), fmt)
 
 

@@ -122,6 +122,8 @@ def evaluate_command(
         return
     if run is None:
         raise typer.BadParameter("give a RUN, or --predictions FILE --truth FILE")
+    if catalog_size is not None:
+        raise typer.BadParameter("--catalog-size goes with --predictions; a run's catalogue is its dataset's items")
     from recsys_cli.evaluation.run_evaluation import evaluate_run
 
     evaluation = evaluate_run(

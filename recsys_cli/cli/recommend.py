@@ -87,7 +87,7 @@ def candidates_command(
     document = {
         "run": run, "path": result.path, "part": result.part, "k": result.k, "retrieval": result.retrieval,
         "users": result.users, "rows": result.rows, "fallback_users": result.fallback_users,
-        "short_lists": result.short_lists,
+        "short_lists": result.short_lists, "search_k": result.search_k,
         f"recall@{result.k}": result.recall, "seconds": round(result.seconds, 3),
     }
     table = Table(

@@ -79,14 +79,20 @@ def compare_command(
     application = get_app(ctx)
     if len(runs) < 2:
         raise typer.BadParameter("give two or more runs to compare", param_hint="RUNS")
+    if k is not None and k != "all" and not k.isdigit():
+        raise typer.BadParameter(f"'{k}' is not a whole number or 'all'", param_hint="--k")
     comparison = compare_runs(application.workspace, runs, on.value)
     evaluated = sorted({int(key.split("@")[1]) for key in comparison.metrics})
     if k is None:
         k = str(evaluated[0]) if evaluated else "all"
     keys = [key for key in comparison.metrics if k == "all" or key.endswith(f"@{k}")]
     if not keys:
-        shown = ", ".join(map(str, evaluated))
-        raise typer.BadParameter(f"no metric at K={k}; the runs were evaluated at K = {shown} (or 'all')", param_hint="--k")
+        per_run = "; ".join(
+            f"{s.run.name}: {', '.join(sorted({key.split('@')[1] for key in s.evaluations[on.value]['metrics']}, key=int))}"
+            for s in comparison.runs
+        )
+        wanted = f"at K={k}" if k != "all" else "at a K they share"
+        raise typer.BadParameter(f"no metric {wanted}; evaluated K's are {per_run}", param_hint="--k")
     for warning in comparison.warnings:
         application.warn(warning)
     rows = [

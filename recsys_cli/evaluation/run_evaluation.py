@@ -73,13 +73,11 @@ def evaluate_run(
         context = open_run(workspace, run)
         ks = check_ks(ks, context.dataset.n_items)
         train = context.part("train")
-        truth_data = context.part(part, values="rating") if relevant_min_rating is not None else context.part(part)
+        # Relevance is decided row by row on the part itself, whatever values the model trained on.
+        truth = context.part(part, values="ones", min_rating=relevant_min_rating).user_items
+        in_part = np.diff(context.part(part, values="ones").user_items.indptr) > 0
         model = context.model()
-    truth = truth_data.user_items
-    if relevant_min_rating is not None:
-        truth = truth.copy()
-        truth.data = (truth.data >= relevant_min_rating).astype(np.float32)
-        truth.eliminate_zeros()
+        user_ids = context.vocabulary("user")
     if truth.nnz == 0:
         rule = f"rating >= {relevant_min_rating}" if relevant_min_rating is not None else "any interaction"
         raise InvalidParameterError(
@@ -118,7 +116,7 @@ def evaluate_run(
         "candidate_pool": f"all {context.dataset.n_items:,} items, minus each user's train items (full ranking)",
         "ks": list(ks),
         "users_evaluated": result.n_users,
-        "users_in_part": int(np.diff(truth_data.user_items.indptr).astype(bool).sum()),
+        "users_in_part": int(in_part.sum()),
         "cold_start_users": retrieved.fallback_users if cold_start == "popular" else int(
             (~model.known_users(user_items)[users]).sum()
         ),
@@ -128,19 +126,19 @@ def evaluate_run(
     }
     evaluation = RunEvaluation(run, protocol, result.metrics)
     if save:
-        evaluation.per_user_path = _save(workspace, context, part, evaluation, result, reporter)
+        evaluation.per_user_path = _save(workspace, context, part, evaluation, result, user_ids, reporter)
     return evaluation
 
 
-def _save(workspace, context, part, evaluation, result, reporter) -> str:
+def _save(workspace, context, part, evaluation, result, user_ids, reporter) -> str:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     from recsys_cli.runs.store import publish_artifact, reopen_for_writing
 
     table = result.to_arrow()
-    user_ids = _user_ids(context.dataset_folder, table.column("user").to_numpy())
-    table = table.add_column(1, "user_id", pa.array(user_ids, type=pa.string()))
+    ids = user_ids[table.column("user").to_numpy()].tolist()
+    table = table.add_column(1, "user_id", pa.array(ids, type=pa.string()))
 
     def write(folder: Path) -> dict[str, Any]:
         pq.write_table(table, folder / PER_USER_FILE, compression="zstd")
@@ -154,13 +152,3 @@ def _save(workspace, context, part, evaluation, result, reporter) -> str:
         record = publish_artifact(fresh, evaluation_kind(part), write)
     return f"{record.path}/{PER_USER_FILE}"
 
-
-def _user_ids(dataset_folder: Path, user_idx: np.ndarray) -> list[str]:
-    import pyarrow.parquet as pq
-
-    from recsys_cli.data.canonical import USER_VOCAB_FILE
-
-    vocab = pq.read_table(dataset_folder / USER_VOCAB_FILE, columns=["user_idx", "user_id"])
-    ids = np.empty(int(vocab.column("user_idx").to_numpy().max()) + 1, dtype=object)
-    ids[vocab.column("user_idx").to_numpy()] = vocab.column("user_id").to_pylist()
-    return ids[user_idx].tolist()

@@ -25,7 +25,7 @@ from recsys_cli.errors import CorruptArtifactError, InvalidParameterError
 from recsys_cli.reporting import SILENT, Reporter
 
 METRIC = "angular+mips-augmentation"
-REBUILD_HINT = "rebuild the index (recsys index build RUN --force)"
+REBUILD_HINT = "rebuild the index (recsys index build RUN)"
 SEARCH_K_FACTORS = (0.25, 0.5, 1, 2, 4, 8, 16)  # default sweep, times k * n_trees
 _ADD_CHUNK = 65_536  # rows converted to Python lists at a time while adding items
 EXACT_THREADS = 2  # batched_top_k's default: the exact path the benchmark compares with

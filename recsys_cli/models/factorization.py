@@ -126,15 +126,24 @@ class ALSModel(FactorModel):
 
     def explain(self, user: int, user_items: sp.csr_matrix, item: int, n: int = 5):
         """implicit's explanation of one score: (total, [(past item, contribution), ...])."""
+        return self.explain_many(user, user_items, [item], n)[0]
+
+    def explain_many(self, user: int, user_items: sp.csr_matrix, items: list[int], n: int = 5):
+        """``explain`` for several items of one user: the weighting and the user's Cholesky
+        factor are computed once and reused (implicit returns the factor for exactly this)."""
         from implicit.cpu.als import AlternatingLeastSquares
 
         p = self.params
         row = weight_confidence(user_items, p.weighting, p.bm25_k1, p.bm25_b)[user]
+        explained = []
         with implicit_environment():
             model = AlternatingLeastSquares(factors=p.factors, regularization=p.regularization, alpha=p.alpha)
             model.user_factors, model.item_factors = self.user_factors, self.item_factors
-            total, contributions, _ = model.explain(0, row, item, N=n)
-        return float(total), [(int(i), float(s)) for i, s in contributions]
+            factor = None
+            for item in items:
+                total, contributions, factor = model.explain(0, row, item, user_weights=factor, N=n)
+                explained.append((float(total), [(int(i), float(s)) for i, s in contributions]))
+        return explained
 
 
 @dataclass(frozen=True)

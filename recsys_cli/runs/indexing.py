@@ -80,46 +80,60 @@ def load_run_index(context, model):
     )
 
 
-def default_search_k(context) -> int:
-    """The bench's smallest search_k reaching its target recall, else Annoy's default (-1)."""
+def default_search_k(context, k: int, mean_seen: float) -> int:
+    """search_k for top-``k`` queries that also skip ``mean_seen`` items on average.
+
+    The bench records the smallest search_k reaching its target recall for its own K, without
+    seen items; Annoy's own default grows with the number of neighbours asked for, so the bench's
+    value is scaled by (k + mean_seen) / bench K. A bench of an older index is ignored, and
+    without a bench Annoy's default (-1) is used.
+    """
     bench = context.artifact(BENCH_KIND)
-    found = bench.meta.get("target_search_k") if bench is not None else None
-    return int(found) if found else -1
+    index = context.artifact(INDEX_KIND)
+    if bench is None or index is None or bench.meta.get("index_sha256") != index.meta.get("index", {}).get("sha256"):
+        return -1
+    found, bench_k = bench.meta.get("target_search_k"), bench.meta.get("k")
+    if not found or not bench_k:
+        return -1
+    return int(np.ceil(found * (k + mean_seen) / bench_k))
 
 
 def annoy_top_k(context, model, users, user_items, k, *, search_k=None, reporter: Reporter = SILENT):
     """Like exact_top_k, through the run's index (approximate; scores recomputed exactly)."""
-    from recsys_cli.runs.retrieval import Retrieved, popularity_places
+    from recsys_cli.runs.retrieval import Retrieved, popularity_places, seen_pattern
 
+    seen = seen_pattern(user_items)
+    known = model.known_users(user_items)[users]
+    if search_k is None:
+        search_k = default_search_k(context, k, float(np.diff(seen.indptr)[users].mean()) if users.size else 0.0)
     index = load_run_index(context, model)
     try:
-        search_k = default_search_k(context) if search_k is None else search_k
-        known = model.known_users(user_items)[users]
         lists = np.full((users.size, k), -1, dtype=np.int64)
         with reporter.task(f"annoy queries for {users.size:,} users", total=users.size) as task:
             step = 4096
             for start in range(0, users.size, step):
                 batch = users[start:start + step]
                 lists[start:start + batch.size] = index.query(
-                    model.user_embeddings(batch), k, search_k, exclude=user_items[batch]
+                    model.user_embeddings(batch), k, search_k, exclude=seen[batch]
                 )
                 task.advance(batch.size)
     finally:
         index.close()
+    # Users without train history get the popularity fallback, as exact retrieval gives them;
+    # having seen nothing, they get the top of the list as it is.
     places = popularity_places(user_items)
-    order = np.lexsort((np.arange(places.size), -places))
-    for row in np.flatnonzero(~known):  # cold users: the popularity fallback, as exact retrieval does
-        unseen = order[~np.isin(order, user_items[users[row]].indices)][:k]
-        lists[row] = -1
-        lists[row, : unseen.size] = unseen
+    order = np.lexsort((np.arange(places.size), -places))[:k]
+    lists[~known] = -1
+    lists[np.ix_(~known, np.arange(order.size))] = order
     filled = lists >= 0
     scores = np.full(lists.shape, np.nan, dtype=np.float32)
-    vectors = model.user_embeddings(users)
-    items = model.item_embeddings()
     rows = np.nonzero(filled)[0]
-    scores[filled] = np.einsum("ij,ij->i", vectors[rows], items[lists[filled]])
-    scores[~known[:, None] & filled] = places[lists[~known[:, None] & filled]]
-    return Retrieved(lists, scores, int((~known).sum()), int((~filled[:, -1]).sum()))
+    scores[filled] = np.einsum(
+        "ij,ij->i", model.user_embeddings(users)[rows], model.item_embeddings()[lists[filled]]
+    )
+    cold = ~known[:, None] & filled
+    scores[cold] = places[lists[cold]]
+    return Retrieved(lists, scores, int((~known).sum()), int((~filled[:, -1]).sum()), search_k=int(search_k))
 
 
 def bench_run_index(
@@ -152,7 +166,7 @@ def bench_run_index(
             )
         finally:
             index.close()
-    document = result.to_json()
+    document = result.to_json() | {"index_sha256": index.info.sha256}
     with workspace.writing(reporter, command=f"index bench {run}"):
         publish_artifact(reopen_for_writing(context), BENCH_KIND, lambda folder: document)
     return result

@@ -13,6 +13,11 @@ from recsys_cli.errors import InvalidParameterError
 from recsys_cli.reporting import SILENT, Reporter
 
 CANDIDATES_FILE = "candidates.parquet"
+def candidates_kind(part: str) -> str:
+    """Candidates are kept per part: the ranker trains on one and is evaluated on the other."""
+    return f"candidates-{part}"
+
+
 # not a K the user chose: capped at the catalogue instead of refused
 DEFAULT_CANDIDATES = "default"
 EXPLAINABLE = ("als", "item-knn", "ease")
@@ -25,15 +30,6 @@ class Recommendation:
     fallback_reason: str | None
     history_size: int
     items: list[dict[str, Any]] = field(default_factory=list)
-
-
-def _vocab_ids(folder: Path, kind: str) -> np.ndarray:
-    import pyarrow.parquet as pq
-
-    table = pq.read_table(folder / "vocab" / f"{kind}s.parquet")
-    ids = np.empty(table.num_rows, dtype=object)
-    ids[table.column(f"{kind}_idx").to_numpy()] = table.column(f"{kind}_id").to_pylist()
-    return ids
 
 
 def _item_details(folder: Path, items: list[int]) -> dict[int, dict[str, Any]]:
@@ -50,18 +46,21 @@ def _item_details(folder: Path, items: list[int]) -> dict[int, dict[str, Any]]:
     return out
 
 
-def _contributions(model, user: int, user_items, item: int, n: int) -> list[tuple[int, float]]:
-    """The user's past items that contributed most to ``item``'s score."""
+def _contributions(model, user: int, user_items, items: list[int], n: int) -> list[list[tuple[int, float]]]:
+    """For each of ``items``: the user's past items that contributed most to its score."""
     if model.name == "als":
-        return model.explain(user, user_items, item, n)[1]
+        return [contributions for _, contributions in model.explain_many(user, user_items, items, n)]
     row = user_items[user]
     past = row.indices
-    if model.name == "item-knn":
-        weights = np.asarray(model.similarity[past][:, [item]].todense()).ravel() * row.data
-    else:  # ease scores the binary row: x_u B
-        weights = model.weights[past, item].astype(np.float64)
-    order = np.lexsort((past, -weights))[:n]
-    return [(int(past[i]), float(weights[i])) for i in order if weights[i] != 0]
+    explained = []
+    for item in items:
+        if model.name == "item-knn":
+            weights = np.asarray(model.similarity[past][:, [item]].todense()).ravel() * row.data
+        else:  # ease scores the binary row: x_u B
+            weights = model.weights[past, item].astype(np.float64)
+        order = np.lexsort((past, -weights))[:n]
+        explained.append([(int(past[i]), float(weights[i])) for i in order if weights[i] != 0])
+    return explained
 
 
 def recommend(
@@ -81,8 +80,8 @@ def recommend(
             )
         train = context.part("train").user_items
         model = context.model()
-        user_ids = _vocab_ids(context.dataset_folder, "user")
-        item_ids = _vocab_ids(context.dataset_folder, "item")
+        user_ids = context.vocabulary("user")
+        item_ids = context.vocabulary("item")
         matches = np.flatnonzero(user_ids == str(user_id))
         user = int(matches[0]) if matches.size else None
         history = int(train[user].nnz) if user is not None else 0
@@ -104,12 +103,13 @@ def recommend(
         else:
             scores = np.bincount(train.indices, minlength=train.shape[1])[top].astype(np.float64)
         details = _item_details(context.dataset_folder, [int(i) for i in top])
+        explained = _contributions(model, user, train, [int(i) for i in top], explain_n) if explain and reason is None else []
+        past_details = _item_details(context.dataset_folder, sorted({j for b in explained for j, _ in b}))
         items = []
         for rank, (item, score) in enumerate(zip(top, scores), start=1):
             entry = {"rank": rank, "item_id": item_ids[item], "score": float(score), **details.get(int(item), {})}
-            if explain and reason is None:
-                because = _contributions(model, user, train, int(item), explain_n)
-                past_details = _item_details(context.dataset_folder, [j for j, _ in because])
+            if explained:
+                because = explained[rank - 1]
                 entry["because"] = [
                     {"item_id": item_ids[j], "title": past_details.get(j, {}).get("title"), "contribution": c}
                     for j, c in because
@@ -131,6 +131,7 @@ class CandidatesResult:
     recall: float
     seconds: float
     short_lists: int = 0
+    search_k: int | None = None
 
 
 def generate_candidates(
@@ -161,6 +162,8 @@ def generate_candidates(
         raise InvalidParameterError(f"unknown part '{part}'", f"use one of {', '.join(PARTS)}")
     if retrieval not in RETRIEVALS:
         raise InvalidParameterError(f"unknown retrieval '{retrieval}'", f"use one of {', '.join(RETRIEVALS)}")
+    if search_k is not None and retrieval != "annoy":
+        raise InvalidParameterError("--search-k applies to --retrieval annoy only", "drop --search-k, or add --retrieval annoy")
     started = time.perf_counter()
     with workspace.reading():
         context = open_run(workspace, run)
@@ -181,8 +184,9 @@ def generate_candidates(
             retrieved = annoy_top_k(context, model, users, train, k, search_k=search_k, reporter=reporter)
         else:
             retrieved = exact_top_k(model, users, train, k, reporter=reporter, label=f"candidates for {users.size:,} users")
-        user_ids = _vocab_ids(context.dataset_folder, "user")
-        item_ids = _vocab_ids(context.dataset_folder, "item")
+        known = model.known_users(train)[users]
+        user_ids = pa.array(context.vocabulary("user"), type=pa.string())
+        item_ids = pa.array(context.vocabulary("item"), type=pa.string())
     lists, scores = retrieved.lists, retrieved.scores
     filled = lists >= 0
     row_users = np.repeat(users, filled.sum(axis=1))
@@ -192,14 +196,16 @@ def generate_candidates(
     recall = float(np.mean(per_user_hits / np.diff(truth.indptr)[users]))
     table = pa.table({
         "user_idx": pa.array(row_users.astype(np.int32)),
-        "user_id": pa.array(user_ids[row_users].tolist(), type=pa.string()),
+        "user_id": user_ids.take(pa.array(row_users)),
         "item_idx": pa.array(items.astype(np.int32)),
-        "item_id": pa.array(item_ids[items].tolist(), type=pa.string()),
+        "item_id": item_ids.take(pa.array(items)),
         "score": pa.array(scores[filled].astype(np.float32)),
         "rank": pa.array((np.nonzero(filled)[1] + 1).astype(np.int32)),
+        # the user has no train history: the row is a popularity pick and its score a popularity place
+        "fallback": pa.array(np.repeat(~known, filled.sum(axis=1))),
     })
     meta = {
-        "part": part, "k": k, "retrieval": retrieval, "search_k": search_k, "users": int(users.size),
+        "part": part, "k": k, "retrieval": retrieval, "search_k": retrieved.search_k, "users": int(users.size),
         "rows": table.num_rows, "fallback_users": retrieved.fallback_users, f"recall@{k}": recall,
         "short_lists": retrieved.short_lists,
     }
@@ -209,8 +215,9 @@ def generate_candidates(
         return meta
 
     with workspace.writing(reporter, command=f"candidates {run}"):
-        record = publish_artifact(reopen_for_writing(context), "candidates", write)
+        record = publish_artifact(reopen_for_writing(context), candidates_kind(part), write)
     return CandidatesResult(
         run, f"{record.path}/{CANDIDATES_FILE}", part, k, retrieval, int(users.size), table.num_rows,
         retrieved.fallback_users, recall, time.perf_counter() - started, retrieved.short_lists,
+        retrieved.search_k,
     )

@@ -28,6 +28,7 @@ class Retrieved:
     scores: np.ndarray  # users x k float32, NaN at padding
     fallback_users: int  # users served the popularity fallback
     short_lists: int = 0  # users given fewer than k items (an approximate index can find fewer)
+    search_k: int | None = None  # the Annoy search_k used (None: exact)
 
 
 def popularity_places(user_items: sp.csr_matrix) -> np.ndarray:
@@ -38,6 +39,13 @@ def popularity_places(user_items: sp.csr_matrix) -> np.ndarray:
     places = np.empty(n_items, dtype=np.float32)
     places[order] = np.arange(n_items, 0, -1, dtype=np.float32)
     return places
+
+
+def seen_pattern(user_items: sp.csr_matrix) -> sp.csr_matrix:
+    """Every stored cell as 1: what a user has seen, even where the value is a rating of 0."""
+    seen = user_items.copy()
+    seen.data = np.ones_like(seen.data)
+    return seen
 
 
 def check_k(k: int, n_items: int, what: str = "k") -> int:
@@ -79,6 +87,6 @@ def exact_top_k(
         return block
 
     with reporter.task(label, total=len(users)) as task:
-        lists, scores = batched_top_k(score, users, k, user_items, progress=task.advance)
+        lists, scores = batched_top_k(score, users, k, seen_pattern(user_items), progress=task.advance)
     return Retrieved(lists, scores, int((~known[users]).sum()) if cold_start == "popular" else 0)
 

@@ -22,11 +22,11 @@ import numpy as np
 
 from recsys_cli.data.catalog import ArtifactRecord, DatasetRecord, RunRecord, SplitRecord, validate_name
 from recsys_cli.data.workspace import Workspace
-from recsys_cli.errors import CorruptArtifactError, InvalidParameterError, UnknownNameError
+from recsys_cli.errors import CorruptArtifactError, UnknownNameError
 from recsys_cli.models.base import CandidateModel, TrainingData
 
 MANIFEST_FILE = "manifest.json"
-VALUES = ("ones", "rating")
+
 
 
 def validate_run_name(name: str) -> None:
@@ -58,11 +58,21 @@ class RunContext:
     def values(self) -> str:
         return self.run.manifest.get("values", "ones")
 
-    def part(self, part: str, values: str | None = None) -> TrainingData:
+    def part(self, part: str, values: str | None = None, min_rating: float | None = None) -> TrainingData:
         """A part of the run's split; values as the run was trained (ones or ratings) unless given."""
         return read_part(
-            self.split_folder, part, self.dataset.n_users, self.dataset.n_items, values or self.values
+            self.split_folder, part, self.dataset.n_users, self.dataset.n_items, values or self.values,
+            min_rating=min_rating,
         )
+
+    def vocabulary(self, kind: str) -> np.ndarray:
+        """Original ids (strings) indexed by ``user_idx`` or ``item_idx``; ``kind`` is 'user' or 'item'."""
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(self.dataset_folder / "vocab" / f"{kind}s.parquet")
+        ids = np.empty(table.num_rows, dtype=object)
+        ids[table.column(f"{kind}_idx").to_numpy()] = table.column(f"{kind}_id").to_pylist()
+        return ids
 
     def model(self) -> CandidateModel:
         from recsys_cli.models.persistence import load_model
@@ -99,36 +109,24 @@ def open_run(workspace: Workspace, name: str) -> RunContext:
 
 
 def read_part(
-    split_folder: Path, part: str, n_users: int, n_items: int, values: str = "ones", with_time: bool = False
+    split_folder: Path,
+    part: str,
+    n_users: int,
+    n_items: int,
+    values: str = "ones",
+    *,
+    with_time: bool = False,
+    min_rating: float | None = None,
 ) -> TrainingData:
     """One part of a split as TrainingData (users x items CSR over the dataset's indices);
-    ``with_time`` also keeps every interaction's item and time (for models that need them)."""
-    import pyarrow.parquet as pq
-    import scipy.sparse as sp
+    ``with_time`` also reads every interaction's item and time (for models that need them)."""
+    from recsys_cli.data.matrices import interaction_times, interactions_matrix
 
-    if values not in VALUES:
-        raise InvalidParameterError(f"values must be one of {', '.join(VALUES)}, not '{values}'")
     path = split_folder / f"{part}.parquet"
-    columns = ["user_idx", "item_idx"] + (["rating"] if values == "rating" else []) + (["ts"] if with_time else [])
-    table = pq.read_table(path, columns=columns)
-    users = table.column("user_idx").to_numpy()
-    items = table.column("item_idx").to_numpy()
-    if len(users) and (users.max() >= n_users or items.max() >= n_items):
-        raise CorruptArtifactError(
-            f"{path.name} has indices beyond the dataset's {n_users} users x {n_items} items",
-            "make the split again: it is not from this version of the dataset",
-        )
-    if values == "ones":
-        data = np.ones(len(users), dtype=np.float32)
-    else:
-        data = table.column("rating").to_numpy().astype(np.float32)
-    matrix = sp.csr_matrix((data, (users, items)), shape=(n_users, n_items), dtype=np.float32)
-    matrix.sum_duplicates()
-    if values == "ones":
-        matrix.data[:] = 1.0  # a repeated interaction is still one interaction
+    matrix = interactions_matrix(path, n_users, n_items, values, min_rating=min_rating)
     if not with_time:
         return TrainingData(matrix)
-    return TrainingData(matrix, items.astype(np.int64), table.column("ts").to_numpy().astype(np.int64))
+    return TrainingData(matrix, *interaction_times(path))
 
 
 def publish_artifact(

@@ -18,7 +18,8 @@ from recsys_cli.errors import AlreadyExistsError, UnknownNameError
 from recsys_cli.models.persistence import file_sha256, save_model
 from recsys_cli.models.registry import create_model, model_class
 from recsys_cli.reporting import SILENT, Reporter
-from recsys_cli.runs.store import MANIFEST_FILE, VALUES, read_part, validate_run_name
+from recsys_cli.data.matrices import VALUES
+from recsys_cli.runs.store import MANIFEST_FILE, read_part, validate_run_name
 
 _PACKAGES = ("implicit", "numpy", "scipy", "pyarrow", "duckdb", "threadpoolctl", "annoy", "lightgbm")
 
