@@ -13,7 +13,6 @@ Item ``i`` of the index is row ``i`` of the item matrix. No workspace knowledge 
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from dataclasses import asdict, dataclass
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from recsys_cli.data.atomic import file_sha256
 from recsys_cli.errors import CorruptArtifactError, InvalidParameterError
 from recsys_cli.reporting import SILENT, Reporter
 
@@ -96,14 +96,6 @@ class IndexInfo:
         return cls(**{**data, "max_norm": float(data["max_norm"])})
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def build_index(
     item_vectors: np.ndarray, path: Path, n_trees: int = 50, seed: int = 42, n_jobs: int = 1, reporter: Reporter = SILENT
 ) -> IndexInfo:
@@ -147,7 +139,7 @@ def build_index(
         index.unload()
         with open(temporary, "rb") as handle:
             os.fsync(handle.fileno())
-        info = IndexInfo(dimension, n_items, n_trees, seed, _sha256(temporary), temporary.stat().st_size, max_norm)
+        info = IndexInfo(dimension, n_items, n_trees, seed, file_sha256(temporary), temporary.stat().st_size, max_norm)
         os.replace(temporary, path)
     finally:
         index.unload()
@@ -254,7 +246,7 @@ def load_index(path: Path, info: IndexInfo | dict, expected_dimension: int, expe
         raise CorruptArtifactError(
             f"index file {path} has {size} bytes, expected {info.size_bytes} (truncated or replaced)", REBUILD_HINT
         )
-    if _sha256(path) != info.sha256:
+    if file_sha256(path) != info.sha256:
         raise CorruptArtifactError(f"index file {path} does not match its recorded sha256 (damaged)", REBUILD_HINT)
     index = AnnoyIndex(info.dimension + 1, "angular")
     try:

@@ -8,13 +8,13 @@ model that silently scores garbage.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from recsys_cli.data.atomic import file_sha256
 from recsys_cli.errors import CorruptArtifactError, RecsysError
 from recsys_cli.models.base import CandidateModel
 from recsys_cli.models.registry import create_model, model_class
@@ -22,14 +22,6 @@ from recsys_cli.models.registry import create_model, model_class
 MODEL_FILE = "model.npz"
 CONFIG_FILE = "model.json"
 FORMAT_VERSION = 1
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def save_model(model: CandidateModel, folder: Path) -> dict:

@@ -12,6 +12,19 @@ from recsys_cli.errors import InvalidParameterError
 from recsys_cli.models.base import CandidateModel, ModelParams, TrainingData, param
 
 
+def ranked_places(item_scores: np.ndarray) -> np.ndarray:
+    """float32 places from the bottom (n_items for the best item; ties to the lower index).
+
+    Places, not the scores themselves, so float32 keeps the order exact however large the
+    counts and their tie-breaks are.
+    """
+    n_items = item_scores.size
+    order = np.lexsort((np.arange(n_items), -item_scores))
+    places = np.empty(n_items, dtype=np.float32)
+    places[order] = np.arange(n_items, 0, -1, dtype=np.float32)
+    return places
+
+
 def item_counts(user_items: sp.csr_matrix) -> np.ndarray:
     """Distinct users per item (one per stored cell, whatever its value)."""
     return np.bincount(user_items.indices, minlength=user_items.shape[1]).astype(np.float64)
@@ -52,12 +65,7 @@ class PopularModel(CandidateModel):
         self.item_scores = scores.astype(np.float64)
 
     def score(self, users: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
-        # Scores are the items' places from the bottom (n_items for the most popular), so
-        # float32 keeps the order exact however large the counts and their tie-breaks are.
-        order = np.lexsort((np.arange(self.n_items), -self.item_scores))
-        places = np.empty(self.n_items, dtype=np.float32)
-        places[order] = np.arange(self.n_items, 0, -1, dtype=np.float32)
-        return np.broadcast_to(places, (len(users), self.n_items)).copy()
+        return np.broadcast_to(ranked_places(self.item_scores), (len(users), self.n_items)).copy()
 
     def known_users(self, user_items: sp.csr_matrix) -> np.ndarray:
         return np.ones(user_items.shape[0], dtype=bool)  # the same list suits everyone

@@ -15,7 +15,7 @@ import scipy.sparse as sp
 
 from recsys_cli.errors import InvalidParameterError
 from recsys_cli.models.base import CandidateModel
-from recsys_cli.models.popular import item_counts
+from recsys_cli.models.popular import item_counts, ranked_places
 from recsys_cli.reporting import SILENT, Reporter
 
 RETRIEVALS = ("exact", "annoy")
@@ -33,12 +33,7 @@ class Retrieved:
 
 def popularity_places(user_items: sp.csr_matrix) -> np.ndarray:
     """Train popularity as float32 places (n_items for the top item): exact whatever the counts."""
-    counts = item_counts(user_items)
-    n_items = counts.size
-    order = np.lexsort((np.arange(n_items), -counts))
-    places = np.empty(n_items, dtype=np.float32)
-    places[order] = np.arange(n_items, 0, -1, dtype=np.float32)
-    return places
+    return ranked_places(item_counts(user_items))
 
 
 def seen_pattern(user_items: sp.csr_matrix) -> sp.csr_matrix:

@@ -15,7 +15,8 @@ from recsys_cli import __version__
 from recsys_cli.data.catalog import RunRecord
 from recsys_cli.data.workspace import Workspace
 from recsys_cli.errors import AlreadyExistsError, UnknownNameError
-from recsys_cli.models.persistence import file_sha256, save_model
+from recsys_cli.data.atomic import file_sha256
+from recsys_cli.models.persistence import save_model
 from recsys_cli.models.registry import create_model, model_class
 from recsys_cli.reporting import SILENT, Reporter
 from recsys_cli.data.matrices import VALUES
