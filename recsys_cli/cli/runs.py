@@ -12,6 +12,9 @@ from recsys_cli.cli.output import Result, Table
 
 app = typer.Typer(help="Trained runs: list, show, compare, remove.", no_args_is_help=True)
 
+# per-user metrics whose run-to-run differences get a paired confidence interval
+PAIRED_METRICS = ("ndcg", "recall")
+
 
 @app.command("list")
 @handles_errors
@@ -73,8 +76,9 @@ def compare_command(
     ] = None,
     fmt: FormatOption = None,
 ) -> None:
-    """Put the stored evaluations of several runs in one table (evaluate each run first)."""
-    from recsys_cli.runs.summaries import compare_runs
+    """Put the stored evaluations of several runs in one table (evaluate each run first), with a
+    paired bootstrap 95% interval of each run's per-user ndcg and recall difference from the first."""
+    from recsys_cli.runs.summaries import compare_runs, paired_differences
 
     application = get_app(ctx)
     if len(runs) < 2:
@@ -107,7 +111,21 @@ def compare_command(
                  for s in comparison.runs},
     }
     table = Table(["run", "model", *keys], rows, title=f"runs on {on.value}")
-    application.emit(Result(document, [table]), fmt)
+    tested = [key for key in keys if key.split("@")[0] in PAIRED_METRICS]
+    differences, why_not = paired_differences(application.workspace, comparison, tested) if tested else ({}, None)
+    if why_not:
+        application.warn(why_not)
+    document["differences"] = {"baseline": runs[0], "method": "paired bootstrap, 2000 resamples, seed 0",
+                               "runs": differences}
+    tables = [table]
+    if differences:
+        tables.append(Table(
+            ["run", "metric", f"difference vs {runs[0]}", "95% CI low", "95% CI high", "excludes 0"],
+            [[run, metric, i["difference"], i["low"], i["high"], "yes" if i["excludes_zero"] else "no"]
+             for run, by_metric in differences.items() for metric, i in by_metric.items()],
+            title=f"paired differences per user against {runs[0]} (bootstrap)",
+        ))
+    application.emit(Result(document, tables), fmt)
 
 
 @app.command("remove")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from recsys_cli.data.catalog import RunRecord
@@ -18,6 +18,7 @@ class RunSummary:
     run: RunRecord
     evaluations: dict[str, dict[str, Any]]  # part -> {"protocol", "metrics"}
     artifacts: list[str]
+    evaluation_paths: dict[str, str] = field(default_factory=dict)  # part -> the evaluation's folder
 
     def headline(self, part: str = "test") -> float | None:
         return self.evaluations.get(part, {}).get("metrics", {}).get(HEADLINE)
@@ -33,10 +34,10 @@ class RunSummary:
 
 def _summary(catalog, record: RunRecord) -> RunSummary:
     artifacts = catalog.artifacts(record.name)
-    evaluations = {
-        a.kind.removeprefix("evaluation-"): a.meta for a in artifacts if a.kind.startswith("evaluation-")
-    }
-    return RunSummary(record, evaluations, [a.kind for a in artifacts])
+    evaluated = [a for a in artifacts if a.kind.startswith("evaluation-")]
+    evaluations = {a.kind.removeprefix("evaluation-"): a.meta for a in evaluated}
+    paths = {a.kind.removeprefix("evaluation-"): a.path for a in evaluated}
+    return RunSummary(record, evaluations, [a.kind for a in artifacts], paths)
 
 
 def list_runs(workspace: Workspace, dataset: str | None = None) -> list[RunSummary]:
@@ -78,12 +79,46 @@ def compare_runs(workspace: Workspace, names: list[str], part: str = "test") -> 
     # the evaluator's order (precision, recall, ndcg ...), K by K; the catalog stores keys sorted
     common.sort(key=lambda key: (int(key.split("@")[1]), METRICS.index(key.split("@")[0])))
     warnings = []
-    for field in ("dataset", "split", "evaluated_part", "relevance", "users_evaluated", "cold_start"):
-        values = {str(s.evaluations[part]["protocol"].get(field)) for s in summaries}
+    for name in ("dataset", "split", "evaluated_part", "relevance", "users_evaluated", "cold_start"):
+        values = {str(s.evaluations[part]["protocol"].get(name)) for s in summaries}
         if len(values) > 1:
-            warnings.append(f"runs differ in {field.replace('_', ' ')} ({', '.join(sorted(values))}): "
+            warnings.append(f"runs differ in {name.replace('_', ' ')} ({', '.join(sorted(values))}): "
                             "their metrics are not directly comparable")
     return Comparison(part, summaries, common, warnings)
+
+
+def paired_differences(
+    workspace: Workspace, comparison: Comparison, metrics: list[str], *, seed: int = 0
+) -> tuple[dict[str, dict[str, Any]], str | None]:
+    """Each run against the first: mean per-user difference and its paired bootstrap 95% interval.
+
+    Returns ({run: {metric: interval}}, None), or ({}, why not) when the runs were not
+    evaluated on the same users (then no paired test exists).
+    """
+    import pyarrow.parquet as pq
+
+    from recsys_cli.evaluation.run_evaluation import PER_USER_FILE
+    from recsys_cli.evaluation.significance import paired_bootstrap
+
+    part = comparison.part
+    with workspace.reading():
+        tables = [
+            pq.read_table(workspace.resolve(s.evaluation_paths[part]) / PER_USER_FILE, columns=["user", *metrics])
+            for s in comparison.runs
+        ]
+    users = [t.column("user").to_numpy() for t in tables]
+    if any(u.shape != users[0].shape or (u != users[0]).any() for u in users[1:]):
+        return {}, "the runs were evaluated on different users: no paired confidence interval"
+    baseline = tables[0]
+    differences: dict[str, dict[str, Any]] = {}
+    for summary, table in zip(comparison.runs[1:], tables[1:]):
+        differences[summary.run.name] = {
+            metric: paired_bootstrap(
+                baseline.column(metric).to_numpy(), table.column(metric).to_numpy(), seed=seed
+            ).to_json()
+            for metric in metrics
+        }
+    return differences, None
 
 
 def remove_run(workspace: Workspace, name: str, reporter: Reporter = SILENT) -> RunSummary:
