@@ -74,8 +74,11 @@ def evaluate_run(
         ks = check_ks(ks, context.dataset.n_items)
         train = context.part("train")
         # Relevance is decided row by row on the part itself, whatever values the model trained on.
-        truth = context.part(part, values="ones", min_rating=relevant_min_rating).user_items
-        in_part = np.diff(context.part(part, values="ones").user_items.indptr) > 0
+        everything = context.part(part, values="ones").user_items
+        truth = everything if relevant_min_rating is None else context.part(
+            part, values="ones", min_rating=relevant_min_rating
+        ).user_items
+        in_part = np.diff(everything.indptr) > 0
         model = context.model()
         user_ids = context.vocabulary("user")
     if truth.nnz == 0:

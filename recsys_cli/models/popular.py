@@ -57,8 +57,7 @@ class PopularModel(CandidateModel):
                 raise InvalidParameterError(
                     "popular with window-days needs the interactions' times", "pass TrainingData with item_idx and ts"
                 )
-        if self.params.window_days is not None and data.ts.size:
-            start = data.ts.max() - self.params.window_days * 86400
+            start = data.ts.max() - self.params.window_days * 86400  # fit refused an empty train part
             recent = np.bincount(data.item_idx[data.ts >= start], minlength=self.n_items).astype(np.float64)
             # the overall count, scaled below one, only breaks ties between equal recent counts
             scores = recent + overall / (overall.max() + 1.0)

@@ -100,7 +100,7 @@ def default_search_k(context, k: int, mean_seen: float) -> int:
 
 def annoy_top_k(context, model, users, user_items, k, *, search_k=None, reporter: Reporter = SILENT):
     """Like exact_top_k, through the run's index (approximate; scores recomputed exactly)."""
-    from recsys_cli.runs.retrieval import Retrieved, popularity_places, seen_pattern
+    from recsys_cli.runs.retrieval import Retrieved, popularity_order, popularity_places, seen_pattern
 
     seen = seen_pattern(user_items)
     known = model.known_users(user_items)[users]
@@ -122,7 +122,7 @@ def annoy_top_k(context, model, users, user_items, k, *, search_k=None, reporter
     # Users without train history get the popularity fallback, as exact retrieval gives them;
     # having seen nothing, they get the top of the list as it is.
     places = popularity_places(user_items)
-    order = np.lexsort((np.arange(places.size), -places))[:k]
+    order = popularity_order(user_items)[:k]
     lists[~known] = -1
     lists[np.ix_(~known, np.arange(order.size))] = order
     filled = lists >= 0

@@ -67,7 +67,7 @@ def recommend(
     workspace: Workspace, run: str, user_id: str, *, k: int = 10, explain: bool = False, explain_n: int = 3
 ) -> Recommendation:
     """Top-``k`` unseen items for one user (original ids in and out); popularity for unknown users."""
-    from recsys_cli.runs.retrieval import check_k, exact_top_k, popularity_places
+    from recsys_cli.runs.retrieval import check_k, exact_top_k, popularity_order
     from recsys_cli.runs.store import open_run
 
     with workspace.reading():
@@ -89,8 +89,7 @@ def recommend(
             retrieved = exact_top_k(model, np.array([user]), train, k)
             reason = None
         else:
-            places = popularity_places(train)
-            order = np.lexsort((np.arange(places.size), -places))
+            order = popularity_order(train)
             if user is not None:
                 order = order[~np.isin(order, train[user].indices)]
             retrieved = None
@@ -102,16 +101,16 @@ def recommend(
             scores = retrieved.scores[0][: top.size]
         else:
             scores = np.bincount(train.indices, minlength=train.shape[1])[top].astype(np.float64)
-        details = _item_details(context.dataset_folder, [int(i) for i in top])
         explained = _contributions(model, user, train, [int(i) for i in top], explain_n) if explain and reason is None else []
-        past_details = _item_details(context.dataset_folder, sorted({j for b in explained for j, _ in b}))
+        # one read of items.parquet for the recommended items and the past items behind them
+        details = _item_details(context.dataset_folder, sorted({int(i) for i in top} | {j for b in explained for j, _ in b}))
         items = []
         for rank, (item, score) in enumerate(zip(top, scores), start=1):
             entry = {"rank": rank, "item_id": item_ids[item], "score": float(score), **details.get(int(item), {})}
             if explained:
                 because = explained[rank - 1]
                 entry["because"] = [
-                    {"item_id": item_ids[j], "title": past_details.get(j, {}).get("title"), "contribution": c}
+                    {"item_id": item_ids[j], "title": details.get(j, {}).get("title"), "contribution": c}
                     for j, c in because
                 ]
             items.append(entry)

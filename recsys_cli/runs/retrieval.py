@@ -37,10 +37,21 @@ def popularity_places(user_items: sp.csr_matrix) -> np.ndarray:
 
 
 def seen_pattern(user_items: sp.csr_matrix) -> sp.csr_matrix:
-    """Every stored cell as 1: what a user has seen, even where the value is a rating of 0."""
+    """Every stored cell as 1: what a user has seen, even where the value is a rating of 0.
+
+    A matrix of ones (how runs train by default) is already that pattern and is returned as it is.
+    """
+    if (user_items.data == 1).all():
+        return user_items
     seen = user_items.copy()
     seen.data = np.ones_like(seen.data)
     return seen
+
+
+def popularity_order(user_items: sp.csr_matrix) -> np.ndarray:
+    """Item indices from most to least popular in train (ties to the lower index): the fallback list."""
+    places = popularity_places(user_items)
+    return np.lexsort((np.arange(places.size), -places))
 
 
 def check_k(k: int, n_items: int, what: str = "k") -> int:
