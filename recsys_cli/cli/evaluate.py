@@ -96,6 +96,11 @@ def evaluate_command(
         typer.Option("--catalog-size", help="With --predictions: the number of items, for coverage "
                      "(default: items seen in either file)."),
     ] = None,
+    stages: Annotated[
+        Optional[bool],
+        typer.Option("--stages/--no-stages", help="With a ranker: popularity, the generator alone and generator + "
+                     "ranker on the test part (default when the run has a ranker); --no-stages: full ranking only."),
+    ] = None,
     fmt: FormatOption = None,
 ) -> None:
     """Evaluate a run with full ranking (pinned metrics, docs/metrics.md), or score other tools' lists.
@@ -124,6 +129,16 @@ def evaluate_command(
         raise typer.BadParameter("give a RUN, or --predictions FILE --truth FILE")
     if catalog_size is not None:
         raise typer.BadParameter("--catalog-size goes with --predictions; a run's catalogue is its dataset's items")
+    if stages is None:
+        stages = on is Part.test and _has_ranker(application.workspace, run)
+    if stages:
+        if on is not Part.test:
+            raise typer.BadParameter("--stages evaluates the test part: the val part is the ranker's label window")
+        if cold_start is not ColdStart.popular:
+            raise typer.BadParameter("--cold-start applies to full ranking; with --stages every source serves "
+                                     "users without history the most popular items")
+        _evaluate_stages(application, run, ks, relevant_min_rating, fmt)
+        return
     from recsys_cli.evaluation.run_evaluation import evaluate_run
 
     evaluation = evaluate_run(
@@ -140,3 +155,54 @@ def evaluate_command(
         evaluation.document(), [metrics_table(evaluation.metrics, title)], preamble=protocol_lines(protocol)
     )
     application.emit(result, fmt)
+
+
+def _has_ranker(workspace, run: str) -> bool:
+    from recsys_cli.ranking.training import RANKER_KIND
+    from recsys_cli.runs.store import open_run
+
+    with workspace.reading():
+        return open_run(workspace, run).artifact(RANKER_KIND) is not None
+
+
+def _percent(value) -> str:
+    return "-" if value is None else f"{value:+.1%}"
+
+
+def stage_tables(evaluation) -> list[Table]:
+    """Per K: one row per stage and the ranker's relative lift; then the paired intervals."""
+    from recsys_cli.evaluation.metrics import METRICS
+
+    ks = evaluation.protocol["ks"]
+    lift = evaluation.lift["ranker_vs_candidates"]
+    tables = []
+    for k in ks:
+        names = [m for m in METRICS if f"{m}@{k}" in evaluation.metrics]
+        rows = [[stage, *(evaluation.stages[stage].get(f"{m}@{k}") for m in names)] for stage in evaluation.stages]
+        rows.append(["lift (ranker / candidates)", *(_percent(lift[f"{m}@{k}"]["relative"]) for m in names)])
+        tables.append(Table(["stage", *names], rows, title=f"{evaluation.run} on {evaluation.protocol['dataset']}"
+                            f"/{evaluation.protocol['split']} test @{k}"))
+    rows = []
+    for comparison, entries in evaluation.lift.items():
+        for key, entry in entries.items():
+            if "interval" in entry:
+                interval = entry["interval"]
+                rows.append([comparison.replace("_vs_", " - "), key, round(interval["difference"], 4),
+                             round(interval["low"], 4), round(interval["high"], 4),
+                             "yes" if interval["excludes_zero"] else "no"])
+    tables.append(Table(["comparison", "metric", "mean difference", "95% low", "95% high", "excludes 0"], rows,
+                        title="paired bootstrap over users (2,000 resamples)"))
+    return tables
+
+
+def _evaluate_stages(application, run: str, ks, relevant_min_rating, fmt) -> None:
+    from recsys_cli.evaluation.stages import evaluate_stages
+
+    evaluation = evaluate_stages(
+        application.workspace, run, ks=ks, relevant_min_rating=relevant_min_rating, reporter=application.reporter()
+    )
+    protocol = evaluation.protocol
+    if protocol["cold_start_users"]:
+        application.warn(f"{protocol['cold_start_users']:,} evaluated users have no history: every source "
+                         "serves them the most popular items")
+    application.emit(Result(evaluation.document(), stage_tables(evaluation), preamble=protocol_lines(protocol)), fmt)

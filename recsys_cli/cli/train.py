@@ -1,4 +1,4 @@
-"""`recsys train candidates`: fit a candidate generator on a split and register the run."""
+"""`recsys train candidates` (a generator on a split) and `recsys train ranker` (LambdaRank over a run's candidates)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import typer
 from recsys_cli.cli.application import ForceOption, FormatOption, get_app, handles_errors
 from recsys_cli.cli.output import Result, Table
 
-app = typer.Typer(help="Train models: candidate generators (ranker: later).", no_args_is_help=True)
+app = typer.Typer(help="Train models: candidate generators, then a ranker over their candidates.", no_args_is_help=True)
 
 
 class ModelName(str, Enum):
@@ -98,4 +98,91 @@ def train_candidates_command(
         title=f"trained on {dataset}/{split}",
     )
     application.emit(Result(document, [table]), fmt)
+    application.success(f"next: recsys evaluate {run}")
+
+
+class LabelScheme(str, Enum):
+    graded = "graded"
+    binary = "binary"
+
+
+def _ranker_option(help: str):
+    return typer.Option(help=help, rich_help_panel="Ranker parameters")
+
+
+def _names(values: list[str] | None) -> list[str]:
+    """Repeated and/or comma-separated names as one list."""
+    return [name for value in values or [] for name in value.replace(" ", "").split(",") if name]
+
+
+@app.command("ranker")
+@handles_errors
+def train_ranker_command(
+    ctx: typer.Context,
+    run: Annotated[str, typer.Argument(help="A candidate run with label-window candidates (recsys candidates RUN --on val).")],
+    with_runs: Annotated[
+        Optional[list[str]],
+        typer.Option("--with", help="More candidate runs on the same split: their top-N join the pool and "
+                     "their scores become features (repeat or comma-separate)."),
+    ] = None,
+    features: Annotated[
+        Optional[list[str]],
+        typer.Option("--features", help="Feature names (recsys features list); default: every one the data supports."),
+    ] = None,
+    labels: Annotated[
+        LabelScheme,
+        typer.Option("--labels", help="graded: each rating level is a grade (gain 1 to 2); binary: any interaction is 1."),
+    ] = LabelScheme.graded,
+    num_leaves: Annotated[int, _ranker_option("Leaves per tree.")] = 31,
+    learning_rate: Annotated[float, _ranker_option("Shrinkage per tree.")] = 0.05,
+    trees: Annotated[int, _ranker_option("Most boosting rounds.")] = 300,
+    early_stopping: Annotated[
+        int, _ranker_option("Stop after this many rounds without a better held-out ndcg@10 (0: never).")
+    ] = 30,
+    min_data_in_leaf: Annotated[int, _ranker_option("Fewest rows in a leaf.")] = 50,
+    valid_fraction: Annotated[
+        float, _ranker_option("Share of the label window's users held out for early stopping.")
+    ] = 0.2,
+    seed: Annotated[int, typer.Option("--seed", help="LightGBM's seed and the held-out users' draw.")] = 42,
+    refit: Annotated[
+        bool,
+        typer.Option("--refit/--no-refit", help="Refit the generators on train + val for the test window "
+                     "(as in production), or rank test with the models as trained on train."),
+    ] = True,
+    fmt: FormatOption = None,
+) -> None:
+    """Train a LightGBM LambdaRank ranker on a run's label window (the split's val part).
+
+    Features read only the train part, labels only the val part; the test part is never read.
+    The model is saved as LightGBM text beside the run; `recsys evaluate RUN` then compares
+    popularity, the generator alone and generator + ranker on the test part.
+    """
+    from recsys_cli.ranking.lambdarank import RankerParams
+    from recsys_cli.ranking.training import train_ranker
+
+    application = get_app(ctx)
+    params = RankerParams(
+        num_leaves=num_leaves, learning_rate=learning_rate, trees=trees, early_stopping=early_stopping,
+        min_data_in_leaf=min_data_in_leaf, valid_fraction=valid_fraction, seed=seed,
+    )
+    result = train_ranker(
+        application.workspace, run, with_runs=_names(with_runs), features=_names(features) or None,
+        labels=labels.value, params=params, refit_generators=refit, reporter=application.reporter(),
+    )
+    meta = result.meta
+    pool, training = meta["pool"], meta["training"]
+    summary = Table(
+        ["sources", "pool rows", "pool recall", "positives", "train users", "best iteration", "held-out ndcg@10"],
+        [[", ".join(f"{s['run']} top {s['candidates']}" for s in meta["sources"]), pool["rows"],
+          round(pool["recall"], 4), pool["positives"], training["users"], training["best_iteration"],
+          None if training["valid_ndcg@10"] is None else round(training["valid_ndcg@10"], 4)]],
+        title=f"ranker for {run} (label window: val, features from train)",
+    )
+    total = sum(value for _, value in result.importance) or 1.0
+    importance = Table(
+        ["feature", "gain", "share"],
+        [[name, round(value, 2), f"{value / total:.1%}"] for name, value in result.importance],
+        title="feature importance (total gain)",
+    )
+    application.emit(Result(result.document(), [summary, importance]), fmt)
     application.success(f"next: recsys evaluate {run}")

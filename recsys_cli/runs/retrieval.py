@@ -8,6 +8,7 @@ caller can say how many did.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,11 +78,24 @@ def exact_top_k(
     """Full ranking over every item for ``users`` (dataset indices), in batches."""
     from recsys_cli.evaluation.ranking import batched_top_k
 
+    k = check_k(k, user_items.shape[1])
+    users = np.asarray(users, dtype=np.int64)
+    score, known = model_scorer(model, user_items, cold_start)
+    with reporter.task(label, total=len(users)) as task:
+        lists, scores = batched_top_k(score, users, k, seen_pattern(user_items), progress=task.advance)
+    return Retrieved(lists, scores, int((~known[users]).sum()) if cold_start == "popular" else 0)
+
+
+def model_scorer(
+    model: CandidateModel, user_items: sp.csr_matrix, cold_start: str = "popular"
+) -> tuple[Callable[[np.ndarray], np.ndarray], np.ndarray]:
+    """``score(users) -> users x items`` float32 with the cold-start rule applied, and the known-user mask.
+
+    Users the model cannot score get the popularity places (``popular``) or ``-inf`` (``none``),
+    so every caller that scores (full ranking, the ranker's pair scores) treats them alike.
+    """
     if cold_start not in COLD_START:
         raise InvalidParameterError(f"cold start must be one of {', '.join(COLD_START)}, not '{cold_start}'")
-    n_items = user_items.shape[1]
-    k = check_k(k, n_items)
-    users = np.asarray(users, dtype=np.int64)
     known = model.known_users(user_items)
     fallback = popularity_places(user_items)
 
@@ -92,7 +106,5 @@ def exact_top_k(
             block[cold] = fallback if cold_start == "popular" else -np.inf
         return block
 
-    with reporter.task(label, total=len(users)) as task:
-        lists, scores = batched_top_k(score, users, k, seen_pattern(user_items), progress=task.advance)
-    return Retrieved(lists, scores, int((~known[users]).sum()) if cold_start == "popular" else 0)
+    return score, known
 

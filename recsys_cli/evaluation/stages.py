@@ -1,0 +1,271 @@
+"""Two-stage evaluation: popularity, the candidate generator alone, generator + ranker, same users.
+
+The test window's history is train + val. Each source run ranks the test users over the
+full catalogue (the refitted models when the ranker was trained with refit), the union of
+their top-N lists is the pool, and the ranker re-orders it. Three rows are scored with
+the same truth, users and K's:
+
+    popular     the most popular items of the history, minus what the user saw
+    candidates  the primary generator's own top-K (the order the pool came in)
+    ranker      the pool ordered by the ranker's score (ties: lower item index)
+
+Lifts are relative differences of the means; for every ndcg@K and recall@K the paired
+bootstrap interval of the per-user difference says whether the lift is more than noise.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from recsys_cli.data.workspace import Workspace
+from recsys_cli.errors import CorruptArtifactError, InvalidParameterError
+from recsys_cli.reporting import SILENT, Reporter
+
+STAGES = ("popular", "candidates", "ranker")
+STAGES_KIND = "evaluation-stages"
+COMPARISONS = (("ranker", "candidates"), ("candidates", "popular"), ("ranker", "popular"))
+INTERVAL_METRICS = ("ndcg", "recall")
+PER_USER_FILE = "per_user.parquet"
+METRICS_FILE = "metrics.json"
+POOL_FILE = "pool-test.parquet"
+
+
+@dataclass
+class StageEvaluation:
+    run: str
+    protocol: dict[str, Any]
+    stages: dict[str, dict[str, float]]
+    lift: dict[str, dict[str, dict[str, Any]]]
+    per_user_path: str | None = None
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        return self.stages["ranker"]
+
+    def document(self) -> dict[str, Any]:
+        return {
+            "run": self.run, "protocol": self.protocol, "metrics": self.metrics, "stages": self.stages,
+            "lift": self.lift, "per_user": self.per_user_path,
+        }
+
+
+def _ranker_lists(pool_users, pool_items, scores, users: np.ndarray, k: int) -> np.ndarray:
+    """Each user's pool ordered by score descending, ties to the lower item, cut at k (-1 padding)."""
+    order = np.lexsort((pool_items, -scores, pool_users))
+    sorted_users = pool_users[order]
+    starts = np.searchsorted(sorted_users, sorted_users, side="left")
+    position = np.arange(order.size) - starts
+    keep = position < k
+    lists = np.full((users.size, k), -1, dtype=np.int64)
+    rows = np.searchsorted(users, sorted_users[keep])
+    lists[rows, position[keep]] = pool_items[order][keep]
+    return lists
+
+
+def _popular_lists(seen, users: np.ndarray, k: int) -> np.ndarray:
+    from recsys_cli.evaluation.ranking import batched_top_k
+    from recsys_cli.runs.retrieval import popularity_places
+
+    places = popularity_places(seen)
+    lists, _ = batched_top_k(lambda batch: np.repeat(places[None, :], batch.size, axis=0), users, k, seen)
+    return lists
+
+
+def _stale(name: str, run: str) -> CorruptArtifactError:
+    return CorruptArtifactError(
+        f"source run '{name}' changed after run '{run}'s ranker was trained",
+        f"train the ranker again: recsys train ranker {run} (with the same --with runs)",
+    )
+
+
+def evaluate_stages(
+    workspace: Workspace,
+    run: str,
+    *,
+    ks=(10, 20),
+    relevant_min_rating: float | None = None,
+    save: bool = True,
+    reporter: Reporter = SILENT,
+) -> StageEvaluation:
+    """Evaluate ``run``'s ranker on the test window against the generator alone and popularity."""
+    from recsys_cli.evaluation.metrics import evaluate_lists
+    from recsys_cli.evaluation.ranking import default_batch_size
+    from recsys_cli.evaluation.run_evaluation import check_ks
+    from recsys_cli.models.persistence import load_model
+    from recsys_cli.ranking.lambdarank import load_ranker, predict
+    from recsys_cli.ranking.pool import SourceLists, combined_history, score_pool, union_pool
+    from recsys_cli.ranking.training import MODEL_FILE, RANKER_KIND, REFIT_FOLDER, build_features, read_features
+    from recsys_cli.ranking.windows import TEST_WINDOW
+    from recsys_cli.runs.retrieval import exact_top_k, model_scorer, seen_pattern
+    from recsys_cli.runs.store import open_run, read_part
+
+    if relevant_min_rating is not None and not np.isfinite(relevant_min_rating):
+        raise InvalidParameterError("--relevant-min-rating must be a number")
+    scratch = Path(tempfile.mkdtemp(prefix="recsys-stages-"))
+    try:
+        with workspace.reading():
+            primary = open_run(workspace, run)
+            record = primary.artifact(RANKER_KIND)
+            if record is None:
+                raise InvalidParameterError(f"run '{run}' has no ranker", f"train one: recsys train ranker {run}")
+            meta, folder = record.meta, workspace.resolve(record.path)
+            n_users, n_items = primary.dataset.n_users, primary.dataset.n_items
+            ks = check_ks(ks, n_items)
+            primary_n = int(meta["sources"][0]["candidates"])
+            if ks[-1] > primary_n:
+                raise InvalidParameterError(
+                    f"k={ks[-1]} is larger than the {primary_n} candidates the ranker re-ranks",
+                    f"pass --k values <= {primary_n}, or make more candidates and train the ranker again",
+                )
+            contexts = []
+            for source in meta["sources"]:
+                context = primary if source["run"] == run else open_run(workspace, source["run"])
+                if context.run.manifest.get("model_sha256") != source["model_sha256"]:
+                    raise _stale(source["run"], run)
+                contexts.append(context)
+            truth = primary.part("test", values="ones", min_rating=relevant_min_rating).user_items
+            if truth.nnz == 0:
+                raise InvalidParameterError(
+                    f"the test part of split '{primary.split.name}' has no relevant interactions",
+                    "lower --relevant-min-rating",
+                )
+            users = np.flatnonzero(np.diff(truth.indptr))
+            per_source, histories = [], []
+            for i, (context, source) in enumerate(zip(contexts, meta["sources"])):
+                model = (load_model(folder / REFIT_FOLDER / str(i), what=f"the refitted '{source['run']}' model")
+                         if meta["refit"] else context.model())
+                history = combined_history([
+                    read_part(context.split_folder, part, n_users, n_items, context.values) for part in ("train", "val")
+                ]).user_items
+                retrieved = exact_top_k(model, users, history, int(source["candidates"]), reporter=reporter,
+                                        label=f"test candidates from '{source['run']}'")
+                per_source.append((model, history, retrieved))
+                histories.append(history)
+            pool = union_pool([SourceLists(users, r.lists) for _, _, r in per_source], n_items)
+            batch = default_batch_size(n_items)
+            for model, history, _ in per_source:
+                pool.scores.append(score_pool(pool, model_scorer(model, history)[0], batch))
+            _, features_path, _ = build_features(contexts, TEST_WINDOW, pool, scratch, meta["features"], reporter)
+            feature_users, feature_items, matrix = read_features(features_path, meta["columns"])
+            if not (np.array_equal(feature_users, pool.users) and np.array_equal(feature_items, pool.items)):
+                raise CorruptArtifactError("the test features do not line up with the candidate pool")
+            booster = load_ranker((folder / MODEL_FILE).read_text(), meta["columns"], f"run '{run}'s ranker.txt")
+            scores = predict(booster, matrix, meta["params"]["threads"])
+            seen = seen_pattern(histories[0])
+            k = ks[-1]
+            lists = {
+                "popular": _popular_lists(seen, users, k),
+                "candidates": per_source[0][2].lists[:, :k],
+                "ranker": _ranker_lists(pool.users, pool.items, scores, users, k),
+            }
+            cold = int(per_source[0][2].fallback_users)
+            user_ids = primary.vocabulary("user")
+        counts = np.bincount(seen.indices, minlength=n_items)
+        n_history_users = int((np.diff(seen.indptr) > 0).sum())
+        popularity = np.maximum(counts, 1) / max(n_history_users, 1)
+        results = {}
+        for stage in STAGES:
+            full = np.full((n_users, k), -1, dtype=np.int64)
+            full[users] = lists[stage]
+            results[stage] = evaluate_lists(full, truth, ks, n_catalog_items=n_items, item_popularity=popularity)
+        hits = np.asarray(truth[pool.users, pool.items]).ravel() > 0
+        ceiling = np.bincount(np.searchsorted(users, pool.users[hits]), minlength=users.size) / np.diff(truth.indptr)[users]
+        protocol = _protocol(primary, meta, ks, relevant_min_rating, results["ranker"].n_users, cold, float(ceiling.mean()), len(pool))
+        evaluation = StageEvaluation(run, protocol, {s: r.metrics for s, r in results.items()}, _lifts(results, ks))
+        if save:
+            _write_pool(scratch / POOL_FILE, pool, scores)
+            evaluation.per_user_path = _save(workspace, primary, evaluation, results, user_ids, scratch, reporter)
+        return evaluation
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _protocol(primary, meta, ks, relevant_min_rating, n_users, cold, ceiling, pool_rows) -> dict[str, Any]:
+    sources = ", ".join(f"{s['run']} ({s['model']}, top {s['candidates']})" for s in meta["sources"])
+    return {
+        "run": primary.run.name,
+        "dataset": primary.dataset.name,
+        "split": primary.split.name,
+        "split_strategy": primary.split.strategy,
+        "split_params": primary.split.params,
+        "evaluated_part": "test",
+        "history": "train + val (the label window is history at test time)",
+        "generators": "refitted on train + val" if meta["refit"] else "as trained on train",
+        "relevance": "every test interaction" if relevant_min_rating is None
+        else f"test interactions with rating >= {relevant_min_rating:g}",
+        "candidate_pool": f"union of {sources}: {pool_rows:,} pairs",
+        "pool_recall": round(ceiling, 6),
+        "candidates_row": f"{meta['sources'][0]['run']}'s own top-K",
+        "popular_row": "most popular items of train + val, minus each user's history",
+        "ks": list(ks),
+        "users_evaluated": n_users,
+        "cold_start_users": cold,
+        "features": meta["columns"],
+        "ranker_best_iteration": meta["training"]["best_iteration"],
+        "labels": meta["labels"]["scheme"],
+    }
+
+
+def _lifts(results, ks) -> dict[str, dict[str, dict[str, Any]]]:
+    from recsys_cli.evaluation.significance import paired_bootstrap
+
+    lift: dict[str, dict[str, dict[str, Any]]] = {}
+    for better, base in COMPARISONS:
+        entries = {}
+        a, b = results[base], results[better]
+        for key, value in b.metrics.items():
+            reference = a.metrics.get(key)
+            entry: dict[str, Any] = {
+                "relative": (value / reference - 1.0) if reference else None,
+                "difference": value - reference if reference is not None else None,
+            }
+            if key.split("@")[0] in INTERVAL_METRICS and key in a.per_user:
+                entry["interval"] = paired_bootstrap(a.per_user[key], b.per_user[key]).to_json()
+            entries[key] = entry
+        lift[f"{better}_vs_{base}"] = entries
+    return lift
+
+
+def _write_pool(path: Path, pool, scores: np.ndarray) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    columns = {"user_idx": pa.array(pool.users.astype(np.int32)), "item_idx": pa.array(pool.items.astype(np.int32))}
+    for i, (source_scores, ranks) in enumerate(zip(pool.scores, pool.ranks)):
+        columns[f"score_{i}"] = pa.array(source_scores, type=pa.float32())
+        columns[f"rank_{i}"] = pa.array(ranks, type=pa.int32(), mask=ranks == 0)
+    columns["ranker_score"] = pa.array(scores, type=pa.float64())
+    pq.write_table(pa.table(columns), path, compression="zstd")
+
+
+def _save(workspace, primary, evaluation: StageEvaluation, results, user_ids, scratch: Path, reporter) -> str:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from recsys_cli.runs.store import publish_artifact, reopen_for_writing
+
+    tables = []
+    for stage, result in results.items():
+        table = result.to_arrow()
+        ids = user_ids[table.column("user").to_numpy()].tolist()
+        table = table.add_column(0, "stage", pa.array([stage] * table.num_rows, type=pa.string()))
+        tables.append(table.add_column(2, "user_id", pa.array(ids, type=pa.string())))
+    per_user = pa.concat_tables(tables)
+    document = {"protocol": evaluation.protocol, "stages": evaluation.stages, "lift": evaluation.lift}
+
+    def write(folder: Path) -> dict[str, Any]:
+        pq.write_table(per_user, folder / PER_USER_FILE, compression="zstd")
+        shutil.move(str(scratch / POOL_FILE), folder / POOL_FILE)
+        (folder / METRICS_FILE).write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
+        return {"protocol": evaluation.protocol, "metrics": evaluation.metrics}
+
+    with workspace.writing(reporter, command=f"evaluate {primary.run.name}"):
+        record = publish_artifact(reopen_for_writing(primary), STAGES_KIND, write)
+    return f"{record.path}/{PER_USER_FILE}"

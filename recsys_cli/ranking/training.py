@@ -1,0 +1,310 @@
+"""`recsys train ranker RUN`: a LambdaRank ranker over the candidates of one or more runs.
+
+The ranker learns from the label window only (the split's val part): the pool is the union
+of each source run's ``candidates-val`` lists, features read the train part alone, labels
+are what each user did in the val part. Nothing here opens the test part. With ``refit``
+the source models are also fitted again on train + val (same class, parameters and seed) and
+kept beside the ranker, so the test window is ranked by generators that saw its history.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from recsys_cli.data.workspace import Workspace
+from recsys_cli.errors import CorruptArtifactError, InvalidParameterError
+from recsys_cli.ranking.lambdarank import LABEL_SCHEMES, RankerParams, grade_labels, train_lambdarank
+from recsys_cli.ranking.pool import Pool, combined_history, lists_from_rows, refit, score_pool, union_pool
+from recsys_cli.ranking.windows import LABEL_WINDOW, as_of, check_split
+from recsys_cli.reporting import SILENT, Reporter
+
+RANKER_KIND = "ranker"
+MODEL_FILE = "ranker.txt"
+POOL_FILE = "candidates-val.parquet"
+FEATURES_FILE = "features-val.parquet"
+LABELS_FILE = "labels-val.parquet"
+IMPORTANCE_FILE = "importance.parquet"
+REFIT_FOLDER = "refit"
+
+
+@dataclass
+class RankerResult:
+    run: str
+    path: str
+    meta: dict[str, Any]
+    importance: list[tuple[str, float]] = field(default_factory=list)
+
+    def document(self) -> dict[str, Any]:
+        return {"run": self.run, "path": self.path, **self.meta}
+
+
+def open_sources(workspace: Workspace, run: str, with_runs) -> list:
+    """The run and every ``--with`` run, which must share its dataset and split."""
+    from recsys_cli.runs.store import open_run
+
+    names = [run, *with_runs]
+    if len(set(names)) != len(names):
+        raise InvalidParameterError("a run is named twice among the ranker's sources", "name each --with run once")
+    contexts = [open_run(workspace, name) for name in names]
+    primary = contexts[0]
+    for context in contexts[1:]:
+        if (context.run.dataset, context.run.split) != (primary.run.dataset, primary.run.split):
+            raise InvalidParameterError(
+                f"run '{context.run.name}' is on {context.run.dataset}/{context.run.split}, but '{run}' is on "
+                f"{primary.run.dataset}/{primary.run.split}",
+                "every source of a ranker must be trained on the same split",
+            )
+    return contexts
+
+
+def label_candidates(context) -> tuple[Path, dict[str, Any]]:
+    """The run's label-window candidates (``recsys candidates RUN --on val``) and their record."""
+    from recsys_cli.runs.recommend import CANDIDATES_FILE, candidates_kind
+
+    record = context.artifact(candidates_kind(LABEL_WINDOW.part))
+    if record is None:
+        name = context.run.name
+        raise InvalidParameterError(
+            f"run '{name}' has no candidates for the label window (the val part)",
+            f"make them first: recsys candidates {name} --on val -k 200",
+        )
+    return context.workspace.resolve(record.path) / CANDIDATES_FILE, record.meta
+
+
+def _read_lists(path: Path):
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path, columns=["user_idx", "item_idx", "rank"])
+    return lists_from_rows(*(table.column(c).to_numpy().astype(np.int64) for c in ("user_idx", "item_idx", "rank")))
+
+
+def window_ratings(path: Path, pool: Pool, n_items: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each pool pair's rating in the window (NaN: not interacted), and the window's users and counts."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path, columns=["user_idx", "item_idx", "rating"])
+    users = table.column("user_idx").to_numpy().astype(np.int64)
+    keys = users * n_items + table.column("item_idx").to_numpy().astype(np.int64)
+    order = np.argsort(keys, kind="stable")
+    keys, ratings = keys[order], table.column("rating").to_numpy().astype(np.float64)[order]
+    pool_keys = pool.users * n_items + pool.items
+    at = np.minimum(np.searchsorted(keys, pool_keys), max(keys.size - 1, 0))
+    found = keys.size > 0 and keys[at] == pool_keys
+    out = np.full(len(pool), np.nan)
+    if keys.size:
+        out[found] = ratings[at[found]]
+    window_users, counts = np.unique(users, return_counts=True)
+    return out, window_users, counts
+
+
+def pool_recall(pool: Pool, hits: np.ndarray, window_users: np.ndarray, counts: np.ndarray) -> float:
+    """Mean over the window's users of the share of their interactions the pool holds: the ranker's ceiling."""
+    found = np.zeros(int(window_users.max(initial=-1)) + 1)
+    np.add.at(found, pool.users[hits], 1.0)
+    return float(np.mean(found[window_users] / counts)) if counts.size else 0.0
+
+
+def read_features(path: Path, columns: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Users, items and the float32 feature matrix (NULL as NaN) of a features Parquet."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    matrix = np.column_stack([
+        table.column(c).to_numpy(zero_copy_only=False).astype(np.float32) for c in columns
+    ]) if columns else np.zeros((table.num_rows, 0), np.float32)
+    return (table.column("user_idx").to_numpy().astype(np.int64),
+            table.column("item_idx").to_numpy().astype(np.int64), matrix)
+
+
+def build_features(contexts, window, pool: Pool, folder: Path, names: list[str], reporter: Reporter):
+    """Write the pool and its features for ``window`` into ``folder``; returns (pool path, features path, report)."""
+    from recsys_cli.ranking.features import compute_features
+
+    primary = contexts[0]
+    history = window.history_paths(primary.split_folder)
+    pool_path = folder / f"candidates-{window.part}.parquet"
+    features_path = folder / f"features-{window.part}.parquet"
+    from recsys_cli.ranking.pool import write_pool
+
+    write_pool(pool, pool_path)
+    with reporter.task(f"features for {len(pool):,} {window.part} candidates", total=None):
+        report = compute_features(
+            pool_path, history, primary.dataset_folder / "items.parquet", users_file(primary),
+            features_path, names=names, sources=[c.run.name for c in contexts], as_of=as_of(history),
+        )
+    return pool_path, features_path, report
+
+
+def users_file(context) -> Path | None:
+    path = context.dataset_folder / "users.parquet"
+    return path if path.exists() else None
+
+
+def resolve(contexts, features) -> tuple[list[str], list[str]]:
+    """The feature names the data supports (or the requested ones, checked) and their columns."""
+    from recsys_cli.ranking.features import capabilities, feature_columns, resolve_features
+
+    primary = contexts[0]
+    caps = capabilities(
+        LABEL_WINDOW.history_paths(primary.split_folder), primary.dataset_folder / "items.parquet",
+        users_file(primary), len(contexts) - 1,
+    )
+    names = resolve_features(list(features) if features else None, caps)
+    return names, feature_columns(names, [c.run.name for c in contexts])
+
+
+def train_ranker(
+    workspace: Workspace,
+    run: str,
+    *,
+    with_runs=(),
+    features=None,
+    labels: str = "graded",
+    params: RankerParams | None = None,
+    refit_generators: bool = True,
+    reporter: Reporter = SILENT,
+) -> RankerResult:
+    """Train a LambdaRank ranker on the label window of ``run`` (and ``with_runs``) and register it."""
+    from recsys_cli.models.persistence import save_model
+    from recsys_cli.runs.retrieval import model_scorer
+    from recsys_cli.runs.store import read_part
+    from recsys_cli.evaluation.ranking import default_batch_size
+
+    params = (params or RankerParams()).validated()
+    if labels not in LABEL_SCHEMES:
+        raise InvalidParameterError(f"unknown label scheme '{labels}'", f"use one of {', '.join(LABEL_SCHEMES)}")
+    started = time.perf_counter()
+    scratch = Path(tempfile.mkdtemp(prefix="recsys-ranker-"))
+    try:
+        with workspace.reading():
+            contexts = open_sources(workspace, run, with_runs)
+            primary = contexts[0]
+            check_split(primary)
+            sources = [label_candidates(context) for context in contexts]
+            names, columns = resolve(contexts, features)
+            n_users, n_items = primary.dataset.n_users, primary.dataset.n_items
+            pool = union_pool([_read_lists(path) for path, _ in sources], n_items)
+            batch = default_batch_size(n_items)
+            for context in contexts:
+                score, _ = model_scorer(context.model(), context.part("train").user_items)
+                pool.scores.append(score_pool(pool, score, batch))
+            ratings, window_users, counts = window_ratings(primary.split_folder / "val.parquet", pool, n_items)
+            hits = ~np.isnan(ratings)
+            if not hits.any():
+                raise InvalidParameterError(
+                    f"the label window (the val part of split '{primary.split.name}': {int(counts.sum()):,} "
+                    f"interactions by {window_users.size:,} users) has no interaction among the "
+                    f"{len(pool):,} candidates",
+                    f"widen it (split again with a larger --val-fraction or --val-n) or make more candidates: "
+                    f"recsys candidates {run} --on val -k 500",
+                )
+            grades = grade_labels(ratings, labels)
+            _, features_path, report = build_features(contexts, LABEL_WINDOW, pool, scratch, names, reporter)
+            users, items, matrix = read_features(features_path, columns)
+            if not (np.array_equal(users, pool.users) and np.array_equal(items, pool.items)):
+                raise CorruptArtifactError("the features do not line up with the candidate pool")
+            # users without a positive candidate carry no pairwise signal: lambdarank skips them anyway
+            positive_users = np.unique(pool.users[hits])
+            keep = np.isin(pool.users, positive_users)
+            trained = train_lambdarank(
+                matrix[keep], grades.grades[keep], pool.users[keep], columns, grades.gains, params, reporter=reporter
+            )
+            refitted = []
+            if refit_generators:
+                for i, context in enumerate(contexts):
+                    model = context.model()
+                    data = combined_history([
+                        read_part(context.split_folder, part, n_users, n_items, context.values,
+                                  with_time=model.needs_time())
+                        for part in ("train", "val")
+                    ])
+                    reporter.info(f"refitting {context.run.model} ('{context.run.name}') on train + val")
+                    config = save_model(refit(model, data, reporter), _mkdir(scratch / REFIT_FOLDER / str(i)))
+                    refitted.append(config["sha256"])
+        _write_labels(scratch / LABELS_FILE, pool, grades.grades)
+        (scratch / MODEL_FILE).write_text(trained.model_text)
+        importance = sorted(trained.importance.items(), key=lambda kv: (-kv[1], kv[0]))
+        _write_importance(scratch / IMPORTANCE_FILE, importance)
+        meta = {
+            "sources": [
+                {"run": c.run.name, "model": c.run.model, "model_sha256": c.run.manifest.get("model_sha256"),
+                 "candidates": int(m["k"]), "refit_sha256": refitted[i] if refitted else None}
+                for i, (c, (_, m)) in enumerate(zip(contexts, sources))
+            ],
+            "refit": bool(refit_generators),
+            "features": names,
+            "columns": columns,
+            "labels": {"scheme": grades.scheme, "gains": grades.gains, "levels": grades.levels},
+            "params": params.to_dict(),
+            "label_window": {
+                "part": LABEL_WINDOW.part, "history": list(LABEL_WINDOW.history),
+                "users": int(window_users.size), "interactions": int(counts.sum()),
+            },
+            "pool": {
+                "rows": len(pool), "users": int(np.unique(pool.users).size), "positives": int(hits.sum()),
+                "recall": pool_recall(pool, hits, window_users, counts),
+            },
+            "training": {
+                "rows": int(keep.sum()), "users": int(positive_users.size),
+                "best_iteration": trained.best_iteration, "trees_grown": trained.trees,
+                "valid_ndcg@10": trained.valid_ndcg, "seconds": round(trained.seconds, 3),
+            },
+            "features_seconds": round(report.seconds, 3),
+            "wall_seconds": round(time.perf_counter() - started, 3),
+        }
+        return _publish(workspace, primary, contexts, scratch, meta, importance, reporter)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir(parents=True)
+    return path
+
+
+def _write_labels(path: Path, pool: Pool, grades: np.ndarray) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({
+        "user_idx": pa.array(pool.users.astype(np.int32)), "item_idx": pa.array(pool.items.astype(np.int32)),
+        "grade": pa.array(grades.astype(np.int32)),
+    }), path, compression="zstd")
+
+
+def _write_importance(path: Path, importance: list[tuple[str, float]]) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    total = sum(value for _, value in importance) or 1.0
+    pq.write_table(pa.table({
+        "feature": [name for name, _ in importance],
+        "gain": pa.array([value for _, value in importance], type=pa.float64()),
+        "share": pa.array([value / total for _, value in importance], type=pa.float64()),
+    }), path)
+
+
+def _publish(workspace, primary, contexts, scratch: Path, meta, importance, reporter) -> RankerResult:
+    from recsys_cli.runs.store import open_run, publish_artifact, reopen_for_writing
+
+    def write(folder: Path) -> dict[str, Any]:
+        for child in scratch.iterdir():
+            shutil.move(str(child), folder / child.name)
+        return meta
+
+    with workspace.writing(reporter, command=f"train ranker {primary.run.name}"):
+        fresh = reopen_for_writing(primary)
+        for context in contexts[1:]:
+            if open_run(workspace, context.run.name).run.path != context.run.path:
+                raise CorruptArtifactError(
+                    f"run '{context.run.name}' was retrained while this command ran", "run the command again"
+                )
+        record = publish_artifact(fresh, RANKER_KIND, write)
+    return RankerResult(primary.run.name, record.path, meta, importance)
