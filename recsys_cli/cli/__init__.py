@@ -57,7 +57,7 @@ def main_callback(
 
 
 def _register() -> None:
-    from recsys_cli.cli import datasets, demo, evaluate, index, ingest, recommend, runs, split, sql, train
+    from recsys_cli.cli import datasets, demo, evaluate, features, index, ingest, recommend, runs, split, sql, train
 
     app.add_typer(datasets.app, name="datasets")
     app.add_typer(ingest.app, name="ingest")
@@ -65,6 +65,7 @@ def _register() -> None:
     app.add_typer(train.app, name="train")
     app.command("evaluate")(evaluate.evaluate_command)
     app.add_typer(runs.app, name="runs")
+    app.add_typer(features.app, name="features")
     app.add_typer(index.app, name="index")
     app.command("recommend")(recommend.recommend_command)
     app.command("candidates")(recommend.candidates_command)

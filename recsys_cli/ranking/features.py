@@ -1,0 +1,391 @@
+"""The ranker's features: a registry of named SQL features and one DuckDB query that computes them.
+
+Every candidate pair (``user_idx, item_idx``) gets one float32 column per
+feature, NULL where the feature is undefined (LightGBM's "missing"). The
+features read only the files they are given: the candidates, the history
+(the interactions *before* the window being featurised, chosen by the
+orchestrator), and the items and users tables; "recent" and "days ago" are
+relative to ``as_of``, the history's last timestamp, never to the window's own
+times, so nothing of the window leaks in.
+
+Registry order (the output's column order): the candidate sources
+(``candidate_score``, ``candidate_rank``, ``source_count``, ``source_scores``),
+item popularity and ratings, user activity and ratings, pair features from the
+history (``item_rating_gap``, ``genre_affinity``, ``cooc_recent``), then
+demographics.
+
+``requires`` names what the data must have: ``ratings`` (more than one distinct
+rating value), ``time`` (more than one distinct timestamp), ``genres`` (an item
+with a non-empty genre list), ``sources`` (a candidate source beyond the
+primary), and ``demographics:<attribute>`` for ``gender``, ``age`` (a numeric
+``age`` column, or an ``age_group`` text such as ``25-34``) and
+``occupation``, so that a users table with only ``gender`` gets just the gender
+feature. ``source_scores`` is a family: it gives ``score_<source>`` and
+``rank_<source>`` for every source beyond the primary (see
+:func:`feature_columns`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from recsys_cli.data.sqltext import first_line, sql_ident, sql_literal
+from recsys_cli.errors import (
+    FormatError,
+    InputFileError,
+    InvalidParameterError,
+    SqlError,
+    UnknownNameError,
+)
+from recsys_cli.ranking import feature_sql as q
+
+LEVELS = ("pair", "item", "user")
+DEMOGRAPHICS = ("gender", "age", "occupation")
+FAMILY = "source_scores"
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    description: str  # one line, for `recsys features list`
+    level: str  # "pair", "item" or "user": the keys its SQL returns
+    requires: tuple[str, ...]  # "ratings", "time", "genres", "sources", "demographics:<attribute>"
+    sql: str  # one SELECT over candidates/history/items/users, with {as_of} placeholders
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "level": self.level, "requires": list(self.requires),
+                "description": self.description, "sql": self.sql}
+
+
+def _registry(*features: Feature) -> dict[str, Feature]:
+    return {feature.name: feature for feature in features}
+
+
+FEATURES: dict[str, Feature] = _registry(
+    # candidate sources
+    Feature("candidate_score", "the primary candidate generator's score", "pair", (), q.CANDIDATE_SCORE),
+    Feature("candidate_rank", "the pair's rank in the primary generator's top-N (NULL if outside it)",
+            "pair", (), q.CANDIDATE_RANK),
+    Feature("source_count", "how many candidate sources have the pair in their top-N", "pair", (), q.SOURCE_COUNT),
+    Feature(FAMILY, "family: score_<source> and rank_<source> of every source beyond the primary",
+            "pair", ("sources",), q.SOURCE_SCORES),
+    # items
+    Feature("item_count", "the item's interactions in the history (0 if none)", "item", (), q.ITEM_COUNT),
+    Feature("item_count_7d", "the item's interactions in the 7 days up to as_of", "item", ("time",),
+            q.ITEM_COUNT_7D),
+    Feature("item_count_30d", "the item's interactions in the 30 days up to as_of", "item", ("time",),
+            q.ITEM_COUNT_30D),
+    Feature("item_trend", "the item's share of the last 7 days' interactions / its share of the last 30 days'",
+            "item", ("time",), q.ITEM_TREND),
+    Feature("item_recent_share", "the item's share of the most recent 10% of the history (by ts; scale-free)",
+            "item", ("time",), q.ITEM_RECENT_SHARE),
+    Feature("item_age_days", "days from the item's first interaction in the history to as_of", "item",
+            ("time",), q.ITEM_AGE_DAYS),
+    Feature("item_mean_rating", "the item's mean rating in the history (NULL if unrated)", "item",
+            ("ratings",), q.ITEM_MEAN_RATING),
+    Feature("item_rating_std", "the sample standard deviation of the item's ratings (NULL below 2)", "item",
+            ("ratings",), q.ITEM_RATING_STD),
+    # users
+    Feature("user_count", "the user's interactions in the history (0 if none)", "user", (), q.USER_COUNT),
+    Feature("user_recency_days", "days from the user's last interaction to as_of", "user", ("time",),
+            q.USER_RECENCY_DAYS),
+    Feature("user_span_days", "days between the user's first and last interactions", "user", ("time",),
+            q.USER_SPAN_DAYS),
+    Feature("user_mean_rating", "the user's mean rating in the history", "user", ("ratings",),
+            q.USER_MEAN_RATING),
+    # pairs, from the history
+    Feature("item_rating_gap", "item_mean_rating - user_mean_rating", "pair", ("ratings",), q.ITEM_RATING_GAP),
+    Feature("genre_affinity", "mean over the item's genres of the share of the user's items with that genre",
+            "pair", ("genres",), q.GENRE_AFFINITY),
+    Feature("cooc_recent",
+            "sum over the user's 5 latest items of the users whose 20 latest items hold it and the candidate "
+            "(bounded lists keep the self-join linear in users)", "pair", (), q.COOC_RECENT),
+    Feature("item_count_user_30d",
+            "the item's interactions in the 30 days before the user's own last interaction (the user's 'now')",
+            "pair", ("time",), q.ITEM_COUNT_USER_30D),
+    Feature("item_age_at_user_days",
+            "days from the item's first interaction to the user's last one (negative: first seen after it)",
+            "pair", ("time",), q.ITEM_AGE_AT_USER_DAYS),
+    # demographics
+    Feature("user_age", "the user's age (or age bucket's lower bound)", "user", ("demographics:age",), q.USER_AGE),
+    Feature("item_same_gender_share", "share of the item's history users with the user's gender", "pair",
+            ("demographics:gender",), q.ITEM_SAME_GENDER_SHARE),
+    Feature("item_same_age_share", "share of the item's history users in the user's age bucket (age // 10)",
+            "pair", ("demographics:age",), q.ITEM_SAME_AGE_SHARE),
+    Feature("item_same_occupation_share", "share of the item's history users with the user's occupation",
+            "pair", ("demographics:occupation",), q.ITEM_SAME_OCCUPATION_SHARE),
+)
+
+_REQUIREMENT_TEXT = {
+    "ratings": "ratings (more than one distinct rating value in the history)",
+    "time": "timestamps (more than one distinct ts in the history)",
+    "genres": "genres (an item with a non-empty genres list)",
+    "sources": "a candidate source beyond the primary",
+}
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    ratings: bool
+    time: bool
+    genres: bool
+    demographics: tuple[str, ...]  # the attributes of DEMOGRAPHICS the users table has (non-NULL somewhere)
+    extra_sources: int  # sources beyond the primary
+
+    def provides(self, requirement: str) -> bool:
+        if requirement.startswith("demographics:"):
+            return requirement.split(":", 1)[1] in self.demographics
+        if requirement == "sources":
+            return self.extra_sources > 0
+        return bool(getattr(self, requirement))
+
+    def supports(self, feature: Feature) -> bool:
+        return all(self.provides(r) for r in feature.requires)
+
+
+@dataclass(frozen=True)
+class FeatureReport:
+    rows: int
+    users: int
+    columns: tuple[str, ...]  # the feature columns, after user_idx and item_idx
+    seconds: float
+
+    def to_dict(self) -> dict:
+        return {"rows": self.rows, "users": self.users, "columns": list(self.columns), "seconds": self.seconds}
+
+
+# -- choosing features --------------------------------------------------------------------
+
+
+def capabilities(history_paths, items_path, users_path, n_sources: int, *, connection=None) -> Capabilities:
+    """What the data supports (see the module docstring for the rules)."""
+    con = _connection(connection)
+    try:
+        history = _parquet(_path_list(history_paths))
+        ratings, times = con.execute(f"SELECT count(DISTINCT rating), count(DISTINCT ts) FROM {history}").fetchone()
+        genres = False
+        if items_path is not None and "genres" in _schema(con, _parquet([_existing(items_path)])):
+            genres = con.execute(
+                f"SELECT count(*) FILTER (WHERE len(genres) > 0) > 0 FROM {_parquet([_existing(items_path)])}"
+            ).fetchone()[0]
+        users = _users_sql(con, users_path)
+        present = con.execute(f"SELECT count(gender), count(age_bucket), count(occupation) FROM ({users})").fetchone()
+    except duckdb.Error as exc:
+        raise _sql_error(exc) from None
+    finally:
+        if connection is None:
+            con.close()
+    demographics = tuple(a for a, n in zip(DEMOGRAPHICS, present) if n)
+    return Capabilities(ratings > 1, times > 1, bool(genres), demographics, max(int(n_sources) - 1, 0))
+
+
+def resolve_features(requested: list[str] | None, caps: Capabilities) -> list[str]:
+    """``requested`` validated against the registry and the data, duplicates dropped; None: all supported."""
+    if requested is None:
+        return [name for name, feature in FEATURES.items() if caps.supports(feature)]
+    names: list[str] = []
+    for raw in requested:
+        feature = _feature(raw)
+        missing = [r for r in feature.requires if not caps.provides(r)]
+        if missing:
+            need = " and ".join(_requirement_text(r) for r in missing)
+            supported = [n for n, f in FEATURES.items() if caps.supports(f)]
+            raise InvalidParameterError(
+                f"feature '{feature.name}' needs {need}, which this dataset lacks",
+                f"leave it out; the features this data supports: {', '.join(supported)}",
+            )
+        if feature.name not in names:
+            names.append(feature.name)
+    return names
+
+
+def source_column_names(sources: list[str]) -> list[str]:
+    """Each source's name for column names: lowercase [a-z0-9_], made unique by its index."""
+    out: list[str] = []
+    for i, source in enumerate(sources):
+        name = re.sub(r"[^a-z0-9_]+", "_", str(source).lower()).strip("_") or f"source{i}"
+        out.append(f"{name}_{i}" if name in out else name)
+    return out
+
+
+def feature_columns(names: list[str], sources: list[str]) -> list[str]:
+    """The output's feature columns in order (``source_scores`` expands to score_/rank_ per extra source)."""
+    columns: list[str] = []
+    for name in names:
+        if name == FAMILY:
+            for source in source_column_names(sources)[1:]:
+                columns += [f"score_{source}", f"rank_{source}"]
+        else:
+            columns.append(name)
+    return columns
+
+
+# -- computing them ------------------------------------------------------------------------
+
+
+def compute_features(candidates_path, history_paths, items_path, users_path, out_path, *, names: list[str],
+                     sources: list[str], as_of: int, connection=None, threads: int | None = None) -> FeatureReport:
+    """Write ``user_idx, item_idx`` + :func:`feature_columns` (float32) for every candidate, sorted by user and item.
+
+    One DuckDB query: each feature's SELECT is a CTE, LEFT JOINed onto the candidates by its level's keys.
+    The file is written under a temporary name and renamed into place.
+    """
+    started = time.perf_counter()
+    features = [_feature(name) for name in dict.fromkeys(names)]
+    if not sources:
+        raise InvalidParameterError("no candidate sources given", "pass the source names, primary first")
+    if isinstance(as_of, bool) or not isinstance(as_of, int):
+        raise InvalidParameterError(f"as_of must be unix seconds (an int), got {as_of!r}")
+    out = Path(out_path)
+    con = _connection(connection)
+    staged = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        if threads is not None:
+            con.execute(f"SET threads = {int(threads)}")
+        query = _feature_query(con, candidates_path, history_paths, items_path, users_path, features, sources, as_of)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        con.execute(f"COPY ({query}) TO {sql_literal(staged)} (FORMAT parquet, COMPRESSION zstd)")
+        rows, users = con.execute(f"SELECT count(*), count(DISTINCT user_idx) FROM {_parquet([staged])}").fetchone()
+        os.replace(staged, out)
+    except duckdb.Error as exc:
+        raise _sql_error(exc) from None
+    finally:
+        staged.unlink(missing_ok=True)
+        if connection is None:
+            con.close()
+    columns = tuple(feature_columns([f.name for f in features], sources))
+    return FeatureReport(int(rows), int(users), columns, round(time.perf_counter() - started, 3))
+
+
+def _feature_query(con, candidates_path, history_paths, items_path, users_path, features, sources, as_of) -> str:
+    candidates = _parquet([_existing(candidates_path)])
+    have = _schema(con, candidates)
+    needed = ["user_idx", "item_idx"] + [f"{kind}_{i}" for i in range(len(sources)) for kind in ("score", "rank")]
+    lacking = [c for c in needed if c not in have]
+    if lacking:
+        raise FormatError(f"the candidates file {candidates_path} lacks the columns {', '.join(lacking)}",
+                          f"it must have score_<i> and rank_<i> for each of the {len(sources)} sources")
+    items = _NO_ITEMS
+    if items_path is not None:
+        items_file = _parquet([_existing(items_path)])
+        genres = "genres" if "genres" in _schema(con, items_file) else "NULL::VARCHAR[]"
+        items = f"SELECT item_idx, {genres} AS genres FROM {items_file}"
+    views = {
+        "candidates": f"SELECT * FROM {candidates}",
+        "history": f"SELECT user_idx, item_idx, rating, ts FROM {_parquet(_path_list(history_paths))}",
+        "items": items,
+        "users": _users_sql(con, users_path),
+    }
+    # each input is read once; but DuckDB 1.2 returns no rows at all when a MATERIALIZED CTE is
+    # empty by construction (WHERE false), so the stand-ins for a missing table stay plain
+    ctes = [f"{name} AS {'' if sql in (_NO_ITEMS, _NO_USERS) else 'MATERIALIZED '}({sql})" for name, sql in views.items()]
+    select = ["c.user_idx", "c.item_idx"]
+    joins = []
+    for feature in features:
+        alias = sql_ident(f"f_{feature.name}")
+        ctes.append(f"{alias} AS ({feature.sql.replace('{as_of}', str(int(as_of)))})")
+        keys = {"pair": ("user_idx", "item_idx"), "item": ("item_idx",), "user": ("user_idx",)}[feature.level]
+        joins.append(f"LEFT JOIN {alias} ON " + " AND ".join(f"{alias}.{k} = c.{k}" for k in keys))
+        if feature.name == FAMILY:
+            for i, source in enumerate(source_column_names(sources)[1:], start=1):
+                for kind in ("score", "rank"):
+                    select.append(f"CAST({alias}.{kind}_{i} AS FLOAT) AS {sql_ident(f'{kind}_{source}')}")
+        else:
+            select.append(f"CAST({alias}.{feature.name} AS FLOAT) AS {sql_ident(feature.name)}")
+    return (
+        "WITH " + ",\n".join(ctes)
+        + "\nSELECT " + ", ".join(select) + "\nFROM candidates c\n" + "\n".join(joins)
+        + "\nORDER BY c.user_idx, c.item_idx"
+    )
+
+
+_NO_ITEMS = "SELECT NULL::INTEGER AS item_idx, NULL::VARCHAR[] AS genres WHERE false"
+_NO_USERS = ("SELECT NULL::INTEGER AS user_idx, NULL::VARCHAR AS gender, NULL::DOUBLE AS age, "
+             "NULL::VARCHAR AS age_bucket, NULL::VARCHAR AS occupation WHERE false")
+
+
+def _users_sql(con, users_path) -> str:
+    """The users table reduced to ``user_idx, gender, age, age_bucket, occupation`` (NULL where absent)."""
+    if users_path is None:
+        return _NO_USERS
+    source = _parquet([_existing(users_path)])
+    schema = _schema(con, source)
+
+    def text(column: str) -> str:
+        return f"NULLIF(trim(CAST({sql_ident(column)} AS VARCHAR)), '')" if column in schema else "NULL::VARCHAR"
+
+    age, bucket = "NULL::DOUBLE", "NULL::VARCHAR"
+    if "age" in schema and _numeric(schema["age"]):  # exact ages (ML-100K) or bucket codes (ML-1M)
+        age, bucket = "CAST(age AS DOUBLE)", "CAST(CAST(floor(age / 10) AS BIGINT) AS VARCHAR)"
+    elif "age" in schema or "age_group" in schema:  # a text bucket such as '25-34', '56+', 'Under 18'
+        group = text("age" if "age" in schema else "age_group")
+        age = (f"CASE WHEN lower({group}) LIKE 'under%' THEN 0 "
+               f"ELSE TRY_CAST(regexp_extract({group}, '[0-9]+') AS DOUBLE) END")
+        bucket = group
+    return (f"SELECT user_idx, {text('gender')} AS gender, {age} AS age, {bucket} AS age_bucket, "
+            f"{text('occupation')} AS occupation FROM {source}")
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+def _feature(name: str) -> Feature:
+    name = str(name).strip()
+    if name not in FEATURES:
+        close = difflib.get_close_matches(name, list(FEATURES), n=1, cutoff=0.5)
+        hint = (f"did you mean '{close[0]}'? " if close else "") + f"valid features: {', '.join(FEATURES)}"
+        raise UnknownNameError("feature", name, list(FEATURES), hint=hint)
+    return FEATURES[name]
+
+
+def _requirement_text(requirement: str) -> str:
+    if requirement.startswith("demographics:"):
+        return f"a users table with a {requirement.split(':', 1)[1]} column"
+    return _REQUIREMENT_TEXT.get(requirement, requirement)
+
+
+def _numeric(column_type: str) -> bool:
+    return column_type.upper().split("(")[0] in {
+        "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
+        "UBIGINT", "FLOAT", "DOUBLE", "DECIMAL"}
+
+
+def _connection(connection):
+    return connection if connection is not None else duckdb.connect()
+
+
+def _path_list(paths) -> list[Path]:
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    found = [_existing(p) for p in paths]
+    if not found:
+        raise InvalidParameterError("no history files given", "pass the Parquet files of the history")
+    return found
+
+
+def _existing(path) -> Path:
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(f"no such file: {path}")
+    return path
+
+
+def _parquet(paths: Iterable[Path]) -> str:
+    return f"read_parquet([{', '.join(sql_literal(p) for p in paths)}], union_by_name = true)"
+
+
+def _schema(con, relation: str) -> dict[str, str]:
+    return {name: kind for name, kind, *_ in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()}
+
+
+def _sql_error(exc: Exception) -> SqlError:
+    return SqlError(f"computing features failed: {first_line(exc)}",
+                    "check that the candidates, history, items and users files have the documented columns")
