@@ -23,7 +23,7 @@ def demo_command(
     fmt: FormatOption = None,
 ) -> None:
     """Run everything that exists end to end on a synthetic dataset, offline: ingest, split, query,
-    train candidate generators, evaluate. Uses (and replaces) the dataset 'demo' and runs 'demo-*'."""
+    train candidate generators, evaluate, train a LambdaRank ranker over their candidates and evaluate both stages. Uses (and replaces) the dataset 'demo' and runs 'demo-*'."""
     from recsys_cli.pipeline.demo import DEMO_DATASET, DEMO_SPLIT, run_demo
 
     application = get_app(ctx)
@@ -47,6 +47,8 @@ def demo_command(
                   "parts": {p[0]: {"interactions": p[1], "users": p[2], "items": p[3]} for p in parts}},
         "top_genres": [dict(zip(report.top_genres.columns, row)) for row in genres],
         "candidates": {e.run: {"model": e.protocol["model"], "metrics": e.metrics} for e in report.evaluations},
+        "ranker": {"run": report.stages.run, "pool": report.ranker.meta["pool"],
+                   "stages": report.stages.stages, "lift": report.stages.lift},
     }
     for note in report.split.notes:
         application.info(note)
@@ -60,9 +62,24 @@ def demo_command(
         Table(["run", "model", *SHOWN],
               [[e.run, e.protocol["model"], *(e.metrics[key] for key in SHOWN)] for e in report.evaluations],
               title=f"4. candidate generators, full ranking on test ({report.evaluations[0].protocol['users_evaluated']:,} users)"),
+        _stages_table(report),
     ]
     application.emit(Result(document, tables), fmt)
     application.success(
         f"demo finished in workspace {application.workspace.root}; try: recsys runs list, "
         f"recsys recommend {DEMO_DATASET}-als --user 1 --explain"
+    )
+
+
+def _stages_table(report) -> Table:
+    stages = report.stages
+    rows = [[stage, *(metrics[key] for key in SHOWN)] for stage, metrics in stages.stages.items()]
+    interval = stages.lift["ranker_vs_candidates"]["ndcg@10"]["interval"]
+    pool = report.ranker.meta["pool"]
+    return Table(
+        ["stage", *SHOWN], rows,
+        title=f"5. two stages on test: {stages.run} candidates + item-kNN's, re-ranked by LambdaRank "
+              f"(pool recall {stages.protocol['pool_recall']:.2f}, {pool['rows']:,} labelled pairs); "
+              f"ndcg@10 ranker - candidates {interval['difference']:+.4f} "
+              f"[{interval['low']:+.4f}, {interval['high']:+.4f}]",
     )

@@ -15,6 +15,7 @@ class Strategy(str, Enum):
     random = "random"
     random_per_user = "random-per-user"
     temporal = "temporal"
+    temporal_per_user = "temporal-per-user"
     leave_last = "leave-last"
 
 
@@ -52,7 +53,8 @@ def split_command(
         typer.Option(
             "--strategy",
             help="random: a global random sample; random-per-user: the same fraction of each user; "
-            "temporal: one global time cut; leave-last: each user's last --n interactions.",
+            "temporal: one global time cut; temporal-per-user: the last --test-fraction of each user's "
+            "interactions by time; leave-last: each user's last --n interactions.",
             case_sensitive=False,
         ),
     ],
@@ -60,7 +62,8 @@ def split_command(
         Optional[float],
         typer.Option(
             "--test-fraction",
-            help="Share of interactions for test, in (0, 1); random, random-per-user, temporal (default 0.2).",
+            help="Share of interactions for test, in (0, 1); random, random-per-user, temporal, temporal-per-user "
+            "(default 0.2).",
         ),
     ] = None,
     test_after: Annotated[
@@ -79,8 +82,16 @@ def split_command(
         Optional[float],
         typer.Option(
             "--val-fraction",
-            help="Share of interactions for validation; random, random-per-user, temporal (carved just before "
-            "the test cut). Default: no validation.",
+            help="Share of interactions for validation; random, random-per-user, temporal, temporal-per-user "
+            "(the time-ordered two carve it just before the test part). Default: no validation.",
+        ),
+    ] = None,
+    val_after: Annotated[
+        Optional[str],
+        typer.Option(
+            "--val-after",
+            help="temporal: validation is every interaction at or after this ISO date/time (UTC unless it has an "
+            "offset) or epoch seconds and before the test cut; instead of --val-fraction.",
         ),
     ] = None,
     val_n: Annotated[
@@ -109,7 +120,7 @@ def split_command(
     application = get_app(ctx)
     config = SplitConfig(
         strategy=strategy.value, test_fraction=test_fraction, test_after=test_after, n=n,
-        val_fraction=val_fraction, val_n=val_n, min_rating=min_rating, k_core=k_core, seed=seed,
+        val_fraction=val_fraction, val_after=val_after, val_n=val_n, min_rating=min_rating, k_core=k_core, seed=seed,
     )
     result = make_split(application.workspace, dataset, name, config, force=force, reporter=application.reporter())
     for note in result.notes:

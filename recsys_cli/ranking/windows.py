@@ -14,12 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from recsys_cli.data.splits import TIME_ORDERED_STRATEGIES
 from recsys_cli.errors import InvalidParameterError
-
-try:
-    from recsys_cli.data.splits import TIME_ORDERED_STRATEGIES
-except ImportError:  # pragma: no cover - until the split module exports it
-    TIME_ORDERED_STRATEGIES = ("temporal", "temporal-per-user", "leave-last")
 
 
 @dataclass(frozen=True)
