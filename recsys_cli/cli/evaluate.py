@@ -33,7 +33,7 @@ def parse_ks(text: str) -> list[int]:
     return values
 
 
-KsOption = Annotated[str, typer.Option("--k", help="Cut-offs, comma-separated.")]
+DEFAULT_KS = [10, 20, 100]
 
 
 def metrics_table(metrics: dict[str, float], title: str | None = None) -> Table:
@@ -70,7 +70,11 @@ def protocol_lines(protocol: dict) -> list[str]:
 def evaluate_command(
     ctx: typer.Context,
     run: Annotated[Optional[str], typer.Argument(help="A trained run (recsys runs list).")] = None,
-    k: KsOption = "10,20,100",
+    k: Annotated[
+        Optional[str],
+        typer.Option("--k", help="Cut-offs, comma-separated [default: 10,20,100; with stages, those within the "
+                     "ranker's candidates]."),
+    ] = None,
     on: Annotated[Part, typer.Option("--on", help="Which part of the run's split to evaluate.")] = Part.test,
     relevant_min_rating: Annotated[
         Optional[float],
@@ -108,7 +112,7 @@ def evaluate_command(
     The protocol is printed above the table; per-user values are saved beside the run.
     """
     application = get_app(ctx)
-    ks = parse_ks(k)
+    ks = parse_ks(k) if k is not None else None
     if (predictions is None) != (truth is None):
         raise typer.BadParameter("--predictions and --truth go together")
     if predictions is not None:
@@ -117,7 +121,7 @@ def evaluate_command(
         from recsys_cli.evaluation.predictions import evaluate_files
 
         evaluation = evaluate_files(
-            predictions, truth, ks=ks, relevant_min_rating=relevant_min_rating, n_catalog_items=catalog_size
+            predictions, truth, ks=ks or DEFAULT_KS, relevant_min_rating=relevant_min_rating, n_catalog_items=catalog_size
         )
         document = {"protocol": evaluation.protocol, "metrics": evaluation.metrics}
         for note in getattr(evaluation, "warnings", []):
@@ -142,7 +146,7 @@ def evaluate_command(
     from recsys_cli.evaluation.run_evaluation import evaluate_run
 
     evaluation = evaluate_run(
-        application.workspace, run, ks=ks, part=on.value, relevant_min_rating=relevant_min_rating,
+        application.workspace, run, ks=ks or DEFAULT_KS, part=on.value, relevant_min_rating=relevant_min_rating,
         cold_start=cold_start.value, reporter=application.reporter(),
     )
     protocol = evaluation.protocol

@@ -32,6 +32,7 @@ STAGES = ("popular", "candidates", "ranker")
 STAGES_KIND = "evaluation-stages"
 COMPARISONS = (("ranker", "candidates"), ("candidates", "popular"), ("ranker", "popular"))
 INTERVAL_METRICS = ("ndcg", "recall")
+DEFAULT_KS = (10, 20, 100)  # those up to the primary source's candidates
 PER_USER_FILE = "per_user.parquet"
 METRICS_FILE = "metrics.json"
 POOL_FILE = "pool-test.parquet"
@@ -89,12 +90,15 @@ def evaluate_stages(
     workspace: Workspace,
     run: str,
     *,
-    ks=(10, 20),
+    ks=None,
     relevant_min_rating: float | None = None,
     save: bool = True,
     reporter: Reporter = SILENT,
 ) -> StageEvaluation:
-    """Evaluate ``run``'s ranker on the test window against the generator alone and popularity."""
+    """Evaluate ``run``'s ranker on the test window against the generator alone and popularity.
+
+    ``ks=None``: 10, 20 and 100, less those above the primary source's candidate count.
+    """
     from recsys_cli.evaluation.metrics import evaluate_lists
     from recsys_cli.evaluation.ranking import default_batch_size
     from recsys_cli.evaluation.run_evaluation import check_ks
@@ -117,8 +121,8 @@ def evaluate_stages(
                 raise InvalidParameterError(f"run '{run}' has no ranker", f"train one: recsys train ranker {run}")
             meta, folder = record.meta, workspace.resolve(record.path)
             n_users, n_items = primary.dataset.n_users, primary.dataset.n_items
-            ks = check_ks(ks, n_items)
             primary_n = int(meta["sources"][0]["candidates"])
+            ks = check_ks([k for k in DEFAULT_KS if k <= primary_n] or [primary_n] if ks is None else ks, n_items)
             if ks[-1] > primary_n:
                 raise InvalidParameterError(
                     f"k={ks[-1]} is larger than the {primary_n} candidates the ranker re-ranks",

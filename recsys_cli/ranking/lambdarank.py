@@ -43,7 +43,10 @@ class RankerParams:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
                 flag = "--" + name.replace("_", "-")
-                raise InvalidParameterError(f"{flag} must be a whole number >= {minimum}, got {value!r}")
+                raise InvalidParameterError(
+                    f"{flag} must be a whole number >= {minimum}, got {value!r}",
+                    f"leave out {flag} for the default ({getattr(RankerParams, name)})",
+                )
 
         whole("num_leaves", 2)
         whole("trees", 1)
@@ -52,9 +55,13 @@ class RankerParams:
         whole("seed", 0)
         whole("threads", 1)
         if not (isinstance(self.learning_rate, (int, float)) and 0 < self.learning_rate <= 1):
-            raise InvalidParameterError(f"--learning-rate must be in (0, 1], got {self.learning_rate!r}")
+            raise InvalidParameterError(
+                f"--learning-rate must be in (0, 1], got {self.learning_rate!r}", "e.g. --learning-rate 0.05 (the default)"
+            )
         if not (isinstance(self.valid_fraction, (int, float)) and 0 < self.valid_fraction < 1):
-            raise InvalidParameterError(f"--valid-fraction must be in (0, 1), got {self.valid_fraction!r}")
+            raise InvalidParameterError(
+                f"--valid-fraction must be in (0, 1), got {self.valid_fraction!r}", "e.g. --valid-fraction 0.2 (the default)"
+            )
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -84,7 +91,8 @@ def grade_labels(ratings: np.ndarray, scheme: str = "graded") -> Labels:
     positive = ~np.isnan(ratings)
     levels = np.unique(ratings[positive]) if scheme == "graded" else np.zeros(0)
     if levels.size <= 1:
-        return Labels(positive.astype(np.int32), [0.0, 1.0], [], "binary" if scheme == "binary" else "graded")
+        # one rating level (or implicit data): graded and binary are the same labels
+        return Labels(positive.astype(np.int32), [0.0, 1.0], [], "binary")
     if levels.size > MAX_GRADES:
         raise InvalidParameterError(
             f"the label window has {levels.size} distinct ratings, more grades than LightGBM's "

@@ -73,7 +73,7 @@ def label_candidates(context) -> tuple[Path, dict[str, Any]]:
         name = context.run.name
         raise InvalidParameterError(
             f"run '{name}' has no candidates for the label window (the val part)",
-            f"make them first: recsys candidates {name} --on val -k 200",
+            f"make them first: recsys candidates {name} --on val -k {min(200, context.dataset.n_items)}",
         )
     return context.workspace.resolve(record.path) / CANDIDATES_FILE, record.meta
 
@@ -154,7 +154,7 @@ def resolve(contexts, features) -> tuple[list[str], list[str]]:
     primary = contexts[0]
     caps = capabilities(
         LABEL_WINDOW.history_paths(primary.split_folder), primary.dataset_folder / "items.parquet",
-        users_file(primary), len(contexts) - 1,
+        users_file(primary), len(contexts),
     )
     names = resolve_features(list(features) if features else None, caps)
     return names, feature_columns(names, [c.run.name for c in contexts])
@@ -203,7 +203,7 @@ def train_ranker(
                     f"interactions by {window_users.size:,} users) has no interaction among the "
                     f"{len(pool):,} candidates",
                     f"widen it (split again with a larger --val-fraction or --val-n) or make more candidates: "
-                    f"recsys candidates {run} --on val -k 500",
+                    f"recsys candidates {run} --on val -k {min(500, n_items)}",
                 )
             grades = grade_labels(ratings, labels)
             _, features_path, report = build_features(contexts, LABEL_WINDOW, pool, scratch, names, reporter)

@@ -1,0 +1,533 @@
+"""`recsys train ranker` and the stage evaluation of `recsys evaluate` end to end, plus the
+ranker's pieces (label grades, the candidate pool) on known answers.
+
+One workspace is built per module (a small synthetic dataset, a leave-last split with a
+label window, an ALS and a popularity run with val candidates, a ranker over both and its
+stage evaluation, and a few runs on unsuitable splits for the refusals); every test that
+writes copies it first. A second, tiny CSV workspace holds a label window that no
+candidate list reaches.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from recsys_cli.errors import InvalidParameterError
+from recsys_cli.ranking.lambdarank import MAX_GRADES, RankerParams, grade_labels
+from recsys_cli.ranking.pool import SourceLists, lists_from_rows, score_pool, union_pool
+from tests.conftest import run_json, snapshot
+
+TREES = 20
+ALS = ("--factors", "8", "--iterations", "3")
+ARTIFACT_TABLES = ("candidates-val.parquet", "features-val.parquet", "labels-val.parquet")
+
+
+def _invoke(root: Path, *args) -> dict:
+    from recsys_cli.cli import app
+
+    result = CliRunner().invoke(app, ["--workspace", str(root), *map(str, args), "--format", "json"])
+    assert result.exit_code == 0, (args, result.stderr, result.exception)
+    return json.loads(result.stdout)
+
+
+def _quiet_environment(patch: pytest.MonkeyPatch) -> None:
+    for name, value in (("NO_COLOR", "1"), ("COLUMNS", "200"), ("TERM", "dumb"), ("RECSYS_LOCK_TIMEOUT", "20")):
+        patch.setenv(name, value)
+    for name in ("RECSYS_WORKSPACE", "RECSYS_DEBUG"):
+        patch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    """The shared workspace, the ranker's and the stage evaluation's JSON (read-only: tests copy it)."""
+    root = tmp_path_factory.mktemp("ranker-template") / "ws"
+    with pytest.MonkeyPatch.context() as patch:
+        _quiet_environment(patch)
+        _invoke(root, "ingest", "synthetic", "--name", "syn", "--users", "300", "--items", "200",
+                "--interactions", "6000")
+        _invoke(root, "split", "syn", "--name", "lw", "--strategy", "leave-last", "--n", "3", "--val-n", "3")
+        _invoke(root, "split", "syn", "--name", "rpu", "--strategy", "random-per-user", "--test-fraction", "0.2",
+                "--val-fraction", "0.1")
+        _invoke(root, "split", "syn", "--name", "nv", "--strategy", "temporal-per-user", "--test-fraction", "0.2")
+        _invoke(root, "train", "candidates", "syn", "--split", "lw", "--model", "als", "--run", "als", *ALS)
+        for run, split in (("pop", "lw"), ("nocand", "lw"), ("pop-rpu", "rpu"), ("pop-nv", "nv")):
+            _invoke(root, "train", "candidates", "syn", "--split", split, "--model", "popular", "--run", run)
+        _invoke(root, "candidates", "als", "--on", "val", "-k", "50")
+        _invoke(root, "candidates", "pop", "--on", "val", "-k", "20")
+        ranker = _invoke(root, "train", "ranker", "als", "--with", "pop", "--trees", TREES)
+        evaluation = _invoke(root, "evaluate", "als", "--k", "10")
+    return root, ranker, evaluation
+
+
+@pytest.fixture
+def ws(template, workspace_dir) -> Path:
+    shutil.copytree(template[0], workspace_dir)
+    return workspace_dir
+
+
+def tiny_csv(path: Path) -> Path:
+    """12 users; each rated 5 of 10 shared items p0..p9 in train, then one item of their own in val
+    (v<u>) and one in test (t<u>): no popularity list ever reaches a val item."""
+    rows = ["user,item,rating,ts"]
+    for user in range(12):
+        rows += [f"u{user},p{(user + j) % 10},{1 + j},{1000 + 100 * user + j}" for j in range(5)]
+        rows += [f"u{user},v{user},4,{5000 + user}", f"u{user},t{user},5,{9000 + user}"]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_template(tmp_path_factory):
+    """A popularity run whose top-3 val candidates hold none of the val interactions."""
+    folder = tmp_path_factory.mktemp("ranker-tiny")
+    root = folder / "ws"
+    with pytest.MonkeyPatch.context() as patch:
+        _quiet_environment(patch)
+        _invoke(root, "ingest", "csv", tiny_csv(folder / "tiny.csv"), "--name", "tiny", "--user-col", "user",
+                "--item-col", "item", "--rating-col", "rating", "--timestamp-col", "ts")
+        _invoke(root, "split", "tiny", "--name", "s", "--strategy", "leave-last", "--n", "1", "--val-n", "1")
+        _invoke(root, "train", "candidates", "tiny", "--split", "s", "--model", "popular", "--run", "p")
+        made = _invoke(root, "candidates", "p", "--on", "val", "-k", "3")
+    assert made["recall@3"] == 0.0
+    return root
+
+
+# -- helpers -----------------------------------------------------------------------------------------
+def split_folder(root: Path, split: str = "lw") -> Path:
+    from recsys_cli.data.workspace import Workspace
+
+    workspace = Workspace(root)
+    with workspace.catalog() as catalog:
+        return workspace.resolve(catalog.split("syn", split).path)
+
+
+def ranker_folder(root: Path, run: str = "als") -> Path:
+    from recsys_cli.data.workspace import Workspace
+    from recsys_cli.ranking.training import RANKER_KIND
+
+    workspace = Workspace(root)
+    with workspace.catalog() as catalog:
+        return workspace.resolve(catalog.artifact(run, RANKER_KIND).path)
+
+
+def assert_same_tables(a: Path, b: Path) -> None:
+    for name in ARTIFACT_TABLES:
+        left, right = pq.read_table(a / name), pq.read_table(b / name)
+        assert left.equals(right), name
+
+
+def train_in_python(root: Path, **kwargs):
+    from recsys_cli.data.workspace import Workspace
+    from recsys_cli.ranking.training import train_ranker
+
+    return train_ranker(Workspace(root), "als", with_runs=("pop",), params=RankerParams(trees=TREES), **kwargs)
+
+
+def append_rows(path: Path, users, items, ratings, ts) -> None:
+    """Extra interactions in a split part, same schema, sorted as the split writes (user, ts, item, rating)."""
+    table = pq.read_table(path)
+    extra = pa.table({
+        "user_idx": pa.array(np.asarray(users, np.int32)), "item_idx": pa.array(np.asarray(items, np.int32)),
+        "rating": pa.array(np.asarray(ratings, np.float32)), "ts": pa.array(np.asarray(ts, np.int64)),
+    }, schema=table.schema)
+    both = pa.concat_tables([table, extra])
+    columns = {name: both.column(name).to_numpy() for name in ("user_idx", "item_idx", "rating", "ts")}
+    order = np.lexsort((columns["rating"], columns["item_idx"], columns["ts"], columns["user_idx"]))
+    pq.write_table(both.take(pa.array(order)), path, compression="zstd")
+
+
+def unlabelled_pool_pairs(root: Path, folder: Path, per_user: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """Up to ``per_user`` pool pairs per user that no part of the split holds (grade 0 in the labels)."""
+    labels = pq.read_table(ranker_folder(root) / "labels-val.parquet")
+    users, items = labels.column("user_idx").to_numpy(), labels.column("item_idx").to_numpy()
+    grades = labels.column("grade").to_numpy()
+    taken = set()
+    for part in ("train", "val", "test"):
+        table = pq.read_table(folder / f"{part}.parquet", columns=["user_idx", "item_idx"])
+        taken.update(zip(table.column("user_idx").to_numpy().tolist(), table.column("item_idx").to_numpy().tolist()))
+    chosen: dict[int, list[int]] = {}
+    for user, item, grade in zip(users.tolist(), items.tolist(), grades.tolist()):
+        if grade == 0 and (user, item) not in taken and len(chosen.setdefault(user, [])) < per_user:
+            chosen[user].append(item)
+    pairs = [(u, i) for u, its in chosen.items() for i in its]
+    return np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
+
+
+def assert_refused(cli, root: Path, args, fragments=(), exit_code: int = 1, hint: bool = True):
+    """Refused with ``exit_code``, one ``error:`` line last on stderr (with a hint), no traceback,
+    nothing on stdout, the workspace unchanged."""
+    before = snapshot(root)
+    result = cli(*args)
+    assert result.exit_code == exit_code, (result.exit_code, result.stderr)
+    assert "Traceback" not in result.stderr and "Traceback" not in result.stdout
+    assert result.stdout == ""
+    if exit_code == 1:
+        lines = result.stderr.strip().splitlines()
+        assert lines[-1].startswith("error: ") and not any("error" in line for line in lines[:-1]), lines
+        if hint:
+            assert "(hint: " in lines[-1], lines[-1]
+    for fragment in [fragments] if isinstance(fragments, str) else fragments:
+        assert fragment in result.stderr, result.stderr
+    assert snapshot(root) == before
+    return result
+
+
+# -- 1. the happy path -------------------------------------------------------------------------------
+def test_train_ranker_document(template):
+    root, ranker, _ = template
+    assert ranker["run"] == "als"
+    assert [s["run"] for s in ranker["sources"]] == ["als", "pop"]
+    assert [s["model"] for s in ranker["sources"]] == ["als", "popular"]
+    assert [s["candidates"] for s in ranker["sources"]] == [50, 20]
+    assert all(s["refit_sha256"] for s in ranker["sources"]) and ranker["refit"] is True
+    pool, training = ranker["pool"], ranker["training"]
+    assert 0.0 <= pool["recall"] <= 1.0
+    assert 0 < pool["positives"] <= pool["rows"]
+    assert 1 <= training["best_iteration"] <= training["trees_grown"] <= TREES
+    assert 0 < training["rows"] <= pool["rows"] and 2 <= training["users"] <= pool["users"]
+    assert 0.0 <= training["valid_ndcg@10"] <= 1.0
+    assert ranker["label_window"]["part"] == "val" and ranker["label_window"]["history"] == ["train"]
+    # ML-style 1..5 ratings: five grades, gains 1 to 2
+    assert ranker["labels"] == {"scheme": "graded", "gains": [0.0, 1.0, 1.25, 1.5, 1.75, 2.0],
+                                "levels": [1.0, 2.0, 3.0, 4.0, 5.0]}
+    assert ranker["params"]["trees"] == TREES
+    assert {"candidate_score", "candidate_rank", "source_count"} <= set(ranker["columns"])
+
+    folder = root / ranker["path"]
+    for name in ("ranker.txt", "importance.parquet", "refit/0/model.npz", "refit/1/model.npz", *ARTIFACT_TABLES):
+        assert (folder / name).is_file(), name
+    pool_table = pq.read_table(folder / "candidates-val.parquet")
+    features = pq.read_table(folder / "features-val.parquet")
+    labels = pq.read_table(folder / "labels-val.parquet")
+    assert pool_table.num_rows == features.num_rows == labels.num_rows == pool["rows"]
+    assert features.column_names == ["user_idx", "item_idx", *ranker["columns"]]
+    assert int(np.count_nonzero(labels.column("grade").to_numpy())) == pool["positives"]
+    importance = pq.read_table(folder / "importance.parquet")
+    assert sorted(importance.column("feature").to_pylist()) == sorted(ranker["columns"])
+    assert abs(sum(importance.column("share").to_pylist()) - 1.0) < 1e-9
+
+
+def test_with_run_adds_its_score_and_rank_features(template, cli, ws):
+    _, ranker, _ = template
+    assert "source_scores" in ranker["features"]
+    assert {"score_pop", "rank_pop"} <= set(ranker["columns"])
+    explicit = run_json(cli, "train", "ranker", "als", "--with", "pop", "--features", "candidate_score,source_scores",
+                        "--trees", "5")
+    assert explicit["columns"] == ["candidate_score", "score_pop", "rank_pop"]
+
+
+def test_evaluate_stages_document(template):
+    _, ranker, evaluation = template
+    protocol = evaluation["protocol"]
+    assert protocol["evaluated_part"] == "test" and protocol["ks"] == [10]
+    assert protocol["split"] == "lw" and protocol["split_strategy"] == "leave-last"
+    assert protocol["generators"] == "refitted on train + val"
+    assert protocol["features"] == ranker["columns"]
+    assert protocol["ranker_best_iteration"] == ranker["training"]["best_iteration"]
+    assert 0.0 <= protocol["pool_recall"] <= 1.0 and protocol["users_evaluated"] > 0
+    assert set(evaluation["stages"]) == {"popular", "candidates", "ranker"}
+    assert evaluation["metrics"] == evaluation["stages"]["ranker"]
+    for stage, metrics in evaluation["stages"].items():
+        for name in ("ndcg@10", "recall@10", "precision@10", "hit_rate@10"):
+            assert 0.0 <= metrics[name] <= 1.0, (stage, name)
+    assert set(evaluation["lift"]) == {"ranker_vs_candidates", "candidates_vs_popular", "ranker_vs_popular"}
+    for comparison, entries in evaluation["lift"].items():
+        better, base = comparison.split("_vs_")
+        for metric in ("ndcg@10", "recall@10"):
+            entry = entries[metric]
+            difference = evaluation["stages"][better][metric] - evaluation["stages"][base][metric]
+            assert entry["difference"] == pytest.approx(difference)
+            interval = entry["interval"]
+            assert interval["difference"] == pytest.approx(difference)
+            assert interval["low"] <= interval["difference"] <= interval["high"], (comparison, metric, interval)
+        assert "interval" not in entries["precision@10"]
+
+
+def test_evaluate_stages_table(cli, ws):
+    result = cli("evaluate", "als", "--k", "10", "--format", "table")
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    for stage in ("popular", "candidates", "ranker"):
+        assert any(line.strip(" │|").startswith(stage) for line in lines), (stage, result.stdout)
+    assert "lift" in result.stdout and "ranker - candidates" in result.stdout
+    # --no-stages: the plain full-ranking evaluation, no stages
+    plain = run_json(cli, "evaluate", "als", "--k", "10", "--no-stages")
+    assert "stages" not in plain and "ndcg@10" in plain["metrics"]
+
+
+# -- 2. determinism ----------------------------------------------------------------------------------
+def test_training_and_evaluation_are_deterministic(template, cli, ws):
+    root, ranker, evaluation = template
+    again = run_json(cli, "train", "ranker", "als", "--with", "pop", "--trees", TREES)
+    assert again["path"] != ranker["path"]  # a second train replaces the artifact
+    assert not (ws / ranker["path"]).exists()
+    assert (ws / again["path"] / "ranker.txt").read_bytes() == (root / ranker["path"] / "ranker.txt").read_bytes()
+    assert_same_tables(ws / again["path"], root / ranker["path"])
+    for key in ("sources", "columns", "labels", "pool", "label_window"):
+        assert again[key] == ranker[key], key
+    assert again["training"]["best_iteration"] == ranker["training"]["best_iteration"]
+    evaluated = run_json(cli, "evaluate", "als", "--k", "10")
+    assert evaluated["stages"] == evaluation["stages"]
+    assert evaluated["lift"] == evaluation["lift"]
+    assert evaluated["protocol"] == evaluation["protocol"]
+
+
+# -- 3. the ranker never reads the test part ---------------------------------------------------------
+def test_ranker_trains_with_a_garbage_test_part(template, cli, ws):
+    root, ranker, _ = template
+    test_file = split_folder(ws) / "test.parquet"
+    assert test_file.is_file()
+    test_file.write_bytes(b"not a parquet file at all\n" * 10)
+    again = run_json(cli, "train", "ranker", "als", "--with", "pop", "--trees", TREES)
+    assert (ws / again["path"] / "ranker.txt").read_bytes() == (root / ranker["path"] / "ranker.txt").read_bytes()
+    assert_same_tables(ws / again["path"], root / ranker["path"])
+    assert [s["refit_sha256"] for s in again["sources"]] == [s["refit_sha256"] for s in ranker["sources"]]
+
+
+def test_test_part_changes_nothing_and_is_never_opened(template, ws, monkeypatch):
+    """Extra test interactions on unlabelled pool pairs: features, labels and model unchanged, and
+    no reader (pyarrow or the features' DuckDB query) is ever handed the test file."""
+    import recsys_cli.ranking.features as features_module
+
+    root, ranker, _ = template
+    folder = split_folder(ws)
+    users, items = unlabelled_pool_pairs(ws, folder)
+    assert users.size > 100
+    latest = pq.read_table(folder / "test.parquet", columns=["ts"]).column("ts").to_numpy().max()
+    append_rows(folder / "test.parquet", users, items, np.full(users.size, 5.0), latest + 60 * np.arange(1, users.size + 1))
+
+    opened: list[str] = []
+    read_table, parquet_file, duckdb_source = pq.read_table, pq.ParquetFile, features_module._parquet
+
+    def recording_read_table(source, *args, **kwargs):
+        opened.append(str(source))
+        return read_table(source, *args, **kwargs)
+
+    class RecordingParquetFile(parquet_file):
+        def __init__(self, source, *args, **kwargs):
+            opened.append(str(source))
+            super().__init__(source, *args, **kwargs)
+
+    def recording_duckdb_source(paths):
+        paths = list(paths)
+        opened.extend(str(p) for p in paths)
+        return duckdb_source(paths)
+
+    monkeypatch.setattr(pq, "read_table", recording_read_table)
+    monkeypatch.setattr(pq, "ParquetFile", RecordingParquetFile)
+    monkeypatch.setattr(features_module, "_parquet", recording_duckdb_source)
+    result = train_in_python(ws)
+    monkeypatch.undo()
+
+    assert any(p.endswith("train.parquet") for p in opened) and any(p.endswith("val.parquet") for p in opened)
+    assert not [p for p in opened if p.endswith("test.parquet")], opened
+    new = ws / result.path
+    assert (new / "ranker.txt").read_bytes() == (root / ranker["path"] / "ranker.txt").read_bytes()
+    assert_same_tables(new, root / ranker["path"])
+
+
+# -- 4. features read the train part only ------------------------------------------------------------
+def test_val_changes_labels_but_not_features(template, ws):
+    root, ranker, _ = template
+    folder = split_folder(ws)
+    users, items = unlabelled_pool_pairs(ws, folder, per_user=1)
+    assert users.size > 50
+    val = pq.read_table(folder / "val.parquet", columns=["user_idx", "ts"])
+    last = dict(zip(val.column("user_idx").to_numpy().tolist(), val.column("ts").to_numpy().tolist()))  # sorted: last wins
+    append_rows(folder / "val.parquet", users, items, np.full(users.size, 5.0), [last[u] + 1 for u in users.tolist()])
+
+    result = train_in_python(ws)
+    new, old = ws / result.path, root / ranker["path"]
+    for name in ("candidates-val.parquet", "features-val.parquet"):
+        assert pq.read_table(new / name).equals(pq.read_table(old / name)), name
+    before, after = pq.read_table(old / "labels-val.parquet"), pq.read_table(new / "labels-val.parquet")
+    assert before.select(["user_idx", "item_idx"]).equals(after.select(["user_idx", "item_idx"]))
+    changed = before.column("grade").to_numpy() != after.column("grade").to_numpy()
+    keys = before.column("user_idx").to_numpy().astype(np.int64) * 1_000_000 + before.column("item_idx").to_numpy()
+    appended = users.astype(np.int64) * 1_000_000 + items
+    assert set(keys[changed].tolist()) == set(appended.tolist())
+    assert (after.column("grade").to_numpy()[changed] == 5).all()  # rating 5.0 is the top of five grades
+    assert result.meta["pool"]["positives"] == ranker["pool"]["positives"] + users.size
+    assert result.meta["label_window"]["interactions"] == ranker["label_window"]["interactions"] + users.size
+
+
+# -- 5. refusals -------------------------------------------------------------------------------------
+REFUSALS = {
+    "no-val-candidates": (("train", "ranker", "nocand"),
+                          ("run 'nocand' has no candidates for the label window", "recsys candidates nocand --on val")),
+    "with-other-split": (("train", "ranker", "als", "--with", "pop-rpu"),
+                         ("run 'pop-rpu' is on syn/rpu", "'als' is on syn/lw", "same split")),
+    "unknown-feature": (("train", "ranker", "als", "--with", "pop", "--features", "candidate_score,bogus"),
+                        ("unknown feature 'bogus'", "valid features:", "candidate_score", "cooc_recent", "user_age")),
+    "feature-data-lacks": (("train", "ranker", "als", "--features", "item_same_gender_share"),
+                           ("feature 'item_same_gender_share' needs", "gender", "the features this data supports")),
+    "sources-without-with": (("train", "ranker", "als", "--features", "source_scores"),
+                             ("feature 'source_scores' needs", "a candidate source beyond the primary")),
+    "random-split": (("train", "ranker", "pop-rpu"),
+                     ("split 'rpu' is random-per-user", "not ordered in time", "--strategy temporal-per-user")),
+    "no-val-part": (("train", "ranker", "pop-nv"),
+                    ("split 'nv' has no val part", "label window", "--val-fraction")),
+    "run-twice": (("train", "ranker", "als", "--with", "pop,als"), ("named twice",)),
+    "unknown-run": (("train", "ranker", "nosuch"), ("unknown run 'nosuch'", "(hint: ")),
+    "unknown-with-run": (("train", "ranker", "als", "--with", "nosuch"), ("unknown run 'nosuch'",)),
+    "evaluate-unknown-run": (("evaluate", "nosuch"), ("unknown run 'nosuch'",)),
+    "k-above-candidates": (("evaluate", "als", "--k", "10,60"),
+                           ("k=60 is larger than the 50 candidates", "--k values <= 50")),
+    "k-above-catalogue": (("evaluate", "als", "--k", "500"), ("k=500 is larger than the catalogue",)),
+}
+
+
+@pytest.mark.parametrize("case", list(REFUSALS))
+def test_refusals(cli, ws, case):
+    args, fragments = REFUSALS[case]
+    assert_refused(cli, ws, args, fragments)
+
+
+BAD_PARAMETERS = {
+    "--num-leaves": ("1", "--num-leaves must be a whole number >= 2"),
+    "--learning-rate": ("0", "--learning-rate must be in (0, 1]"),
+    "--valid-fraction": ("1", "--valid-fraction must be in (0, 1)"),
+    "--trees": ("0", "--trees must be a whole number >= 1"),
+    "--min-data-in-leaf": ("0", "--min-data-in-leaf must be a whole number >= 1"),
+}
+
+
+@pytest.mark.parametrize("flag", list(BAD_PARAMETERS))
+def test_bad_parameters_refused(cli, ws, flag):
+    value, message = BAD_PARAMETERS[flag]
+    assert_refused(cli, ws, ("train", "ranker", "als", "--with", "pop", flag, value), message, hint=False)
+
+
+@pytest.mark.parametrize("flag", ["--num-leaves", "--learning-rate", "--valid-fraction"])
+def test_bad_parameters_have_a_hint(cli, ws, flag):
+    value, message = BAD_PARAMETERS[flag]
+    assert_refused(cli, ws, ("train", "ranker", "als", "--with", "pop", flag, value), message, hint=True)
+
+
+def test_unknown_label_scheme_is_a_usage_error(cli, ws):
+    assert_refused(cli, ws, ("train", "ranker", "als", "--labels", "stars"), "'stars' is not one of", exit_code=2)
+
+
+def test_evaluate_after_a_source_was_retrained(cli, ws):
+    run_json(cli, "train", "candidates", "syn", "--split", "lw", "--model", "popular", "--run", "pop",
+             "--window-days", "30", "--force")
+    assert_refused(cli, ws, ("evaluate", "als", "--k", "10"),
+                   ("source run 'pop' changed after run 'als's ranker was trained", "recsys train ranker als"))
+    # retraining dropped pop's val candidates: training the ranker again says what to make first
+    assert_refused(cli, ws, ("train", "ranker", "als", "--with", "pop"), "recsys candidates pop --on val")
+
+
+def test_label_window_without_positives(cli, tiny_template, workspace_dir):
+    shutil.copytree(tiny_template, workspace_dir)
+    result = assert_refused(cli, workspace_dir, ("train", "ranker", "p"),
+                            ("the label window (the val part of split 's'", "12 interactions by 12 users",
+                             "no interaction among the 36 candidates", "widen it", "--val-n"))
+    assert "Traceback" not in result.stderr
+
+
+def test_no_positives_hint_is_a_command_that_works(cli, tiny_template, workspace_dir):
+    shutil.copytree(tiny_template, workspace_dir)
+    refused = cli("train", "ranker", "p")
+    assert refused.exit_code == 1
+    match = re.search(r"recsys candidates (\S+) --on val -k (\d+)", refused.stderr)
+    assert match, refused.stderr
+    followed = cli("candidates", match.group(1), "--on", "val", "-k", match.group(2))
+    assert followed.exit_code == 0, followed.stderr
+
+
+# -- 6. label grades ---------------------------------------------------------------------------------
+def test_grades_of_ml_style_ratings():
+    labels = grade_labels(np.array([np.nan, 1.0, 2.0, 3.0, 4.0, 5.0, np.nan, 4.0]))
+    assert labels.grades.tolist() == [0, 1, 2, 3, 4, 5, 0, 4]
+    assert labels.grades.dtype == np.int32
+    assert labels.gains == [0.0, 1.0, 1.25, 1.5, 1.75, 2.0]
+    assert labels.levels == [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert labels.scheme == "graded"
+
+
+def test_grades_of_uneven_levels():
+    # only the distinct levels present count, and the gain follows the rating, not the grade index
+    labels = grade_labels(np.array([3.0, np.nan, 5.0, 4.5, 3.0]))
+    assert labels.grades.tolist() == [1, 0, 3, 2, 1]
+    assert labels.gains == [0.0, 1.0, 1.75, 2.0]
+    assert labels.levels == [3.0, 4.5, 5.0]
+
+
+def test_equal_ratings_give_binary_grades():
+    labels = grade_labels(np.array([1.0, np.nan, 1.0, 1.0]))
+    assert labels.grades.tolist() == [1, 0, 1, 1]
+    assert labels.gains == [0.0, 1.0] and labels.levels == []
+    none = grade_labels(np.full(3, np.nan))
+    assert none.grades.tolist() == [0, 0, 0] and none.gains == [0.0, 1.0]
+
+
+def test_too_many_distinct_ratings():
+    assert MAX_GRADES == 31
+    ratings = np.arange(40, dtype=np.float64) / 4
+    with pytest.raises(InvalidParameterError) as raised:
+        grade_labels(ratings)
+    text = str(raised.value)
+    assert "40 distinct ratings" in text and "31" in text and "--labels binary" in text
+    fine = grade_labels(np.arange(31, dtype=np.float64))  # 31 grades: the most allowed
+    assert fine.grades.max() == 31 and len(fine.gains) == 32 and fine.gains[1] == 1.0 and fine.gains[-1] == 2.0
+    binary = grade_labels(np.append(ratings, np.nan), "binary")
+    assert binary.scheme == "binary"
+    assert binary.grades.tolist() == [1] * 40 + [0]
+    assert binary.gains == [0.0, 1.0] and binary.levels == []
+
+
+def test_binary_scheme_and_unknown_scheme():
+    labels = grade_labels(np.array([np.nan, 1.0, 5.0, 3.5]), "binary")
+    assert labels.grades.tolist() == [0, 1, 1, 1] and labels.scheme == "binary" and labels.gains == [0.0, 1.0]
+    with pytest.raises(InvalidParameterError, match="unknown label scheme"):
+        grade_labels(np.array([1.0]), "stars")
+
+
+# -- 7. the candidate pool ---------------------------------------------------------------------------
+def test_union_pool_known_answer():
+    a = SourceLists(np.array([0, 1]), np.array([[3, 1, -1], [2, -1, -1]]))
+    b = SourceLists(np.array([1, 2]), np.array([[2, 4], [0, -1]]))
+    pool = union_pool([a, b], n_items=5)
+    assert list(zip(pool.users.tolist(), pool.items.tolist())) == [(0, 1), (0, 3), (1, 2), (1, 4), (2, 0)]
+    assert pool.ranks[0].tolist() == [2, 1, 1, 0, 0]
+    assert pool.ranks[1].tolist() == [0, 0, 1, 2, 1]
+    assert pool.ranks[0].dtype == np.int32 and pool.scores == [] and len(pool) == 5
+    distinct, bounds = pool.user_bounds()
+    assert distinct.tolist() == [0, 1, 2] and bounds.tolist() == [0, 2, 4, 5]
+
+
+def test_union_pool_keeps_the_list_position_across_padding():
+    pool = union_pool([SourceLists(np.array([4]), np.array([[7, -1, 2]]))], n_items=10)
+    assert pool.items.tolist() == [2, 7] and pool.users.tolist() == [4, 4]
+    assert pool.ranks[0].tolist() == [3, 1]
+
+
+def test_lists_from_rows_known_answer():
+    lists = lists_from_rows(np.array([1, 0, 0, 1, 3]), np.array([4, 3, 1, 2, 9]), np.array([2, 1, 2, 1, 1]))
+    assert lists.users.tolist() == [0, 1, 3]
+    assert lists.lists.tolist() == [[3, 1], [2, 4], [9, -1]]
+    # round trip through the pool
+    pool = union_pool([lists], n_items=10)
+    assert list(zip(pool.users.tolist(), pool.items.tolist(), pool.ranks[0].tolist())) == [
+        (0, 1, 2), (0, 3, 1), (1, 2, 1), (1, 4, 2), (3, 9, 1)]
+
+
+def test_score_pool_in_batches():
+    pool = union_pool([SourceLists(np.array([0, 2, 5]), np.array([[1, 3], [0, -1], [4, 2]]))], n_items=6)
+
+    def score(users):
+        return users[:, None] * 10.0 + np.arange(6)[None, :]
+
+    expected = (pool.users * 10 + pool.items).astype(np.float32)
+    for batch in (1, 2, 10):
+        scores = score_pool(pool, score, batch)
+        assert scores.dtype == np.float32 and scores.tolist() == expected.tolist(), batch
