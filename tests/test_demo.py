@@ -15,10 +15,16 @@ def test_demo_trains_and_evaluates_every_demo_model_and_als_beats_popularity(cli
     ndcg = {value["model"]: value["metrics"]["ndcg@10"] for value in candidates.values()}
     assert all(0.0 <= v <= 1.0 for v in ndcg.values())
     assert ndcg["als"] > ndcg["popular"]
+    ranker = doc["ranker"]
+    assert ranker["run"] == "demo-als" and ranker["pool"]["positives"] > 0
+    assert set(ranker["stages"]) == {"popular", "candidates", "ranker"}
+    interval = ranker["lift"]["ranker_vs_candidates"]["ndcg@10"]["interval"]
+    assert interval["low"] <= interval["difference"] <= interval["high"]
 
 
 def test_demo_twice_gives_identical_metrics(cli):
     args = ("demo", "--users", "300", "--items", "200", "--interactions", "10000")
-    first = run_json(cli, *args)["candidates"]
-    second = run_json(cli, *args)["candidates"]
-    assert first == second
+    first = run_json(cli, *args)
+    second = run_json(cli, *args)
+    assert first["candidates"] == second["candidates"]
+    assert first["ranker"] == second["ranker"]

@@ -65,6 +65,7 @@ def demo_command(
         _stages_table(report),
     ]
     application.emit(Result(document, tables), fmt)
+    application.info(_interval_line(report))
     application.success(
         f"demo finished in workspace {application.workspace.root}; try: recsys runs list, "
         f"recsys recommend {DEMO_DATASET}-als --user 1 --explain"
@@ -73,13 +74,17 @@ def demo_command(
 
 def _stages_table(report) -> Table:
     stages = report.stages
+    lift = stages.lift["ranker_vs_candidates"]
     rows = [[stage, *(metrics[key] for key in SHOWN)] for stage, metrics in stages.stages.items()]
-    interval = stages.lift["ranker_vs_candidates"]["ndcg@10"]["interval"]
-    pool = report.ranker.meta["pool"]
-    return Table(
-        ["stage", *SHOWN], rows,
-        title=f"5. two stages on test: {stages.run} candidates + item-kNN's, re-ranked by LambdaRank "
-              f"(pool recall {stages.protocol['pool_recall']:.2f}, {pool['rows']:,} labelled pairs); "
-              f"ndcg@10 ranker - candidates {interval['difference']:+.4f} "
-              f"[{interval['low']:+.4f}, {interval['high']:+.4f}]",
-    )
+    rows.append(["lift (ranker / candidates)",
+                 *("-" if lift[key]["relative"] is None else f"{lift[key]['relative']:+.1%}" for key in SHOWN)])
+    return Table(["stage", *SHOWN], rows,
+                 title=f"5. two stages on test: {', '.join(s['run'] for s in report.ranker.meta['sources'])} "
+                       "candidates re-ranked by LambdaRank")
+
+
+def _interval_line(report) -> str:
+    interval = report.stages.lift["ranker_vs_candidates"]["ndcg@10"]["interval"]
+    return (f"ndcg@10 ranker - candidates: {interval['difference']:+.4f}, paired 95% interval "
+            f"[{interval['low']:+.4f}, {interval['high']:+.4f}] over {interval['n_users']:,} users; "
+            f"pool recall {report.stages.protocol['pool_recall']:.2f}")

@@ -172,7 +172,7 @@ def train_ranker_command(
     meta = result.meta
     pool, training = meta["pool"], meta["training"]
     summary = Table(
-        ["sources", "pool rows", "pool recall", "positives", "train users", "best iteration", "held-out ndcg@10"],
+        ["sources", "pool rows", "pool recall", "positives", "users with a positive", "best iteration", "held-out ndcg@10"],
         [[", ".join(f"{s['run']} top {s['candidates']}" for s in meta["sources"]), pool["rows"],
           round(pool["recall"], 4), pool["positives"], training["users"], training["best_iteration"],
           None if training["valid_ndcg@10"] is None else round(training["valid_ndcg@10"], 4)]],
