@@ -62,6 +62,8 @@ def protocol_lines(protocol: dict) -> list[str]:
             continue
         if isinstance(value, dict):
             value = ", ".join(f"{k}={v}" for k, v in value.items()) or "-"
+        elif isinstance(value, list):
+            value = ", ".join(str(v) for v in value) or "-"
         lines.append(f"  {key.replace('_', ' ')}: {value}")
     return lines
 
