@@ -21,7 +21,9 @@ import numpy as np
 from recsys_cli.data.workspace import Workspace
 from recsys_cli.errors import CorruptArtifactError, InvalidParameterError
 from recsys_cli.ranking.lambdarank import LABEL_SCHEMES, RankerParams, grade_labels, train_lambdarank
-from recsys_cli.ranking.pool import Pool, combined_history, lists_from_rows, refit, score_pool, union_pool
+from recsys_cli.ranking.pool import (
+    Pool, combined_history, lists_from_rows, refit, score_pool, union_pool, write_pool,
+)
 from recsys_cli.ranking.windows import LABEL_WINDOW, as_of, check_split
 from recsys_cli.reporting import SILENT, Reporter
 
@@ -131,8 +133,6 @@ def build_features(contexts, window, pool: Pool, folder: Path, names: list[str],
     history = window.history_paths(primary.split_folder)
     pool_path = folder / f"candidates-{window.part}.parquet"
     features_path = folder / f"features-{window.part}.parquet"
-    from recsys_cli.ranking.pool import write_pool
-
     write_pool(pool, pool_path)
     with reporter.task(f"features for {len(pool):,} {window.part} candidates", total=None):
         report = compute_features(
@@ -172,10 +172,10 @@ def train_ranker(
     reporter: Reporter = SILENT,
 ) -> RankerResult:
     """Train a LambdaRank ranker on the label window of ``run`` (and ``with_runs``) and register it."""
+    from recsys_cli.evaluation.ranking import default_batch_size
     from recsys_cli.models.persistence import save_model
     from recsys_cli.runs.retrieval import model_scorer
     from recsys_cli.runs.store import read_part
-    from recsys_cli.evaluation.ranking import default_batch_size
 
     params = (params or RankerParams()).validated()
     if labels not in LABEL_SCHEMES:
