@@ -144,6 +144,10 @@ def train_ranker_command(
         float, _ranker_option("Share of the label window's users held out for early stopping.")
     ] = 0.2,
     seed: Annotated[int, typer.Option("--seed", help="LightGBM's seed and the held-out users' draw.")] = 42,
+    threads: Annotated[
+        int, _ranker_option("LightGBM threads. The model is identical for the same thread count; 1 (the default) "
+                            "reproduces on every machine.")
+    ] = 1,
     refit: Annotated[
         bool,
         typer.Option("--refit/--no-refit", help="Refit the generators on train + val for the test window "
@@ -163,7 +167,7 @@ def train_ranker_command(
     application = get_app(ctx)
     params = RankerParams(
         num_leaves=num_leaves, learning_rate=learning_rate, trees=trees, early_stopping=early_stopping,
-        min_data_in_leaf=min_data_in_leaf, valid_fraction=valid_fraction, seed=seed,
+        min_data_in_leaf=min_data_in_leaf, valid_fraction=valid_fraction, seed=seed, threads=threads,
     )
     result = train_ranker(
         application.workspace, run, with_runs=_names(with_runs), features=_names(features) or None,
