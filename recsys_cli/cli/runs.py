@@ -61,7 +61,8 @@ def show_command(
     rows += [["artifacts", ", ".join(summary.artifacts) or "-"], ["versions", m.get("versions")]]
     tables = [Table(["field", "value"], rows, title=f"run {run}")]
     for part, evaluation in summary.evaluations.items():
-        tables.append(metrics_table(evaluation["metrics"], f"evaluation on {part}"))
+        title = "ranker on test (recsys evaluate RUN for every stage)" if part == "stages" else f"evaluation on {part}"
+        tables.append(metrics_table(evaluation["metrics"], title))
     get_app(ctx).emit(Result(summary.document(), tables), fmt)
 
 
