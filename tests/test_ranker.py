@@ -531,3 +531,49 @@ def test_score_pool_in_batches():
     for batch in (1, 2, 10):
         scores = score_pool(pool, score, batch)
         assert scores.dtype == np.float32 and scores.tolist() == expected.tolist(), batch
+
+
+# -- review findings ---------------------------------------------------------------------------------
+def test_retraining_the_ranker_drops_its_old_stage_evaluation(cli, ws):
+    shown = run_json(cli, "runs", "show", "als")
+    assert "evaluation-stages" in shown["artifacts"]
+    run_json(cli, "train", "ranker", "als", "--features", "candidate_score,item_count", "--trees", TREES)
+    shown = run_json(cli, "runs", "show", "als")
+    assert "ranker" in shown["artifacts"] and "evaluation-stages" not in shown["artifacts"]
+    # and the old evaluation's folder is gone from disk, not only from the catalog
+    assert not list((ws / "runs" / "als").glob("evaluation-stages/*"))
+
+
+def test_trees_grown_counts_past_the_best_iteration(cli, ws):
+    doc = run_json(cli, "train", "ranker", "als", "--trees", "200", "--early-stopping", "3")
+    training = doc["training"]
+    assert training["trees_grown"] >= training["best_iteration"]
+    if training["trees_grown"] < 200:  # stopped early: it grew `early_stopping` rounds past the best
+        assert training["trees_grown"] == training["best_iteration"] + 3
+
+
+def test_empty_feature_list_is_a_usage_error(cli, ws):
+    assert_refused(cli, ws, ("train", "ranker", "als", "--features", ""), "--features needs at least one name",
+                   exit_code=2)
+
+
+def test_a_query_over_lightgbms_row_limit_is_refused_before_training():
+    from recsys_cli.errors import InvalidParameterError
+    from recsys_cli.ranking.lambdarank import MAX_QUERY_ROWS, group_sizes
+
+    assert list(group_sizes(np.repeat([0, 1], [MAX_QUERY_ROWS, 3]))) == [MAX_QUERY_ROWS, 3]
+    with pytest.raises(InvalidParameterError, match="more than the 10,000 rows"):
+        group_sizes(np.repeat([0, 1], [2, MAX_QUERY_ROWS + 1]))
+
+
+def test_combined_history_keeps_implicit_ones():
+    import scipy.sparse as sp
+
+    from recsys_cli.models.base import TrainingData
+    from recsys_cli.ranking.pool import combined_history
+
+    a = TrainingData(sp.csr_matrix(np.array([[1, 0], [0, 1]], dtype=np.float32)))
+    b = TrainingData(sp.csr_matrix(np.array([[1, 1], [0, 0]], dtype=np.float32)))
+    assert combined_history([a, b]).user_items.toarray().tolist() == [[1, 1], [0, 1]]
+    rated = TrainingData(sp.csr_matrix(np.array([[4, 0], [0, 2]], dtype=np.float32)))
+    assert combined_history([rated, b]).user_items.toarray().tolist() == [[5, 1], [0, 2]]

@@ -141,8 +141,8 @@ def evaluate_command(
         if on is not Part.test:
             raise typer.BadParameter("--stages evaluates the test part: the val part is the ranker's label window")
         if cold_start is not ColdStart.popular:
-            raise typer.BadParameter("--cold-start applies to full ranking; with --stages every source serves "
-                                     "users without history the most popular items")
+            raise typer.BadParameter("--cold-start applies to full ranking (add --no-stages); with stages every "
+                                     "source serves users without history the most popular items")
         _evaluate_stages(application, run, ks, relevant_min_rating, fmt)
         return
     from recsys_cli.evaluation.run_evaluation import evaluate_run

@@ -165,6 +165,8 @@ def train_ranker_command(
     from recsys_cli.ranking.training import train_ranker
 
     application = get_app(ctx)
+    if features is not None and not _names(features):
+        raise typer.BadParameter("--features needs at least one name (recsys features list); leave it out for all")
     params = RankerParams(
         num_leaves=num_leaves, learning_rate=learning_rate, trees=trees, early_stopping=early_stopping,
         min_data_in_leaf=min_data_in_leaf, valid_fraction=valid_fraction, seed=seed, threads=threads,

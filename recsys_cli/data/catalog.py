@@ -407,8 +407,12 @@ class Catalog:
         ).fetchone()
         return _artifact_from_row(row) if row else None
 
-    def put_artifact(self, record: ArtifactRecord) -> ArtifactRecord | None:
-        """Register (or replace) one artifact of a run; returns the one it replaced."""
+    def put_artifact(self, record: ArtifactRecord, supersedes: tuple[str, ...] = ()) -> list[ArtifactRecord]:
+        """Register (or replace) one artifact of a run, dropping the artifacts of the kinds it
+        ``supersedes`` (built from the one it replaces) in the same transaction.
+
+        Returns what was unregistered: the replaced artifact of the same kind first, if any.
+        """
         self.con.execute("BEGIN TRANSACTION")
         try:
             if self.run(record.run) is None:
@@ -416,8 +420,12 @@ class Catalog:
                     f"run '{record.run}' was removed while its {record.kind} was being built",
                     "train the run again",
                 )
-            previous = self.artifact(record.run, record.kind)
-            self.con.execute("DELETE FROM run_artifacts WHERE run = ? AND kind = ?", [record.run, record.kind])
+            dropped = []
+            for kind in (record.kind, *supersedes):
+                existing = self.artifact(record.run, kind)
+                if existing is not None:
+                    dropped.append(existing)
+                    self.con.execute("DELETE FROM run_artifacts WHERE run = ? AND kind = ?", [record.run, kind])
             self.con.execute(
                 "INSERT INTO run_artifacts VALUES (?, ?, ?, ?, ?)",
                 [record.run, record.kind, record.path, json.dumps(record.meta, sort_keys=True),
@@ -427,7 +435,7 @@ class Catalog:
         except BaseException:
             self._rollback()
             raise
-        return previous
+        return dropped
 
 
 def _now() -> datetime:

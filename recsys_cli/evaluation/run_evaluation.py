@@ -40,6 +40,14 @@ def evaluation_kind(part: str) -> str:
     return f"evaluation-{part}"
 
 
+def history_shares(user_items) -> np.ndarray:
+    """Each item's share of the history's users: novelty's popularity. Floored at one user, since
+    an item without history interactions would have infinite self-information."""
+    n_users = int((np.diff(user_items.indptr) > 0).sum())
+    counts = np.bincount(user_items.indices, minlength=user_items.shape[1])
+    return np.maximum(counts, 1) / max(n_users, 1)
+
+
 def check_ks(ks, n_items: int) -> tuple[int, ...]:
     from recsys_cli.runs.retrieval import check_k
 
@@ -95,13 +103,10 @@ def evaluate_run(
     )
     lists = np.full((truth.shape[0], ks[-1]), -1, dtype=np.int64)
     lists[users] = retrieved.lists
-    n_train_users = int((np.diff(user_items.indptr) > 0).sum())
-    counts = np.bincount(user_items.indices, minlength=user_items.shape[1])
     # Coverage is over the candidate pool (every item of the dataset): the lists can and do hold
     # items without train interactions, so a train-items denominator let coverage exceed 1.
     n_catalog_items = int(user_items.shape[1])
-    # Items without training interactions would have infinite self-information.
-    popularity = np.maximum(counts, 1) / max(n_train_users, 1)
+    popularity = history_shares(user_items)
     result = evaluate_lists(lists, truth, ks, n_catalog_items=n_catalog_items, item_popularity=popularity)
     protocol = {
         "run": run,

@@ -26,10 +26,10 @@ import numpy as np
 
 from recsys_cli.data.workspace import Workspace
 from recsys_cli.errors import CorruptArtifactError, InvalidParameterError
+from recsys_cli.ranking.training import STAGES_KIND
 from recsys_cli.reporting import SILENT, Reporter
 
 STAGES = ("popular", "candidates", "ranker")
-STAGES_KIND = "evaluation-stages"
 COMPARISONS = (("ranker", "candidates"), ("candidates", "popular"), ("ranker", "popular"))
 INTERVAL_METRICS = ("ndcg", "recall")
 DEFAULT_KS = (10, 20, 100)  # those up to the primary source's candidates
@@ -101,10 +101,10 @@ def evaluate_stages(
     """
     from recsys_cli.evaluation.metrics import evaluate_lists
     from recsys_cli.evaluation.ranking import default_batch_size
-    from recsys_cli.evaluation.run_evaluation import check_ks
+    from recsys_cli.evaluation.run_evaluation import check_ks, history_shares
     from recsys_cli.models.persistence import load_model
     from recsys_cli.ranking.lambdarank import load_ranker, predict
-    from recsys_cli.ranking.pool import SourceLists, combined_history, score_pool, union_pool
+    from recsys_cli.ranking.pool import SourceLists, combined_history, score_pool, union_pool, write_pool
     from recsys_cli.ranking.training import MODEL_FILE, RANKER_KIND, REFIT_FOLDER, build_features, read_features
     from recsys_cli.ranking.windows import TEST_WINDOW
     from recsys_cli.runs.retrieval import exact_top_k, model_scorer, seen_pattern
@@ -171,9 +171,7 @@ def evaluate_stages(
             }
             cold = int(per_source[0][2].fallback_users)
             user_ids = primary.vocabulary("user")
-        counts = np.bincount(seen.indices, minlength=n_items)
-        n_history_users = int((np.diff(seen.indptr) > 0).sum())
-        popularity = np.maximum(counts, 1) / max(n_history_users, 1)
+        popularity = history_shares(seen)
         results = {}
         for stage in STAGES:
             full = np.full((n_users, k), -1, dtype=np.int64)
@@ -184,7 +182,7 @@ def evaluate_stages(
         protocol = _protocol(primary, meta, ks, relevant_min_rating, results["ranker"].n_users, cold, float(ceiling.mean()), len(pool))
         evaluation = StageEvaluation(run, protocol, {s: r.metrics for s, r in results.items()}, _lifts(results, ks))
         if save:
-            _write_pool(scratch / POOL_FILE, pool, scores)
+            write_pool(pool, scratch / POOL_FILE, {"ranker_score": scores})
             evaluation.per_user_path = _save(workspace, primary, evaluation, results, user_ids, scratch, reporter)
         return evaluation
     finally:
@@ -235,18 +233,6 @@ def _lifts(results, ks) -> dict[str, dict[str, dict[str, Any]]]:
             entries[key] = entry
         lift[f"{better}_vs_{base}"] = entries
     return lift
-
-
-def _write_pool(path: Path, pool, scores: np.ndarray) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    columns = {"user_idx": pa.array(pool.users.astype(np.int32)), "item_idx": pa.array(pool.items.astype(np.int32))}
-    for i, (source_scores, ranks) in enumerate(zip(pool.scores, pool.ranks)):
-        columns[f"score_{i}"] = pa.array(source_scores, type=pa.float32())
-        columns[f"rank_{i}"] = pa.array(ranks, type=pa.int32(), mask=ranks == 0)
-    columns["ranker_score"] = pa.array(scores, type=pa.float64())
-    pq.write_table(pa.table(columns), path, compression="zstd")
 
 
 def _save(workspace, primary, evaluation: StageEvaluation, results, user_ids, scratch: Path, reporter) -> str:

@@ -133,12 +133,6 @@ upto AS (
     FROM pairs p ASOF LEFT JOIN running r ON r.item_idx = p.item_idx AND r.ts <= p.last_ts)
 SELECT u.user_idx, u.item_idx, coalesce(u.n, 0) - coalesce(r.n, 0) AS item_count_user_30d
 FROM upto u ASOF LEFT JOIN running r ON r.item_idx = u.item_idx AND r.ts <= u.month_before"""
-ITEM_AGE_AT_USER_DAYS = f"""WITH user_last AS ({_USER_LAST}),
-item_first AS (SELECT item_idx, min(ts) AS first_ts FROM history GROUP BY item_idx)
-SELECT k.user_idx, k.item_idx, (u.last_ts - i.first_ts) / {DAY} AS item_age_at_user_days
-FROM {CANDIDATE_PAIRS} k
-JOIN user_last u ON u.user_idx = k.user_idx
-JOIN item_first i ON i.item_idx = k.item_idx"""
 
 # -- demographics ---------------------------------------------------------------------------
 USER_AGE = "SELECT user_idx, age AS user_age FROM users WHERE age IS NOT NULL"

@@ -116,9 +116,6 @@ FEATURES: dict[str, Feature] = _registry(
     Feature("item_count_user_30d",
             "the item's interactions in the 30 days before the user's own last interaction (the user's 'now')",
             "pair", ("time",), q.ITEM_COUNT_USER_30D),
-    Feature("item_age_at_user_days",
-            "days from the item's first interaction to the user's last one (negative: first seen after it)",
-            "pair", ("time",), q.ITEM_AGE_AT_USER_DAYS),
     # demographics
     Feature("user_age", "the user's age (or age bucket's lower bound)", "user", ("demographics:age",), q.USER_AGE),
     Feature("item_same_gender_share", "share of the item's history users with the user's gender", "pair",

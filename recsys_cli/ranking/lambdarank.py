@@ -22,6 +22,7 @@ LABEL_SCHEMES = ("graded", "binary")
 # LightGBM's default label_gain has 31 entries (2^i - 1); past that every grade needs a gain
 # and the gains of the top grades overflow what NDCG can tell apart.
 MAX_GRADES = 31
+MAX_QUERY_ROWS = 10_000  # LightGBM refuses a query (one user's candidates) with more rows
 EVAL_AT = 10
 
 
@@ -114,6 +115,12 @@ def group_sizes(users: np.ndarray) -> np.ndarray:
     if users.size and np.any(np.diff(users) < 0):
         raise InvalidParameterError("ranker rows must be sorted by user", "sort the pool by (user, item)")
     _, counts = np.unique(users, return_counts=True)
+    if counts.size and counts.max() > MAX_QUERY_ROWS:
+        raise InvalidParameterError(
+            f"a user has {int(counts.max()):,} candidates, more than the {MAX_QUERY_ROWS:,} rows LightGBM's "
+            "lambdarank takes in one query",
+            "make fewer candidates per source (recsys candidates RUN --on val -k N)",
+        )
     return counts
 
 
@@ -201,7 +208,8 @@ def train_lambdarank(
     return TrainedRanker(
         booster.model_to_string(num_iteration=best),
         int(best),
-        int(booster.current_iteration()),
+        # lgb.train trims the booster to its best iteration: the curve says how many were grown
+        len(curve) or int(booster.current_iteration()),
         float(curve[best - 1]) if len(curve) >= best else None,
         {name: float(value) for name, value in zip(columns, gain)},
         seconds,

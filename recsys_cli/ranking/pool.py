@@ -86,8 +86,9 @@ def lists_from_rows(users: np.ndarray, items: np.ndarray, ranks: np.ndarray) -> 
     return SourceLists(distinct, lists)
 
 
-def write_pool(pool: Pool, path: Path) -> None:
-    """The pool as the features' ``candidates`` input: user_idx, item_idx, score_<i>, rank_<i> (NULL = not listed)."""
+def write_pool(pool: Pool, path: Path, extra: dict | None = None) -> None:
+    """The pool as the features' ``candidates`` input: user_idx, item_idx, score_<i>, rank_<i> (NULL = not
+    listed), then any ``extra`` columns (name -> array)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -98,15 +99,19 @@ def write_pool(pool: Pool, path: Path) -> None:
     for i, (scores, ranks) in enumerate(zip(pool.scores, pool.ranks)):
         columns[f"score_{i}"] = pa.array(scores, type=pa.float32())
         columns[f"rank_{i}"] = pa.array(ranks, type=pa.int32(), mask=ranks == 0)
+    columns.update({name: pa.array(values) for name, values in (extra or {}).items()})
     pq.write_table(pa.table(columns), path, compression="zstd")
 
 
 def combined_history(datas: list[TrainingData]) -> TrainingData:
-    """Several parts as one history (the parts of a split never share a (user, item) pair)."""
+    """Several parts as one history: the sum of their matrices (ones stay ones)."""
     user_items = sp.csr_matrix(datas[0].user_items, copy=True)
     for data in datas[1:]:
         user_items = (user_items + data.user_items).tocsr()
     user_items.sort_indices()
+    if all(d.user_items.nnz == 0 or (d.user_items.data == 1).all() for d in datas):
+        # implicit feedback: a pair in two parts is still one interaction, as within one part
+        user_items.data = np.ones_like(user_items.data)
     times = [d for d in datas if d.item_idx is not None]
     if len(times) != len(datas):
         return TrainingData(user_items)

@@ -20,7 +20,7 @@ import numpy as np
 
 from recsys_cli.data.workspace import Workspace
 from recsys_cli.errors import CorruptArtifactError, InvalidParameterError
-from recsys_cli.ranking.lambdarank import LABEL_SCHEMES, RankerParams, grade_labels, train_lambdarank
+from recsys_cli.ranking.lambdarank import LABEL_SCHEMES, RankerParams, grade_labels, group_sizes, train_lambdarank
 from recsys_cli.ranking.pool import (
     Pool, combined_history, lists_from_rows, refit, score_pool, union_pool, write_pool,
 )
@@ -28,6 +28,7 @@ from recsys_cli.ranking.windows import LABEL_WINDOW, as_of, check_split
 from recsys_cli.reporting import SILENT, Reporter
 
 RANKER_KIND = "ranker"
+STAGES_KIND = "evaluation-stages"  # written by evaluation/stages.py from this kind
 MODEL_FILE = "ranker.txt"
 POOL_FILE = "candidates-val.parquet"
 FEATURES_FILE = "features-val.parquet"
@@ -94,8 +95,10 @@ def window_ratings(path: Path, pool: Pool, n_items: int) -> tuple[np.ndarray, np
     table = pq.read_table(path, columns=["user_idx", "item_idx", "rating"])
     users = table.column("user_idx").to_numpy().astype(np.int64)
     keys = users * n_items + table.column("item_idx").to_numpy().astype(np.int64)
-    order = np.argsort(keys, kind="stable")
-    keys, ratings = keys[order], table.column("rating").to_numpy().astype(np.float64)[order]
+    # a pair repeated in the window counts once (its last rating), as in the test window's truth
+    keys, last = np.unique(keys[::-1], return_index=True)
+    ratings = table.column("rating").to_numpy().astype(np.float64)[::-1][last]
+    users = keys // n_items
     pool_keys = pool.users * n_items + pool.items
     at = np.minimum(np.searchsorted(keys, pool_keys), max(keys.size - 1, 0))
     found = keys.size > 0 and keys[at] == pool_keys
@@ -191,6 +194,7 @@ def train_ranker(
             names, columns = resolve(contexts, features)
             n_users, n_items = primary.dataset.n_users, primary.dataset.n_items
             pool = union_pool([_read_lists(path) for path, _ in sources], n_items)
+            group_sizes(pool.users)  # LightGBM's per-query limit, checked before hours of features
             batch = default_batch_size(n_items)
             for context in contexts:
                 score, _ = model_scorer(context.model(), context.part("train").user_items)
@@ -306,5 +310,6 @@ def _publish(workspace, primary, contexts, scratch: Path, meta, importance, repo
                 raise CorruptArtifactError(
                     f"run '{context.run.name}' was retrained while this command ran", "run the command again"
                 )
-        record = publish_artifact(fresh, RANKER_KIND, write)
+        # an evaluation of the replaced ranker no longer describes this run
+        record = publish_artifact(fresh, RANKER_KIND, write, supersedes=(STAGES_KIND,))
     return RankerResult(primary.run.name, record.path, meta, importance)

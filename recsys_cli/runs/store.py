@@ -130,12 +130,13 @@ def read_part(
 
 
 def publish_artifact(
-    context: RunContext, kind: str, write: Callable[[Path], dict[str, Any]]
+    context: RunContext, kind: str, write: Callable[[Path], dict[str, Any]], supersedes: tuple[str, ...] = ()
 ) -> ArtifactRecord:
     """Build an artifact in staging with ``write(folder) -> meta``, publish it, register it.
 
-    The caller holds ``workspace.writing()``. The previous artifact of the same kind
-    is retired once the catalog points at the new one.
+    The caller holds ``workspace.writing()``. The previous artifact of the same kind, and those of
+    the kinds it ``supersedes`` (built from the previous one), are unregistered in the same
+    transaction and retired once the catalog points at the new one.
     """
     workspace = context.workspace
     staging = workspace.new_staging_dir()
@@ -145,13 +146,13 @@ def publish_artifact(
 
         def register(path: str):
             with workspace.catalog(read_only=False) as catalog:
-                return catalog.put_artifact(ArtifactRecord(context.run.name, kind, path, meta))
+                return catalog.put_artifact(ArtifactRecord(context.run.name, kind, path, meta), supersedes)
 
-        previous = workspace.publish(staging, workspace.runs_dir / context.run.name / kind, register)
+        dropped = workspace.publish(staging, workspace.runs_dir / context.run.name / kind, register)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    if previous is not None:
-        workspace.retire([previous.path])
+    if dropped:
+        workspace.retire([record.path for record in dropped])
     with workspace.catalog() as catalog:
         return catalog.artifact(context.run.name, kind)
 
