@@ -100,15 +100,12 @@ def evaluate_stages(
     ``ks=None``: 10, 20 and 100, less those above the primary source's candidate count.
     """
     from recsys_cli.evaluation.metrics import evaluate_lists
-    from recsys_cli.evaluation.ranking import default_batch_size
     from recsys_cli.evaluation.run_evaluation import check_ks, history_shares
-    from recsys_cli.models.persistence import load_model
     from recsys_cli.ranking.lambdarank import load_ranker, predict
-    from recsys_cli.ranking.pool import SourceLists, combined_history, score_pool, union_pool, write_pool
-    from recsys_cli.ranking.training import MODEL_FILE, RANKER_KIND, REFIT_FOLDER, build_features, read_features
+    from recsys_cli.ranking.pool import write_pool
+    from recsys_cli.ranking.training import MODEL_FILE, RANKER_KIND, build_features, read_features
     from recsys_cli.ranking.windows import TEST_WINDOW
-    from recsys_cli.runs.retrieval import exact_top_k, model_scorer, seen_pattern
-    from recsys_cli.runs.store import open_run, read_part
+    from recsys_cli.runs.store import open_run
 
     if relevant_min_rating is not None and not np.isfinite(relevant_min_rating):
         raise InvalidParameterError("--relevant-min-rating must be a number")
@@ -128,12 +125,7 @@ def evaluate_stages(
                     f"k={ks[-1]} is larger than the {primary_n} candidates the ranker re-ranks",
                     f"pass --k values <= {primary_n}, or make more candidates and train the ranker again",
                 )
-            contexts = []
-            for source in meta["sources"]:
-                context = primary if source["run"] == run else open_run(workspace, source["run"])
-                if context.run.manifest.get("model_sha256") != source["model_sha256"]:
-                    raise _stale(source["run"], run)
-                contexts.append(context)
+            contexts = _source_contexts(workspace, primary, meta)
             truth = primary.part("test", values="ones", min_rating=relevant_min_rating).user_items
             if truth.nnz == 0:
                 raise InvalidParameterError(
@@ -141,35 +133,20 @@ def evaluate_stages(
                     "lower --relevant-min-rating",
                 )
             users = np.flatnonzero(np.diff(truth.indptr))
-            per_source, histories = [], []
-            for i, (context, source) in enumerate(zip(contexts, meta["sources"])):
-                model = (load_model(folder / REFIT_FOLDER / str(i), what=f"the refitted '{source['run']}' model")
-                         if meta["refit"] else context.model())
-                history = combined_history([
-                    read_part(context.split_folder, part, n_users, n_items, context.values) for part in ("train", "val")
-                ]).user_items
-                retrieved = exact_top_k(model, users, history, int(source["candidates"]), reporter=reporter,
-                                        label=f"test candidates from '{source['run']}'")
-                per_source.append((model, history, retrieved))
-                histories.append(history)
-            pool = union_pool([SourceLists(users, r.lists) for _, _, r in per_source], n_items)
-            batch = default_batch_size(n_items)
-            for model, history, _ in per_source:
-                pool.scores.append(score_pool(pool, model_scorer(model, history)[0], batch))
+            pool, retrieved, seen = _test_pool(contexts, meta, folder, users, reporter)
             _, features_path, _ = build_features(contexts, TEST_WINDOW, pool, scratch, meta["features"], reporter)
             feature_users, feature_items, matrix = read_features(features_path, meta["columns"])
             if not (np.array_equal(feature_users, pool.users) and np.array_equal(feature_items, pool.items)):
                 raise CorruptArtifactError("the test features do not line up with the candidate pool")
             booster = load_ranker((folder / MODEL_FILE).read_text(), meta["columns"], f"run '{run}'s ranker.txt")
             scores = predict(booster, matrix, meta["params"]["threads"])
-            seen = seen_pattern(histories[0])
             k = ks[-1]
             lists = {
                 "popular": _popular_lists(seen, users, k),
-                "candidates": per_source[0][2].lists[:, :k],
+                "candidates": retrieved.lists[:, :k],
                 "ranker": _ranker_lists(pool.users, pool.items, scores, users, k),
             }
-            cold = int(per_source[0][2].fallback_users)
+            cold = int(retrieved.fallback_users)
             user_ids = primary.vocabulary("user")
         popularity = history_shares(seen)
         results = {}
@@ -187,6 +164,47 @@ def evaluate_stages(
         return evaluation
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _source_contexts(workspace, primary, meta) -> list:
+    """The ranker's source runs, refusing any retrained since (its model is not the one the ranker saw)."""
+    from recsys_cli.runs.store import open_run
+
+    contexts = []
+    for source in meta["sources"]:
+        context = primary if source["run"] == primary.run.name else open_run(workspace, source["run"])
+        if context.run.manifest.get("model_sha256") != source["model_sha256"]:
+            raise _stale(source["run"], primary.run.name)
+        contexts.append(context)
+    return contexts
+
+
+def _test_pool(contexts, meta, folder: Path, users: np.ndarray, reporter: Reporter):
+    """Each source's top-N for the test users over train + val history, their union scored by every
+    source; also the primary's lists and the primary's seen pattern (for the popular row)."""
+    from recsys_cli.evaluation.ranking import default_batch_size
+    from recsys_cli.models.persistence import load_model
+    from recsys_cli.ranking.pool import SourceLists, combined_history, score_pool, union_pool
+    from recsys_cli.ranking.training import REFIT_FOLDER
+    from recsys_cli.runs.retrieval import exact_top_k, model_scorer, seen_pattern
+    from recsys_cli.runs.store import read_part
+
+    n_users, n_items = contexts[0].dataset.n_users, contexts[0].dataset.n_items
+    per_source = []
+    for i, (context, source) in enumerate(zip(contexts, meta["sources"])):
+        model = (load_model(folder / REFIT_FOLDER / str(i), what=f"the refitted '{source['run']}' model")
+                 if meta["refit"] else context.model())
+        history = combined_history([
+            read_part(context.split_folder, part, n_users, n_items, context.values) for part in ("train", "val")
+        ]).user_items
+        retrieved = exact_top_k(model, users, history, int(source["candidates"]), reporter=reporter,
+                                label=f"test candidates from '{source['run']}'")
+        per_source.append((model, history, retrieved))
+    pool = union_pool([SourceLists(users, r.lists) for _, _, r in per_source], n_items)
+    batch = default_batch_size(n_items)
+    for model, history, _ in per_source:
+        pool.scores.append(score_pool(pool, model_scorer(model, history)[0], batch))
+    return pool, per_source[0][2], seen_pattern(per_source[0][1])
 
 
 def _protocol(primary, meta, ks, relevant_min_rating, n_users, cold, ceiling, pool_rows) -> dict[str, Any]:
