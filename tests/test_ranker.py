@@ -577,3 +577,15 @@ def test_combined_history_keeps_implicit_ones():
     assert combined_history([a, b]).user_items.toarray().tolist() == [[1, 1], [0, 1]]
     rated = TrainingData(sp.csr_matrix(np.array([[4, 0], [0, 2]], dtype=np.float32)))
     assert combined_history([rated, b]).user_items.toarray().tolist() == [[5, 1], [0, 2]]
+
+
+def test_stage_evaluation_keeps_the_test_pool_and_its_features(template):
+    root = template[0]
+    (folder,) = [p for p in (root / "runs" / "als" / "evaluation-stages").iterdir() if p.is_dir()]
+    pool = pq.read_table(folder / "pool-test.parquet")
+    features = pq.read_table(folder / "features-test.parquet")
+    assert pool.num_rows == features.num_rows > 0
+    for key in ("user_idx", "item_idx"):
+        assert pool.column(key).to_pylist() == features.column(key).to_pylist()
+    assert "ranker_score" in pool.column_names
+    assert set(template[1]["columns"]) <= set(features.column_names)

@@ -36,6 +36,7 @@ DEFAULT_KS = (10, 20, 100)  # those up to the primary source's candidates
 PER_USER_FILE = "per_user.parquet"
 METRICS_FILE = "metrics.json"
 POOL_FILE = "pool-test.parquet"
+FEATURES_FILE = "features-test.parquet"  # as build_features names it
 
 
 @dataclass
@@ -270,7 +271,8 @@ def _save(workspace, primary, evaluation: StageEvaluation, results, user_ids, sc
 
     def write(folder: Path) -> dict[str, Any]:
         pq.write_table(per_user, folder / PER_USER_FILE, compression="zstd")
-        shutil.move(str(scratch / POOL_FILE), folder / POOL_FILE)
+        for name in (POOL_FILE, FEATURES_FILE):
+            shutil.move(str(scratch / name), folder / name)
         (folder / METRICS_FILE).write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
         return {"protocol": evaluation.protocol, "metrics": evaluation.metrics}
 
