@@ -222,6 +222,8 @@ def _protocol(primary, meta, ks, relevant_min_rating, n_users, cold, ceiling, po
         "relevance": "every test interaction" if relevant_min_rating is None
         else f"test interactions with rating >= {relevant_min_rating:g}",
         "candidate_pool": f"union of {sources}: {pool_rows:,} pairs",
+        # test lists are always exact; the ranker learned from lists made as `recsys candidates` was told
+        "label_window_retrieval": ", ".join(f"{s['run']}: {s.get('retrieval', 'exact')}" for s in meta["sources"]),
         "pool_recall": round(ceiling, 6),
         "candidates_row": f"{meta['sources'][0]['run']}'s own top-K",
         "popular_row": "most popular items of train + val, minus each user's history",

@@ -239,7 +239,8 @@ def train_ranker(
         meta = {
             "sources": [
                 {"run": c.run.name, "model": c.run.model, "model_sha256": c.run.manifest.get("model_sha256"),
-                 "candidates": int(m["k"]), "refit_sha256": refitted[i] if refitted else None}
+                 "candidates": int(m["k"]), "retrieval": m.get("retrieval", "exact"),
+                 "refit_sha256": refitted[i] if refitted else None}
                 for i, (c, (_, m)) in enumerate(zip(contexts, sources))
             ],
             "refit": bool(refit_generators),
