@@ -72,6 +72,32 @@ def snapshot(root: Path) -> dict[str, str]:
     return state
 
 
+def assert_refused(cli, root: Path, args, fragments=(), *, exit_code: int = 1, hint: bool = True,
+                   only_progress_before: bool = False):
+    """A refused command: ``exit_code``, no traceback, nothing on stdout, every fragment on stderr,
+    the workspace at ``root`` unchanged. With exit 1 the error is one ``error:`` line, last on stderr,
+    carrying a ``(hint: ...)`` when ``hint``; the lines before it hold no error (or, with
+    ``only_progress_before``, are only progress lines such as ``splitting toy ...``)."""
+    before = snapshot(root)
+    result = cli(*args)
+    assert result.exit_code == exit_code, (result.exit_code, result.stderr)
+    assert "Traceback" not in result.stderr and "Traceback" not in result.stdout
+    assert result.stdout == ""
+    if exit_code == 1:
+        lines = result.stderr.strip().splitlines()
+        assert lines[-1].startswith("error: "), lines
+        if only_progress_before:
+            assert all(line.endswith(" ...") for line in lines[:-1]), lines
+        else:
+            assert not any("error" in line for line in lines[:-1]), lines
+        if hint:
+            assert "(hint: " in lines[-1], lines[-1]
+    for fragment in [fragments] if isinstance(fragments, str) else fragments:
+        assert fragment in result.stderr, result.stderr
+    assert snapshot(root) == before
+    return result
+
+
 @pytest.fixture
 def shared_datasets() -> Path:
     """../shared/datasets, or a skip (never under CI, where the folder must be present)."""

@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from tests.conftest import run_json, snapshot
+from tests.conftest import assert_refused, run_json
 
 MODELS = ("als", "bpr", "item-knn", "ease", "popular")
 METRIC_NAMES = ("precision", "recall", "ndcg", "map", "mrr", "hit_rate", "coverage", "novelty")
@@ -106,23 +106,6 @@ def generation(ws: Path, run: str) -> Path:
     workspace = records(ws)[0]
     with workspace.catalog() as catalog:
         return workspace.resolve(catalog.run(run).path)
-
-
-def assert_refused(cli, ws, args, fragments, exit_code=1):
-    before = snapshot(ws)
-    result = cli(*args)
-    assert result.exit_code == exit_code, (result.exit_code, result.stderr)
-    assert "Traceback" not in result.stderr and "Traceback" not in result.stdout
-    assert result.stdout == ""
-    if exit_code == 1:
-        # one error line, last; progress or info lines ("training als on ...") may precede it
-        lines = result.stderr.strip().splitlines()
-        assert lines[-1].startswith("error: ") and not any("error" in line for line in lines[:-1]), lines
-        assert "(hint: " in lines[-1], lines[-1]
-    for fragment in [fragments] if isinstance(fragments, str) else fragments:
-        assert fragment in result.stderr, result.stderr
-    assert snapshot(ws) == before
-    return result
 
 
 # -- evaluate --------------------------------------------------------------------------------------

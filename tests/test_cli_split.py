@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import shutil
+from functools import partial
 
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import run_json, snapshot
+from tests.conftest import assert_refused as refused
+from tests.conftest import run_json
+
+# split errors: only progress lines ("splitting toy ...") may precede the error line; no hint required
+assert_refused = partial(refused, hint=False, only_progress_before=True)
 
 
 def write_ratings(path, with_ts: bool = True):
@@ -81,20 +86,6 @@ def test_force_replaces(cli, toy):
     result = cli("split", "toy", "--name", "s", "--strategy", "leave-last", "--force", "--format", "json")
     assert result.exit_code == 0, result.stderr
     assert "replaced the existing split 's'" in result.stderr
-
-
-def assert_refused(cli, workspace_dir, args, fragment, exit_code=1):
-    before = snapshot(workspace_dir)
-    result = cli(*args)
-    assert result.exit_code == exit_code, result.stderr
-    assert "Traceback" not in result.stderr and "Traceback" not in result.stdout
-    if exit_code == 1:
-        # one error line; off a terminal a progress line ("splitting toy ...") may precede it
-        lines = result.stderr.strip().splitlines()
-        assert lines[-1].startswith("error: ") and all(line.endswith(" ...") for line in lines[:-1]), lines
-    assert fragment in result.stderr
-    assert result.stdout == ""
-    assert snapshot(workspace_dir) == before
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 from recsys_cli.errors import InvalidParameterError
 from recsys_cli.ranking.lambdarank import MAX_GRADES, RankerParams, grade_labels
 from recsys_cli.ranking.pool import SourceLists, lists_from_rows, score_pool, union_pool
-from tests.conftest import run_json, snapshot
+from tests.conftest import assert_refused, run_json
 
 TREES = 20
 ALS = ("--factors", "8", "--iterations", "3")
@@ -160,25 +160,6 @@ def unlabelled_pool_pairs(root: Path, folder: Path, per_user: int = 2) -> tuple[
             chosen[user].append(item)
     pairs = [(u, i) for u, its in chosen.items() for i in its]
     return np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
-
-
-def assert_refused(cli, root: Path, args, fragments=(), exit_code: int = 1, hint: bool = True):
-    """Refused with ``exit_code``, one ``error:`` line last on stderr (with a hint), no traceback,
-    nothing on stdout, the workspace unchanged."""
-    before = snapshot(root)
-    result = cli(*args)
-    assert result.exit_code == exit_code, (result.exit_code, result.stderr)
-    assert "Traceback" not in result.stderr and "Traceback" not in result.stdout
-    assert result.stdout == ""
-    if exit_code == 1:
-        lines = result.stderr.strip().splitlines()
-        assert lines[-1].startswith("error: ") and not any("error" in line for line in lines[:-1]), lines
-        if hint:
-            assert "(hint: " in lines[-1], lines[-1]
-    for fragment in [fragments] if isinstance(fragments, str) else fragments:
-        assert fragment in result.stderr, result.stderr
-    assert snapshot(root) == before
-    return result
 
 
 # -- 1. the happy path -------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from functools import partial
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -23,7 +24,11 @@ from recsys_cli.data.splits import (
     round_half_up,
 )
 from recsys_cli.errors import InvalidParameterError
-from tests.conftest import run_json, snapshot
+from tests.conftest import assert_refused as refused
+from tests.conftest import run_json
+
+# split errors: only progress lines ("splitting toy ...") may precede the error line; no hint required
+assert_refused = partial(refused, hint=False, only_progress_before=True)
 
 DAY = 86_400
 T0 = 946_684_800  # 2000-01-01T00:00:00Z: day d is 2000-01-(d+1)
@@ -267,18 +272,6 @@ def test_cli_val_after(cli, tiny, workspace_dir):
     assert doc["params"]["val_after"] == T0 + 3 * DAY and "val_fraction" not in doc["params"]
     assert doc["summary"]["val_cut"] == "2000-01-04T00:00:00Z"
     assert read_parts(workspace_dir / doc["path"])["val"] == {(0, 2, 3), (0, 3, 3), (0, 4, 3)}
-
-
-def assert_refused(cli, workspace_dir, args, fragment):
-    before = snapshot(workspace_dir)
-    result = cli(*args)
-    assert result.exit_code == 1, result.stderr
-    assert "Traceback" not in result.stderr and result.stdout == ""
-    # one error line; off a terminal a progress line ("splitting tiny ...") may precede it
-    lines = result.stderr.strip().splitlines()
-    assert lines[-1].startswith("error: ") and all(line.endswith(" ...") for line in lines[:-1]), lines
-    assert fragment in result.stderr
-    assert snapshot(workspace_dir) == before
 
 
 @pytest.mark.parametrize(
