@@ -104,7 +104,7 @@ def evaluate_stages(
     from recsys_cli.evaluation.run_evaluation import check_ks, history_shares
     from recsys_cli.ranking.lambdarank import load_ranker, predict
     from recsys_cli.ranking.pool import write_pool
-    from recsys_cli.ranking.training import MODEL_FILE, RANKER_KIND, build_features, read_features
+    from recsys_cli.ranking.training import MODEL_FILE, RANKER_KIND, build_features, pool_recall, read_features
     from recsys_cli.ranking.windows import TEST_WINDOW
     from recsys_cli.runs.store import open_run
 
@@ -156,8 +156,8 @@ def evaluate_stages(
             full[users] = lists[stage]
             results[stage] = evaluate_lists(full, truth, ks, n_catalog_items=n_items, item_popularity=popularity)
         hits = np.asarray(truth[pool.users, pool.items]).ravel() > 0
-        ceiling = np.bincount(np.searchsorted(users, pool.users[hits]), minlength=users.size) / np.diff(truth.indptr)[users]
-        protocol = _protocol(primary, meta, ks, relevant_min_rating, results["ranker"].n_users, cold, float(ceiling.mean()), len(pool))
+        ceiling = pool_recall(pool, hits, users, np.diff(truth.indptr)[users])
+        protocol = _protocol(primary, meta, ks, relevant_min_rating, results["ranker"].n_users, cold, ceiling, len(pool))
         evaluation = StageEvaluation(run, protocol, {s: r.metrics for s, r in results.items()}, _lifts(results, ks))
         if save:
             write_pool(pool, scratch / POOL_FILE, {"ranker_score": scores})
@@ -191,13 +191,15 @@ def _test_pool(contexts, meta, folder: Path, users: np.ndarray, reporter: Report
     from recsys_cli.runs.store import read_part
 
     n_users, n_items = contexts[0].dataset.n_users, contexts[0].dataset.n_items
-    per_source = []
+    per_source, histories = [], {}  # sources share a split: one read per kind of values
     for i, (context, source) in enumerate(zip(contexts, meta["sources"])):
         model = (load_model(folder / REFIT_FOLDER / str(i), what=f"the refitted '{source['run']}' model")
                  if meta["refit"] else context.model())
-        history = combined_history([
-            read_part(context.split_folder, part, n_users, n_items, context.values) for part in ("train", "val")
-        ]).user_items
+        if context.values not in histories:
+            histories[context.values] = combined_history([
+                read_part(context.split_folder, part, n_users, n_items, context.values) for part in ("train", "val")
+            ]).user_items
+        history = histories[context.values]
         retrieved = exact_top_k(model, users, history, int(source["candidates"]), reporter=reporter,
                                 label=f"test candidates from '{source['run']}'")
         per_source.append((model, history, retrieved))

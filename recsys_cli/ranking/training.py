@@ -196,8 +196,9 @@ def train_ranker(
             pool = union_pool([_read_lists(path) for path, _ in sources], n_items)
             group_sizes(pool.users)  # LightGBM's per-query limit, checked before hours of features
             batch = default_batch_size(n_items)
-            for context in contexts:
-                score, _ = model_scorer(context.model(), context.part("train").user_items)
+            models = [context.model() for context in contexts]  # loaded (and checksummed) once each
+            for context, model in zip(contexts, models):
+                score, _ = model_scorer(model, context.part("train").user_items)
                 pool.scores.append(score_pool(pool, score, batch))
             ratings, window_users, counts = window_ratings(primary.split_folder / "val.parquet", pool, n_items)
             hits = ~np.isnan(ratings)
@@ -222,8 +223,7 @@ def train_ranker(
             )
             refitted = []
             if refit_generators:
-                for i, context in enumerate(contexts):
-                    model = context.model()
+                for i, (context, model) in enumerate(zip(contexts, models)):
                     data = combined_history([
                         read_part(context.split_folder, part, n_users, n_items, context.values,
                                   with_time=model.needs_time())
