@@ -57,7 +57,9 @@ def main_callback(
 
 
 def _register() -> None:
-    from recsys_cli.cli import datasets, demo, evaluate, features, index, ingest, recommend, runs, split, sql, train
+    from recsys_cli.cli import (
+        cache, datasets, demo, evaluate, features, index, ingest, recommend, run_recipe, runs, split, sql, train,
+    )
 
     app.add_typer(datasets.app, name="datasets")
     app.add_typer(ingest.app, name="ingest")
@@ -71,6 +73,8 @@ def _register() -> None:
     app.command("candidates")(recommend.candidates_command)
     app.command("sql")(sql.sql_command)
     app.command("demo")(demo.demo_command)
+    app.command("run")(run_recipe.run_command)
+    app.add_typer(cache.app, name="cache")
 
 
 _register()

@@ -77,9 +77,15 @@ _SCHEMA = [
         meta VARCHAR,
         created_at TIMESTAMP,
         PRIMARY KEY (run, kind))""",
+    """CREATE TABLE IF NOT EXISTS pipeline_runs (
+        name VARCHAR PRIMARY KEY,
+        recipe VARCHAR,
+        path VARCHAR NOT NULL,
+        manifest VARCHAR,
+        created_at TIMESTAMP)""",
 ]
 # tables added after the first release; ensure_schema adds them to older catalogs
-_LATER_TABLES = ("runs", "run_artifacts")
+_LATER_TABLES = ("runs", "run_artifacts", "pipeline_runs")
 
 
 @dataclass
@@ -131,6 +137,17 @@ class ArtifactRecord:
     kind: str
     path: str
     meta: dict[str, Any]
+    created_at: datetime | None = None
+
+
+@dataclass
+class PipelineRunRecord:
+    """One `recsys run` of a recipe: its folder holds manifest.json, metrics.json and per-user values."""
+
+    name: str
+    recipe: str
+    path: str
+    manifest: dict[str, Any]
     created_at: datetime | None = None
 
 
@@ -226,6 +243,8 @@ class Catalog:
         sql = "SELECT path FROM datasets UNION ALL SELECT path FROM splits"
         if self._has_table("runs"):
             sql += " UNION ALL SELECT path FROM runs UNION ALL SELECT path FROM run_artifacts"
+        if self._has_table("pipeline_runs"):
+            sql += " UNION ALL SELECT path FROM pipeline_runs"
         return {r[0] for r in self.con.execute(sql).fetchall()}
 
     # -- datasets ----------------------------------------------------------------
@@ -438,6 +457,41 @@ class Catalog:
         return dropped
 
 
+    # -- recipe runs -----------------------------------------------------------------
+    def pipeline_runs(self) -> list[PipelineRunRecord]:
+        if not self._has_table("pipeline_runs"):
+            return []
+        rows = self.con.execute(
+            "SELECT name, recipe, path, manifest, created_at FROM pipeline_runs ORDER BY created_at, name"
+        ).fetchall()
+        return [_pipeline_run_from_row(r) for r in rows]
+
+    def pipeline_run(self, name: str) -> PipelineRunRecord | None:
+        if not self._has_table("pipeline_runs"):
+            return None
+        row = self.con.execute(
+            "SELECT name, recipe, path, manifest, created_at FROM pipeline_runs WHERE name = ?", [name]
+        ).fetchone()
+        return _pipeline_run_from_row(row) if row else None
+
+    def put_pipeline_run(self, record: PipelineRunRecord) -> PipelineRunRecord | None:
+        """Register (or replace) a recipe run; returns the replaced one, whose folder is now garbage."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            replaced = self.pipeline_run(record.name)
+            self.con.execute("DELETE FROM pipeline_runs WHERE name = ?", [record.name])
+            self.con.execute(
+                "INSERT INTO pipeline_runs VALUES (?, ?, ?, ?, ?)",
+                [record.name, record.recipe, record.path, json.dumps(record.manifest, sort_keys=True),
+                 record.created_at or _now()],
+            )
+            self.con.execute("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
+        return replaced
+
+
 def _now() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
 
@@ -466,3 +520,9 @@ def _run_from_row(row: tuple) -> RunRecord:
 
 def _artifact_from_row(row: tuple) -> ArtifactRecord:
     return ArtifactRecord(run=row[0], kind=row[1], path=row[2], meta=json.loads(row[3] or "{}"), created_at=row[4])
+
+
+def _pipeline_run_from_row(row: tuple) -> PipelineRunRecord:
+    return PipelineRunRecord(
+        name=row[0], recipe=row[1], path=row[2], manifest=json.loads(row[3] or "{}"), created_at=row[4]
+    )

@@ -7,6 +7,8 @@ Layout (see docs/architecture.md for why data folders carry a generation id)::
     splits/<dataset>/<split>/<generation>/ train/val/test parquet
     runs/<run>/<generation>/               a trained model: model.npz, model.json, manifest.json
     runs/<run>/<kind>/<generation>/        built from it: index, evaluation-test, candidates ...
+    pipelines/<name>/<generation>/         a recipe run: manifest.json, metrics.json, per_user.parquet
+    cache/stages/<key>.json                the stage cache: what each recipe stage produced
     cache/downloads/                       archives fetched from URLs
     .staging/                              work in progress; swept on the next write
     .lock                                  held (flock) by the one command that writes
@@ -66,6 +68,10 @@ class Workspace:
     @property
     def runs_dir(self) -> Path:
         return self.root / "runs"
+
+    @property
+    def pipelines_dir(self) -> Path:
+        return self.root / "pipelines"
 
     @property
     def staging_dir(self) -> Path:
@@ -149,7 +155,7 @@ class Workspace:
             return
         for name in ("catalog.duckdb", "catalog.duckdb.wal", READERS_LOCK):
             (self.root / name).unlink(missing_ok=True)
-        for folder in (self.staging_dir, self.datasets_dir, self.splits_dir, self.runs_dir):
+        for folder in (self.staging_dir, self.datasets_dir, self.splits_dir, self.runs_dir, self.pipelines_dir):
             shutil.rmtree(folder, ignore_errors=True)
         if set(os.listdir(self.root)) <= {".lock"}:
             (self.root / ".lock").unlink(missing_ok=True)
@@ -186,7 +192,8 @@ class Workspace:
             # generation folders sit two levels down under datasets/, three under splits/,
             # two (a run's model) or three (a run's index, evaluation ...) under runs/
             for top, depth in (
-                (self.datasets_dir, 2), (self.splits_dir, 3), (self.runs_dir, 2), (self.runs_dir, 3)
+                (self.datasets_dir, 2), (self.splits_dir, 3), (self.runs_dir, 2), (self.runs_dir, 3),
+                (self.pipelines_dir, 2),
             ):
                 if not top.exists():
                     continue

@@ -1,0 +1,282 @@
+"""A recipe as a list of stages: what each stage does, what its key hashes, what it produces.
+
+Stages, in order: ``ingest``, ``split``, ``train <run>`` per generator, ``index <run>`` (when the
+index is enabled, for factor models), ``candidates <run>`` and ``ranker`` (when the ranker is
+enabled) and ``evaluate``. Each stage calls the same library function as its CLI command, with
+``force=True``: the stage cache, not the name, decides whether it runs.
+
+Workspace names: the dataset and split keep the recipe's names (recipes on the same data share
+them, and so share the cache); a generator's run is ``<recipe run>.<run>`` so two recipe runs never
+replace each other's models.
+
+:func:`build_plan` checks everything that can be checked without touching the workspace (names,
+the dataset card and source, split options, model parameters, ranker settings), so a mistake in a
+recipe fails before anything is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from recsys_cli.data.catalog import validate_name
+from recsys_cli.data.workspace import Workspace
+from recsys_cli.pipeline.recipe import Recipe, RecipeError
+from recsys_cli.reporting import Reporter
+
+FACTOR_MODELS = ("als", "bpr")  # the models an Annoy index can be built for
+STAGES_KIND = "evaluation-stages"
+EVALUATION_KIND = "evaluation-test"
+
+
+@dataclass
+class Stage:
+    name: str
+    kind: str
+    config: dict[str, Any]  # what the key hashes, besides the inputs
+    needs: tuple[str, ...]  # stages whose outputs it reads
+    outputs: tuple[str, ...]  # catalog refs it produces (see cache.current_path)
+    action: Callable[[Workspace, Reporter], Any]
+    source_checksum: Callable[[], str] | None = None  # ingest: the raw data's identity
+
+
+@dataclass
+class Plan:
+    recipe: Recipe
+    name: str  # the recipe run
+    dataset: str
+    split: str
+    runs: dict[str, str]  # the recipe's run name -> the workspace run name
+    primary: str  # the ranker's (and the stage table's) generator, as a workspace run name
+    stages: list[Stage] = field(default_factory=list)
+    seeds: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ranker_enabled(self) -> bool:
+        return bool(self.recipe.config["ranker"]["enabled"])
+
+
+def default_run_name(recipe: Recipe) -> str:
+    return Path(recipe.path).stem
+
+
+def build_plan(recipe: Recipe, name: str | None = None) -> Plan:
+    """The stages of ``recipe`` for the recipe run ``name``; raises on anything that cannot run."""
+    config = recipe.config
+    name = name or default_run_name(recipe)
+    validate_name("run", name)
+    dataset, split = config["dataset"]["name"], config["split"]["name"]
+    validate_name("dataset", dataset)
+    validate_name("split", split)
+    runs = {c["run"]: f"{name}.{c['run']}" for c in config["candidates"]}
+    for full in runs.values():
+        validate_name("run", full)
+    primary = runs[config["candidates"][0]["run"]]
+    plan = Plan(recipe, name, dataset, split, runs, primary)
+    plan.seeds = {
+        "dataset": config["dataset"]["seed"] if config["dataset"]["synthetic"] else None,
+        "split": config["split"]["seed"],
+        "candidates": {c["run"]: c["seed"] for c in config["candidates"]},
+        "index": config["index"]["seed"] if config["index"]["enabled"] else None,
+        "ranker": config["ranker"]["seed"] if config["ranker"]["enabled"] else None,
+    }
+    plan.stages.append(_ingest_stage(recipe, dataset))
+    plan.stages.append(_split_stage(recipe, dataset, split))
+    for table in config["candidates"]:
+        plan.stages.extend(_generator_stages(recipe, plan, table))
+    if plan.ranker_enabled:
+        plan.stages.append(_ranker_stage(recipe, plan))
+    plan.stages.append(_evaluate_stage(recipe, plan))
+    return plan
+
+
+def _ingest_stage(recipe: Recipe, dataset: str) -> Stage:
+    section = recipe.config["dataset"]
+    if section["synthetic"]:
+        from recsys_cli.datasets.synthetic import SyntheticConfig, ingest_synthetic
+
+        given = {k: section[k] for k in ("users", "items", "interactions") if section[k] is not None}
+        synthetic = _checked(lambda: SyntheticConfig(**given, seed=section["seed"]), recipe, "dataset")
+        _checked(synthetic.validate, recipe, "dataset")
+
+        def ingest(workspace: Workspace, reporter: Reporter) -> None:
+            ingest_synthetic(workspace, dataset, synthetic, force=True, reporter=reporter)
+
+        config = {"dataset": dataset, "synthetic": vars(synthetic)}
+        return Stage("ingest", "ingest", config, (), (f"dataset:{dataset}",), ingest)
+
+    from recsys_cli.datasets import sources
+    from recsys_cli.datasets.cards import card_names, load_card
+
+    if dataset not in card_names():
+        raise RecipeError(
+            f"{recipe.path}: dataset.name '{dataset}' is not a dataset card",
+            f"cards: {', '.join(card_names())}; or set dataset.synthetic = true",
+        )
+    card = load_card(dataset)
+    source = section["source"]
+    if source is not None and not str(source).lower().startswith(sources.URL_SCHEMES):
+        # relative to the folder the command runs in, as `recsys ingest --source` reads it
+        source = str(Path(source).expanduser().absolute())
+    plan = sources.plan_source(card, source)  # a missing or wrong source fails here, before anything runs
+
+    def ingest(workspace: Workspace, reporter: Reporter) -> None:
+        from recsys_cli.datasets.cards import ingest_card
+
+        ingest_card(workspace, dataset, source, force=True, reporter=reporter)
+
+    def checksum() -> str:
+        return _source_checksum(card, plan)
+
+    config = {"dataset": dataset, "card": card.name}
+    return Stage("ingest", "ingest", config, (), (f"dataset:{dataset}",), ingest, checksum)
+
+
+def _source_checksum(card, plan) -> str:
+    """The raw data's identity: the zip's sha256, the folder's files', or the card's pinned sha256 for a URL."""
+    from recsys_cli.data.atomic import file_sha256
+    from recsys_cli.datasets import sources
+
+    if plan.kind == "zip":
+        return f"sha256:{file_sha256(plan.path)}"
+    if plan.kind == "folder":
+        files, _ = sources.locate_in_folder(card, plan.path)
+        return "files:" + ",".join(f"{role}={file_sha256(path)}" for role, path in sorted(files.items()))
+    if plan.location == card.url and card.sha256:
+        return f"sha256:{card.sha256}"  # the download is checked against it
+    return f"url:{plan.location}"
+
+
+def _split_stage(recipe: Recipe, dataset: str, split: str) -> Stage:
+    from recsys_cli.data.splits import SplitConfig, make_split
+
+    options = {k: v for k, v in recipe.config["split"].items() if k != "name"}
+    split_config = _checked(lambda: SplitConfig(**options).resolve(), recipe, "split")
+
+    def make(workspace: Workspace, reporter: Reporter) -> None:
+        make_split(workspace, dataset, split, split_config, force=True, reporter=reporter)
+
+    config = {"dataset": dataset, "split": split, "options": options}
+    return Stage("split", "split", config, ("ingest",), (f"split:{dataset}/{split}",), make)
+
+
+def _generator_stages(recipe: Recipe, plan: Plan, table: dict[str, Any]) -> list[Stage]:
+    from recsys_cli.models.registry import create_model, model_class
+    from recsys_cli.runs.training import train_candidates
+
+    run = plan.runs[table["run"]]
+    where = f"candidates.{recipe.config['candidates'].index(table)}"
+    _checked(lambda: create_model(model_class(table["model"]), table["params"], seed=table["seed"]), recipe, where)
+
+    def train(workspace: Workspace, reporter: Reporter) -> None:
+        train_candidates(
+            workspace, plan.dataset, plan.split, table["model"], run, params=table["params"], seed=table["seed"],
+            values=table["values"], force=True, reporter=reporter,
+        )
+
+    train_name = f"train {table['run']}"
+    config = {"run": run, **{k: table[k] for k in ("model", "params", "seed", "values")}}
+    stages = [Stage(train_name, "train", config, ("split",), (f"run:{run}",), train)]
+    index = recipe.config["index"]
+    if index["enabled"] and table["model"] in FACTOR_MODELS:
+        from recsys_cli.runs.indexing import INDEX_KIND, build_run_index
+
+        def build(workspace: Workspace, reporter: Reporter) -> None:
+            build_run_index(workspace, run, n_trees=index["trees"], seed=index["seed"], reporter=reporter)
+
+        stages.append(Stage(f"index {table['run']}", "index", {"run": run, "trees": index["trees"], "seed": index["seed"]},
+                            (train_name,), (f"artifact:{run}/{INDEX_KIND}",), build))
+    if plan.ranker_enabled:
+        from recsys_cli.runs.recommend import candidates_kind, generate_candidates
+
+        def candidates(workspace: Workspace, reporter: Reporter) -> None:
+            generate_candidates(workspace, run, k=table["k"], part="val", reporter=reporter)
+
+        stages.append(Stage(f"candidates {table['run']}", "candidates", {"run": run, "k": table["k"], "part": "val"},
+                            (train_name,), (f"artifact:{run}/{candidates_kind('val')}",), candidates))
+    return stages
+
+
+def _ranker_stage(recipe: Recipe, plan: Plan) -> Stage:
+    from recsys_cli.data.splits import TIME_ORDERED_STRATEGIES
+    from recsys_cli.ranking.lambdarank import RankerParams
+    from recsys_cli.ranking.training import RANKER_KIND, train_ranker
+
+    section, split = recipe.config["ranker"], recipe.config["split"]
+    if split["strategy"] not in TIME_ORDERED_STRATEGIES:
+        raise RecipeError(
+            f"{recipe.path}: the ranker needs a time-ordered split, not split.strategy = '{split['strategy']}'",
+            f"use one of {', '.join(TIME_ORDERED_STRATEGIES)} with a validation part, or set ranker.enabled = false",
+        )
+    if all(split[k] is None for k in ("val_fraction", "val_after", "val_n")):
+        raise RecipeError(
+            f"{recipe.path}: the ranker learns from the validation part, but the split has none",
+            "set split.val_fraction (or split.val_after / split.val_n), or set ranker.enabled = false",
+        )
+    params = _checked(lambda: RankerParams(**{k: section[k] for k in (
+        "num_leaves", "learning_rate", "trees", "early_stopping", "min_data_in_leaf", "valid_fraction", "seed",
+        "threads")}).validated(), recipe, "ranker")
+    others = [run for run in plan.runs.values() if run != plan.primary]
+
+    def train(workspace: Workspace, reporter: Reporter) -> None:
+        train_ranker(
+            workspace, plan.primary, with_runs=others, features=section["features"] or None,
+            labels=section["labels"], params=params, refit_generators=section["refit"], reporter=reporter,
+        )
+
+    needs = tuple(s for short in plan.runs for s in (f"train {short}", f"candidates {short}"))
+    config = {"primary": plan.primary, "with": others, **{k: v for k, v in section.items() if k != "enabled"}}
+    return Stage("ranker", "ranker", config, ("split", *needs), (f"artifact:{plan.primary}/{RANKER_KIND}",), train)
+
+
+def _evaluate_stage(recipe: Recipe, plan: Plan) -> Stage:
+    from recsys_cli.evaluation.run_evaluation import evaluate_run
+    from recsys_cli.evaluation.stages import evaluate_stages
+
+    section = recipe.config["evaluation"]
+    ks = tuple(section["ks"])
+    if not ks or any(k < 1 for k in ks):
+        raise RecipeError(f"{recipe.path}: evaluation.ks must be whole numbers >= 1, not {list(ks)}")
+    if plan.ranker_enabled:
+        too_big = [k for k in ks if k > recipe.config["candidates"][0]["k"]]
+        if too_big:
+            raise RecipeError(
+                f"{recipe.path}: evaluation.ks {too_big} exceed the primary generator's {recipe.config['candidates'][0]['k']} candidates",
+                "lower evaluation.ks or raise candidates.0.k",
+            )
+    unknown = [row for row in section["rows"] if row not in ("popular", "candidates", "ranker")]
+    if unknown:
+        raise RecipeError(f"{recipe.path}: evaluation.rows has unknown row '{unknown[0]}'",
+                          "rows: popular, candidates, ranker")
+    minimum = section["relevant_min_rating"]
+
+    def evaluate(workspace: Workspace, reporter: Reporter) -> None:
+        for run in plan.runs.values():
+            evaluate_run(workspace, run, ks=ks, relevant_min_rating=minimum, reporter=reporter)
+        if plan.ranker_enabled:
+            evaluate_stages(workspace, plan.primary, ks=ks, relevant_min_rating=minimum, reporter=reporter)
+
+    outputs = [f"artifact:{run}/{EVALUATION_KIND}" for run in plan.runs.values()]
+    needs = [f"train {short}" for short in plan.runs]
+    if plan.ranker_enabled:
+        outputs.append(f"artifact:{plan.primary}/{STAGES_KIND}")
+        needs.append("ranker")
+    config = {"runs": list(plan.runs.values()), "ks": list(ks), "relevant_min_rating": minimum,
+              "stages": plan.ranker_enabled}
+    return Stage("evaluate", "evaluate", config, ("split", *needs), tuple(outputs), evaluate)
+
+
+def _checked(make: Callable[[], Any], recipe: Recipe, section: str) -> Any:
+    """Run a library validation; its error becomes a RecipeError naming the recipe section."""
+    from recsys_cli.errors import RecsysError
+
+    try:
+        return make()
+    except RecipeError:
+        raise
+    except RecsysError as error:
+        raise RecipeError(f"{recipe.path}: [{section}]: {error.message}", error.hint) from None
+    except TypeError as error:  # an option the library does not take
+        raise RecipeError(f"{recipe.path}: [{section}]: {error}") from None
