@@ -77,18 +77,21 @@ def result_tables(manifest: dict, metrics: dict) -> list[Table]:
     tables = [stages, Table(
         ["run", "model", *shown],
         [[short, g["model"], *(g["metrics"].get(m) for m in shown)] for short, g in generators.items()],
-        title=f"candidate generators, full ranking on test ({users:,} users)",
+        title=f"candidate generators trained on train, full ranking on test ({users:,} users)",
     )]
     evaluation = metrics.get("stages")
     if evaluation:
-        rows = [[stage, *(values.get(m) for m in shown)] for stage, values in evaluation["stages"].items()
-                if stage in recipe["evaluation"]["rows"]]
+        rows = [[stage, *(evaluation["stages"][stage].get(m) for m in shown)]
+                for stage in ("popular", "candidates", "ranker")
+                if stage in evaluation["stages"] and stage in recipe["evaluation"]["rows"]]
         lift = evaluation["lift"].get("ranker_vs_candidates")
         if lift and {"ranker", "candidates"} <= set(recipe["evaluation"]["rows"]):
             rows.append(["lift (ranker / candidates)", *(
                 "-" if m not in lift or lift[m]["relative"] is None else f"{lift[m]['relative']:+.1%}" for m in shown)])
         sources = ", ".join(recipe_run["run"] for recipe_run in recipe["candidates"])
-        tables.append(Table(["stage", *shown], rows, title=f"two stages on test: {sources} candidates re-ranked by LambdaRank"))
+        refit = " (generators refit on train + val)" if recipe["ranker"]["refit"] else ""
+        tables.append(Table(["stage", *shown], rows,
+                            title=f"two stages on test{refit}: {sources} candidates re-ranked by LambdaRank"))
     return tables
 
 

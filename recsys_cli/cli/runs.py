@@ -48,10 +48,15 @@ def show_command(
     run: Annotated[str, typer.Argument(help="A run name.")],
     fmt: FormatOption = None,
 ) -> None:
-    """Show a run's manifest (parameters, inputs, versions, timings) and its evaluations."""
+    """Show a run's manifest (parameters, inputs, versions, timings) and its evaluations; for a recipe
+    run (`recsys run`), its stages, cache keys, timings and tables."""
     from recsys_cli.cli.evaluate import metrics_table
+    from recsys_cli.pipeline.reports import is_recipe_run
     from recsys_cli.runs.summaries import show_run
 
+    if is_recipe_run(get_app(ctx).workspace, run):
+        _show_recipe_run(ctx, run, fmt)
+        return
     summary = show_run(get_app(ctx).workspace, run)
     m = summary.run.manifest
     rows = [[key, m.get(key)] for key in (
@@ -78,12 +83,18 @@ def compare_command(
     fmt: FormatOption = None,
 ) -> None:
     """Put the stored evaluations of several runs in one table (evaluate each run first), with a
-    paired bootstrap 95% interval of each run's per-user ndcg and recall difference from the first."""
+    paired bootstrap 95% interval of each run's per-user ndcg and recall difference from the first.
+    Two recipe runs (`recsys run`) are compared row by row, every metric with its interval."""
+    from recsys_cli.pipeline.reports import is_recipe_run
     from recsys_cli.runs.summaries import compare_runs, paired_differences
 
     application = get_app(ctx)
     if len(runs) < 2:
         raise typer.BadParameter("give two or more runs to compare", param_hint="RUNS")
+    recipe_runs = [is_recipe_run(application.workspace, run) for run in runs]
+    if any(recipe_runs):
+        _compare_recipe_runs(ctx, runs, recipe_runs, k, fmt)
+        return
     if k is not None and k != "all" and not k.isdigit():
         raise typer.BadParameter(f"'{k}' is not a whole number or 'all'", param_hint="--k")
     comparison = compare_runs(application.workspace, runs, on.value)
@@ -144,3 +155,44 @@ def remove_command(
     document = {"removed": run, "artifacts": summary.artifacts, "path": summary.run.path}
     application.emit(Result(document, [Table(["removed", "artifacts", "path"],
                                              [[run, ", ".join(summary.artifacts) or "-", summary.run.path]])]), fmt)
+
+
+def _show_recipe_run(ctx: typer.Context, name: str, fmt) -> None:
+    from recsys_cli.cli.run_recipe import result_tables
+    from recsys_cli.pipeline.reports import show_recipe_run
+
+    report = show_recipe_run(get_app(ctx).workspace, name)
+    m = report.manifest
+    rows = [["recipe file", m["recipe_file"]], ["recipe sha256", m["recipe_sha256"]], ["seeds", m["seeds"]],
+            ["input checksums", m["input_checksums"]], ["versions", m["versions"]], ["platform", m["platform"]],
+            ["started", m["started_at"]], ["wall seconds", m["wall_seconds"]], ["peak RSS MB", m["peak_rss_mb"]],
+            ["folder", report.path]]
+    tables = [Table(["field", "value"], rows, title=f"recipe run {name}"), *result_tables(m, report.metrics)]
+    get_app(ctx).emit(Result(report.document(), tables), fmt)
+
+
+def _compare_recipe_runs(ctx: typer.Context, runs: list[str], recipe_runs: list[bool], k, fmt) -> None:
+    from recsys_cli.pipeline.reports import compare_recipe_runs
+
+    application = get_app(ctx)
+    if not all(recipe_runs) or len(runs) != 2:
+        raise typer.BadParameter(
+            "compare two recipe runs with each other, or trained runs with each other",
+            param_hint="RUNS",
+        )
+    if k is not None and k != "all" and not k.isdigit():
+        raise typer.BadParameter(f"'{k}' is not a whole number or 'all'", param_hint="--k")
+    comparison = compare_recipe_runs(application.workspace, runs[0], runs[1], k)
+    for warning in comparison.warnings:
+        application.warn(warning)
+
+    def interval(row) -> list:
+        i = row.interval
+        return ["-", "-", "-"] if i is None else [i["low"], i["high"], "yes" if i["excludes_zero"] else "no"]
+
+    table = Table(
+        ["table", "row", "metric", runs[0], runs[1], "difference", "95% CI low", "95% CI high", "excludes 0"],
+        [[r.table, r.row, r.metric, r.a, r.b, r.b - r.a, *interval(r)] for r in comparison.rows],
+        title=f"recipe runs {runs[1]} - {runs[0]}, paired bootstrap over users",
+    )
+    application.emit(Result(comparison.document(), [table]), fmt)

@@ -28,6 +28,9 @@ from recsys_cli.data.atomic import file_sha256
 from recsys_cli.data.workspace import Workspace
 
 STAGES_DIR = ("cache", "stages")
+# how and when an artifact was made (timings, timestamps), not what it is: left out of its digest, so
+# the same inputs give the same digest, and the same downstream keys, in any workspace
+PROVENANCE_FILES = frozenset({"manifest.json", "artifact.json"})
 RECORD_SUFFIX = ".json"
 
 
@@ -66,9 +69,10 @@ def stage_key(config: dict[str, Any], inputs: list[str]) -> str:
 
 
 def folder_digest(folder: Path) -> str:
-    """sha256 over every file below ``folder``: relative path, size and content sha256, sorted."""
+    """sha256 over the files below ``folder`` (relative path, size, content sha256; sorted), except
+    the provenance files."""
     lines = []
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name not in PROVENANCE_FILES):
         lines.append(f"{path.relative_to(folder).as_posix()} {path.stat().st_size} {file_sha256(path)}")
     return _sha256_text("\n".join(lines))
 

@@ -1,0 +1,155 @@
+"""Reading recipe runs back: `recsys runs show NAME` and `recsys runs compare A B` for recipe runs.
+
+Every recipe run keeps its per-user values (per_user.parquet: one row per table, row and user),
+so comparing two runs is exact: for each evaluated row both runs have (a generator, or a stage of
+the two-stage table) and each per-user metric, the mean difference B - A over the users both
+evaluated, with a paired bootstrap 95% interval (:func:`~recsys_cli.evaluation.significance.paired_bootstrap`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from recsys_cli.data.workspace import Workspace
+from recsys_cli.errors import InvalidParameterError, UnknownNameError
+from recsys_cli.pipeline.runner import MANIFEST_FILE, METRICS_FILE, PER_USER_FILE
+
+# what must be equal for two runs' per-user values to be paired: the same users with the same truth
+PAIRED_SECTIONS = ("dataset", "split")
+
+
+@dataclass
+class RecipeRunReport:
+    name: str
+    path: str
+    manifest: dict[str, Any]
+    metrics: dict[str, Any]
+
+    def document(self) -> dict[str, Any]:
+        return {"recipe_run": self.name, "path": self.path, "manifest": self.manifest, "metrics": self.metrics}
+
+
+def recipe_run_names(workspace: Workspace) -> list[str]:
+    if not workspace.exists():
+        return []
+    with workspace.catalog() as catalog:
+        return [r.name for r in catalog.pipeline_runs()]
+
+
+def is_recipe_run(workspace: Workspace, name: str) -> bool:
+    return name in recipe_run_names(workspace)
+
+
+def show_recipe_run(workspace: Workspace, name: str) -> RecipeRunReport:
+    with workspace.reading():
+        record = None
+        if workspace.exists():
+            with workspace.catalog() as catalog:
+                record = catalog.pipeline_run(name)
+        if record is None:
+            raise UnknownNameError("recipe run", name, recipe_run_names(workspace),
+                                   hint="run a recipe first: recsys run recipes/demo.toml")
+        folder = workspace.resolve(record.path)
+        manifest = json.loads((folder / MANIFEST_FILE).read_text())
+        metrics = json.loads((folder / METRICS_FILE).read_text())
+    return RecipeRunReport(name, record.path, manifest, metrics)
+
+
+@dataclass
+class MetricComparison:
+    table: str  # generators or stages
+    row: str
+    metric: str
+    a: float
+    b: float
+    interval: dict[str, Any] | None  # paired bootstrap of mean(b - a), when the runs are paired
+
+    def to_json(self) -> dict[str, Any]:
+        return {"table": self.table, "row": self.row, "metric": self.metric, "a": self.a, "b": self.b,
+                "difference": self.b - self.a, "interval": self.interval}
+
+
+@dataclass
+class RecipeRunComparison:
+    a: RecipeRunReport
+    b: RecipeRunReport
+    ks: list[int]
+    rows: list[MetricComparison]
+    warnings: list[str]
+
+    def document(self) -> dict[str, Any]:
+        return {"a": self.a.name, "b": self.b.name, "ks": self.ks,
+                "method": "paired bootstrap of mean(b - a) over users, 2000 resamples, seed 0, 95%",
+                "comparisons": [r.to_json() for r in self.rows], "warnings": self.warnings}
+
+
+def compare_recipe_runs(workspace: Workspace, a: str, b: str, k: int | str | None = None) -> RecipeRunComparison:
+    """Every metric of every row both runs evaluated, at ``k`` (default: the smallest K both have; 'all')."""
+    import pyarrow.parquet as pq
+
+    from recsys_cli.evaluation.significance import paired_bootstrap
+
+    first, second = show_recipe_run(workspace, a), show_recipe_run(workspace, b)
+    with workspace.reading():
+        tables = [pq.read_table(workspace.resolve(r.path) / PER_USER_FILE) for r in (first, second)]
+    common = [c for c in tables[0].column_names if "@" in c and c in tables[1].column_names]
+    ks = sorted({int(c.split("@")[1]) for c in common})
+    if not ks:
+        raise InvalidParameterError(f"recipe runs '{a}' and '{b}' share no metric", "evaluate both at a common K")
+    if k is None:
+        wanted = [ks[0]]
+    elif k == "all":
+        wanted = ks
+    elif int(k) in ks:
+        wanted = [int(k)]
+    else:
+        raise InvalidParameterError(f"no metric at K={k}", f"K's both runs evaluated: {', '.join(map(str, ks))}")
+    metrics = [c for c in common if int(c.split("@")[1]) in wanted]
+    warnings = []
+    differing = [s for s in PAIRED_SECTIONS
+                 if first.manifest["recipe"][s] != second.manifest["recipe"][s]]
+    paired = not differing
+    if differing:
+        warnings.append(f"the runs differ in [{'], ['.join(differing)}]: their users and test sets differ, "
+                        "so no paired interval is given")
+    frames = [_by_row(t, metrics) for t in tables]
+    rows = []
+    for key in [key for key in frames[0] if key in frames[1]]:
+        (users_a, values_a), (users_b, values_b) = frames[0][key], frames[1][key]
+        shared, index_a, index_b = _align(users_a, users_b)
+        for metric in metrics:
+            a_values, b_values = values_a[metric], values_b[metric]
+            interval = None
+            if paired and len(shared):
+                interval = paired_bootstrap(a_values[index_a], b_values[index_b], seed=0).to_json()
+            rows.append(MetricComparison(key[0], key[1], metric, float(a_values.mean()), float(b_values.mean()),
+                                         interval))
+    return RecipeRunComparison(first, second, wanted, rows, warnings)
+
+
+def _by_row(table, metrics: list[str]) -> dict[tuple[str, str], tuple[Any, dict[str, Any]]]:
+    """(table, row) -> (user ids, {metric: values}), rows in the order the run stored them."""
+    import numpy as np
+
+    groups = table.column("table").to_numpy(zero_copy_only=False)
+    names = table.column("row").to_numpy(zero_copy_only=False)
+    users = np.asarray(table.column("user_id").to_pylist(), dtype=object)
+    columns = {m: table.column(m).to_numpy() for m in metrics}
+    found: dict[tuple[str, str], tuple[Any, dict[str, Any]]] = {}
+    for key in dict.fromkeys(zip(groups.tolist(), names.tolist())):
+        mask = (groups == key[0]) & (names == key[1])
+        found[key] = (users[mask], {m: values[mask] for m, values in columns.items()})
+    return found
+
+
+def _align(a, b):
+    """Users in both, and where each sits in a and in b."""
+    import numpy as np
+
+    position_b = {user: i for i, user in enumerate(b.tolist())}
+    pairs = [(i, position_b[user]) for i, user in enumerate(a.tolist()) if user in position_b]
+    index_a = np.array([p[0] for p in pairs], dtype=np.int64)
+    index_b = np.array([p[1] for p in pairs], dtype=np.int64)
+    return a[index_a], index_a, index_b
