@@ -101,6 +101,8 @@ def _execute(workspace: Workspace, plan: Plan, force: bool, reporter: Reporter) 
     done: dict[str, cache.StageRecord] = {}
     outcomes = []
     total = len(plan.stages)
+    reporter.info(f"recipe run '{plan.name}' ({plan.recipe.path}), {total} stages: "
+                  + ", ".join(stage.name for stage in plan.stages))
     for position, stage in enumerate(plan.stages, 1):
         label = f"[{position}/{total}] {stage.name}"
         inputs = _inputs(stage, done)
@@ -111,6 +113,7 @@ def _execute(workspace: Workspace, plan: Plan, force: bool, reporter: Reporter) 
             outcomes.append(StageOutcome(stage.name, "cached", key, record=record))
             done[stage.name] = record
             continue
+        _warn_if_replacing(workspace, stage, reporter)
         reporter.info(f"{label} ...")
         _reset_peak_rss()
         began = time.perf_counter()
@@ -123,6 +126,20 @@ def _execute(workspace: Workspace, plan: Plan, force: bool, reporter: Reporter) 
         outcomes.append(StageOutcome(stage.name, "ran", key, seconds, peak, record))
         done[stage.name] = record
     return outcomes
+
+
+def _warn_if_replacing(workspace: Workspace, stage: Stage, reporter: Reporter) -> None:
+    """A dataset or split of the same name that no recipe stage made is replaced, with what was built on it."""
+    if stage.kind not in ("ingest", "split") or not workspace.exists():
+        return
+    claimed = {o.path for entry in cache.list_entries(workspace) for o in entry.record.outputs}
+    with workspace.reading(), workspace.catalog() as catalog:
+        for ref in stage.outputs:
+            path = cache.current_path(catalog, ref)
+            if path is not None and path not in claimed:
+                kind, _, name = ref.partition(":")
+                reporter.warn(f"replacing {kind} '{name}', which no recipe run made: its splits and runs go with it "
+                              "(use another workspace to keep them)")
 
 
 def _inputs(stage: Stage, done: dict[str, cache.StageRecord]) -> list[str]:
