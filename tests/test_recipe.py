@@ -10,7 +10,8 @@ import pytest
 
 from recsys_cli.pipeline.recipe import SCHEMA, RecipeError, load_recipe
 
-DOCS = Path(__file__).resolve().parents[1] / "docs" / "recipes.md"
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs" / "recipes.md"
 
 MINIMAL = """
 [dataset]
@@ -145,3 +146,34 @@ def test_every_key_is_documented():
         block = text.split(heading, 1)[1].split("\n### ", 1)[0]
         documented = set(re.findall(r"^\| `([a-z_]+)` \|", block, flags=re.M))
         assert documented == set(keys), (section, documented ^ set(keys))
+
+
+SHIPPED = sorted((ROOT / "recipes").glob("*.toml"))
+
+
+def test_the_shipped_recipes_are_the_promised_ones_and_the_readme_lists_them():
+    names = {path.stem for path in SHIPPED}
+    assert {"demo", "ml-100k", "ml-100k-published", "ml-latest-small", "ml-1m", "ml-20m", "ml-32m"} <= names
+    readme = (ROOT / "recipes" / "README.md").read_text()
+    for name in names:
+        assert f"`{name}.toml`" in readme or f"`{name}.toml`," in readme, f"recipes/README.md does not list {name}"
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
+def test_every_shipped_recipe_checks_and_plans_without_touching_anything(path, tmp_path, monkeypatch):
+    from recsys_cli.pipeline.plan import build_plan
+
+    monkeypatch.chdir(tmp_path)  # where a workspace or download would appear
+    plan = build_plan(load_recipe(path))
+    names = [stage.name for stage in plan.stages]
+    assert names[:2] == ["ingest", "split"] and names[-1] == "evaluate"
+    assert ("ranker" in names) == plan.ranker_enabled
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_published_protocol_recipe_is_the_published_protocol():
+    config = load_recipe(ROOT / "recipes" / "ml-100k-published.toml").config
+    assert config["dataset"]["name"] == "ml-100k"
+    assert config["split"]["strategy"] == "random-per-user" and config["split"]["test_fraction"] == 0.25
+    assert config["evaluation"]["ks"] == [10] and config["evaluation"]["relevant_min_rating"] is None
+    assert config["ranker"]["enabled"] is False
