@@ -147,10 +147,17 @@ def remove_command(
     run: Annotated[str, typer.Argument(help="A run name.")],
     fmt: FormatOption = None,
 ) -> None:
-    """Remove a run and everything built from it (no prompt: scripts use it)."""
+    """Remove a run and everything built from it (no prompt: scripts use it); for a recipe run, its
+    record (manifest, metrics, per-user values), not the runs it trained."""
+    from recsys_cli.pipeline.reports import is_recipe_run, remove_recipe_run
     from recsys_cli.runs.summaries import remove_run
 
     application = get_app(ctx)
+    if is_recipe_run(application.workspace, run):
+        report = remove_recipe_run(application.workspace, run, application.reporter())
+        application.emit(Result({"removed": run, "recipe_run": True, "path": report.path},
+                                [Table(["removed", "path"], [[run, report.path]])]), fmt)
+        return
     summary = remove_run(application.workspace, run, application.reporter())
     document = {"removed": run, "artifacts": summary.artifacts, "path": summary.run.path}
     application.emit(Result(document, [Table(["removed", "artifacts", "path"],

@@ -491,6 +491,12 @@ class Catalog:
             raise
         return replaced
 
+    def delete_pipeline_run(self, name: str) -> PipelineRunRecord | None:
+        record = self.pipeline_run(name)
+        if record is not None:
+            self.con.execute("DELETE FROM pipeline_runs WHERE name = ?", [name])
+        return record
+
 
 def _now() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)

@@ -2,8 +2,9 @@
 
 Stages, in order: ``ingest``, ``split``, ``train <run>`` per generator, ``index <run>`` (when the
 index is enabled, for factor models), ``candidates <run>`` and ``ranker`` (when the ranker is
-enabled) and ``evaluate``. Each stage calls the same library function as its CLI command, with
-``force=True``: the stage cache, not the name, decides whether it runs.
+enabled), ``evaluate <run>`` per generator and ``evaluate stages`` (ranker on). Each stage calls
+the same library function as its CLI command, with ``force=True``: the stage cache, not the
+name, decides whether it runs.
 
 Workspace names: the dataset and split keep the recipe's names (recipes on the same data share
 them, and so share the cache); a generator's run is ``<recipe run>.<run>`` so two recipe runs never
@@ -88,7 +89,12 @@ def build_plan(recipe: Recipe, name: str | None = None) -> Plan:
         plan.stages.extend(_generator_stages(recipe, plan, table))
     if plan.ranker_enabled:
         plan.stages.append(_ranker_stage(recipe, plan))
-    plan.stages.append(_evaluate_stage(recipe, plan))
+    plan.stages.extend(_evaluate_stages(recipe, plan))
+    names = [stage.name for stage in plan.stages]
+    clash = next((n for n in names if names.count(n) > 1), None)
+    if clash:
+        raise RecipeError(f"{recipe.path}: two stages would be called '{clash}'",
+                          "rename the [[candidates]] run whose name is 'stages'")
     return plan
 
 
@@ -231,7 +237,9 @@ def _ranker_stage(recipe: Recipe, plan: Plan) -> Stage:
     return Stage("ranker", "ranker", config, ("split", *needs), (f"artifact:{plan.primary}/{RANKER_KIND}",), train)
 
 
-def _evaluate_stage(recipe: Recipe, plan: Plan) -> Stage:
+def _evaluate_stages(recipe: Recipe, plan: Plan) -> list[Stage]:
+    """One stage per generator (full ranking) and, with the ranker, one for the two-stage table, so a
+    new ranker re-evaluates only the two-stage table."""
     from recsys_cli.evaluation.run_evaluation import evaluate_run
     from recsys_cli.evaluation.stages import evaluate_stages
 
@@ -251,21 +259,22 @@ def _evaluate_stage(recipe: Recipe, plan: Plan) -> Stage:
         raise RecipeError(f"{recipe.path}: evaluation.rows has unknown row '{unknown[0]}'",
                           "rows: popular, candidates, ranker")
     minimum = section["relevant_min_rating"]
-
-    def evaluate(workspace: Workspace, reporter: Reporter) -> None:
-        for run in plan.runs.values():
+    config = {"ks": list(ks), "relevant_min_rating": minimum}
+    stages = []
+    for short, run in plan.runs.items():
+        def evaluate(workspace: Workspace, reporter: Reporter, run: str = run) -> None:
             evaluate_run(workspace, run, ks=ks, relevant_min_rating=minimum, reporter=reporter)
-        if plan.ranker_enabled:
+
+        stages.append(Stage(f"evaluate {short}", "evaluate", {"run": run, **config}, ("split", f"train {short}"),
+                            (f"artifact:{run}/{EVALUATION_KIND}",), evaluate))
+    if plan.ranker_enabled:
+        def evaluate_both(workspace: Workspace, reporter: Reporter) -> None:
             evaluate_stages(workspace, plan.primary, ks=ks, relevant_min_rating=minimum, reporter=reporter)
 
-    outputs = [f"artifact:{run}/{EVALUATION_KIND}" for run in plan.runs.values()]
-    needs = [f"train {short}" for short in plan.runs]
-    if plan.ranker_enabled:
-        outputs.append(f"artifact:{plan.primary}/{STAGES_KIND}")
-        needs.append("ranker")
-    config = {"runs": list(plan.runs.values()), "ks": list(ks), "relevant_min_rating": minimum,
-              "stages": plan.ranker_enabled}
-    return Stage("evaluate", "evaluate", config, ("split", *needs), tuple(outputs), evaluate)
+        needs = ("split", *(f"train {short}" for short in plan.runs), "ranker")
+        stages.append(Stage("evaluate stages", "evaluate", {"run": plan.primary, **config}, needs,
+                            (f"artifact:{plan.primary}/{STAGES_KIND}",), evaluate_both))
+    return stages
 
 
 def _checked(make: Callable[[], Any], recipe: Recipe, section: str) -> Any:

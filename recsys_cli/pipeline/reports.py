@@ -57,6 +57,19 @@ def show_recipe_run(workspace: Workspace, name: str) -> RecipeRunReport:
     return RecipeRunReport(name, record.path, manifest, metrics)
 
 
+def remove_recipe_run(workspace: Workspace, name: str, reporter=None) -> RecipeRunReport:
+    """Unregister a recipe run and delete its folder; its datasets, splits and runs stay."""
+    from recsys_cli.reporting import SILENT
+
+    report = show_recipe_run(workspace, name)
+    with workspace.writing(reporter or SILENT, command=f"runs remove {name}"):
+        with workspace.catalog(read_only=False) as catalog:
+            removed = catalog.delete_pipeline_run(name)
+        if removed is not None:
+            workspace.retire([removed.path])
+    return report
+
+
 @dataclass
 class MetricComparison:
     table: str  # generators or stages
