@@ -147,22 +147,37 @@ class Workspace:
         a writer waiting on the lock notices that the lock file went away and
         starts over (see _exclusive_lock).
         """
-        try:
-            with self.catalog() as catalog:
-                if catalog.referenced_paths():
-                    return
-        except Exception:  # a broken catalog is left for inspection
-            return
+        if self.catalog_path.exists():
+            try:
+                with self.catalog() as catalog:
+                    if catalog.referenced_paths():
+                        return
+            except Exception:  # a broken catalog is left for inspection
+                return
         for name in ("catalog.duckdb", "catalog.duckdb.wal", READERS_LOCK):
             (self.root / name).unlink(missing_ok=True)
-        for folder in (self.staging_dir, self.datasets_dir, self.splits_dir, self.runs_dir, self.pipelines_dir):
+        for folder in (self.staging_dir, self.datasets_dir, self.splits_dir, self.runs_dir, self.pipelines_dir,
+                       self.root / "cache" / "stages"):
             shutil.rmtree(folder, ignore_errors=True)
+        (self.root / "cache" / "pipeline.lock").unlink(missing_ok=True)
+        try:
+            (self.root / "cache").rmdir()  # kept when it holds downloads
+        except OSError:
+            pass
         if set(os.listdir(self.root)) <= {".lock"}:
             (self.root / ".lock").unlink(missing_ok=True)
             try:
                 self.root.rmdir()
             except OSError:
                 pass
+
+    def remove_if_unused(self) -> None:
+        """For callers of several commands (``recsys run``) whose first command failed on a new folder:
+        remove what they created, under the write lock, unless the catalog references something."""
+        if not self.root.is_dir():
+            return
+        with _exclusive_lock(self.root, self.lock_timeout, SILENT, "cleanup"):
+            self._remove_if_unused()
 
     def publish(self, staged: Path, parent: Path, register: Callable[[str], T]) -> T:
         """Rename ``staged`` into a new generation folder under ``parent``, then ``register`` it.

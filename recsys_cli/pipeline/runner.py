@@ -87,12 +87,18 @@ def run_recipe(
     if dry_run:
         return PipelineResult(plan.name, plan, _dry_run(workspace, plan, force), dry_run=True)
     started, began = _now(), time.perf_counter()
-    with pipeline_lock(workspace, f"recipe run '{plan.name}'", reporter):
-        outcomes = _execute(workspace, plan, force, reporter)
-        result = PipelineResult(plan.name, plan, outcomes)
-        result.metrics, per_user = _collect_metrics(workspace, plan)
-        result.manifest = _manifest(plan, outcomes, started, time.perf_counter() - began, workspace)
-        result.path = _publish(workspace, plan, result, per_user, reporter)
+    created = not workspace.root.exists()
+    try:
+        with pipeline_lock(workspace, f"recipe run '{plan.name}'", reporter):
+            outcomes = _execute(workspace, plan, force, reporter)
+            result = PipelineResult(plan.name, plan, outcomes)
+            result.metrics, per_user = _collect_metrics(workspace, plan)
+            result.manifest = _manifest(plan, outcomes, started, time.perf_counter() - began, workspace)
+            result.path = _publish(workspace, plan, result, per_user, reporter)
+    except BaseException:
+        if created:  # a first run that failed before any stage finished leaves no workspace behind
+            workspace.remove_if_unused()
+        raise
     return result
 
 
