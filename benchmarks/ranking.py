@@ -306,10 +306,10 @@ def main() -> None:
         full = run_features(data, names, meta["as_of"], features_path)
         print(f"features (all {len(columns)} columns): {full['compute_s']:.1f}s, {full['rows_per_s']:,} rows/s, "
               f"peak {full['peak_rss_mb']:.0f} MB", file=sys.stderr)
-        from recsys_cli.ranking import features as features_module
+        from recsys_cli.settings import feature_memory_limit
 
         result["features"] = {"names": names, "columns": columns,
-                              "duckdb_memory_limit": getattr(features_module, "MEMORY_LIMIT", "default (80% of RAM)"),
+                              "duckdb_memory_limit": feature_memory_limit(),
                               "full": full}
         if args.per_feature:
             baseline = run_features(data, [], meta["as_of"], scratch / "alone.parquet")

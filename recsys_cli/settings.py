@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 ENV_WORKSPACE = "RECSYS_WORKSPACE"
 ENV_DEBUG = "RECSYS_DEBUG"
 ENV_LOCK_TIMEOUT = "RECSYS_LOCK_TIMEOUT"
 ENV_DOWNLOAD_CACHE = "RECSYS_DOWNLOAD_CACHE"
+ENV_FEATURE_MEMORY = "RECSYS_FEATURE_MEMORY"
 
 DEFAULT_WORKSPACE = Path("recsys-workspace")
 DEFAULT_LOCK_TIMEOUT = 300.0
+DEFAULT_FEATURE_MEMORY = "4GB"
 
 
 def debug_enabled() -> bool:
@@ -35,3 +38,9 @@ def default_workspace() -> Path:
 def download_cache(workspace_root: Path) -> Path:
     raw = os.environ.get(ENV_DOWNLOAD_CACHE)
     return Path(raw) if raw else workspace_root / "cache" / "downloads"
+
+
+def feature_memory_limit() -> str:
+    """DuckDB's memory limit for the ranking features (it spills to disk beyond it), e.g. 8GB."""
+    raw = (os.environ.get(ENV_FEATURE_MEMORY) or "").strip()
+    return raw if re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", raw, flags=re.I) else DEFAULT_FEATURE_MEMORY

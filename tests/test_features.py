@@ -312,3 +312,17 @@ def test_cli_features_list(cli):
     result = cli("features", "list", "--format", "table")
     assert result.exit_code == 0
     assert "cooc_recent" in result.stdout and "demographics:occupation" in result.stdout
+
+
+def test_an_out_of_memory_error_says_how_to_give_duckdb_more(monkeypatch):
+    import duckdb
+
+    from recsys_cli.ranking.features import _sql_error
+
+    monkeypatch.setenv("RECSYS_FEATURE_MEMORY", "6GB")
+    error = _sql_error(duckdb.OutOfMemoryException("Out of Memory Error: could not allocate block"))
+    assert "ran out of memory" in error.message
+    assert "RECSYS_FEATURE_MEMORY" in error.hint and "now 6GB" in error.hint
+    monkeypatch.setenv("RECSYS_FEATURE_MEMORY", "lots")  # not a size: the default
+    assert "now 4GB" in _sql_error(duckdb.OutOfMemoryException("Out of Memory Error")).hint
+    assert "documented columns" in _sql_error(duckdb.BinderException("no column x")).hint

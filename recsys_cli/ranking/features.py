@@ -48,9 +48,9 @@ from recsys_cli.errors import (
     UnknownNameError,
 )
 from recsys_cli.ranking import feature_sql as q
+from recsys_cli.settings import ENV_FEATURE_MEMORY, feature_memory_limit
 
 # DuckDB spills joins and sorts to disk past this (the candidate stage bounds ingest the same way)
-MEMORY_LIMIT = "4GB"
 
 LEVELS = ("pair", "item", "user")
 DEMOGRAPHICS = ("gender", "age", "occupation")
@@ -235,7 +235,7 @@ def feature_columns(names: list[str], sources: list[str]) -> list[str]:
 
 def compute_features(candidates_path, history_paths, items_path, users_path, out_path, *, names: list[str],
                      sources: list[str], as_of: int, connection=None, threads: int | None = None,
-                     memory_limit: str = MEMORY_LIMIT) -> FeatureReport:
+                     memory_limit: str | None = None) -> FeatureReport:
     """Write ``user_idx, item_idx`` + :func:`feature_columns` (float32) for every candidate, sorted by user and item.
 
     One DuckDB query: each feature's SELECT is a CTE, LEFT JOINed onto the candidates by its level's keys.
@@ -254,7 +254,7 @@ def compute_features(candidates_path, history_paths, items_path, users_path, out
     try:
         if connection is None:
             # DuckDB's default is 80% of RAM: at 20M candidate rows it took 19.7 GB of 24
-            configure(con, spill, memory_limit)
+            configure(con, spill, memory_limit or feature_memory_limit())
         if threads is not None:
             con.execute(f"SET threads = {int(threads)}")
         query = _feature_query(con, candidates_path, history_paths, items_path, users_path, features, sources, as_of)
@@ -395,5 +395,9 @@ def _schema(con, relation: str) -> dict[str, str]:
 
 
 def _sql_error(exc: Exception) -> SqlError:
+    if isinstance(exc, duckdb.OutOfMemoryException) or "Out of Memory" in str(exc):
+        return SqlError(f"computing features ran out of memory: {first_line(exc)}",
+                        f"raise DuckDB's limit (now {feature_memory_limit()}) with {ENV_FEATURE_MEMORY}=8GB, "
+                        "or use fewer candidates per user")
     return SqlError(f"computing features failed: {first_line(exc)}",
                     "check that the candidates, history, items and users files have the documented columns")
