@@ -77,3 +77,28 @@ def test_runs_compare_gives_paired_intervals_against_the_first_run(cli):
     other = cli("runs", "compare", "pop", "als-t", "--format", "json")
     assert other.exit_code == 0 and "different users" in other.stderr
     assert json.loads(other.stdout)["differences"]["runs"] == {}
+
+
+def test_many_metrics_at_once_give_each_metric_the_single_metric_interval():
+    from recsys_cli.evaluation.significance import paired_bootstrap_many
+
+    rng = np.random.default_rng(3)
+    a = rng.random((500, 3))
+    b = a + rng.normal([0.0, 0.05, -0.05], 0.1, size=(500, 3))
+    together = paired_bootstrap_many(a, b)
+    for column, interval in enumerate(together):
+        alone = paired_bootstrap(a[:, column], b[:, column])
+        assert interval.difference == pytest.approx(alone.difference, abs=1e-15)
+        assert (interval.low, interval.high) == pytest.approx((alone.low, alone.high), abs=1e-12)
+        # the definition: resample users with the seeded draws, mean of the gathered differences
+        difference, draws = b[:, column] - a[:, column], np.random.default_rng(0)
+        means = np.concatenate([difference[draws.integers(0, 500, size=(100, 500))].mean(axis=1) for _ in range(20)])
+        assert (interval.low, interval.high) == pytest.approx(tuple(np.quantile(means, [0.025, 0.975])), abs=1e-12)
+    assert not together[0].excludes_zero and together[1].low > 0 and together[2].high < 0
+
+
+def test_many_metrics_refuse_arrays_of_different_shapes():
+    from recsys_cli.evaluation.significance import paired_bootstrap_many
+
+    with pytest.raises(InvalidParameterError):
+        paired_bootstrap_many(np.zeros((3, 2)), np.zeros((3, 3)))

@@ -239,7 +239,7 @@ def _protocol(primary, meta, ks, relevant_min_rating, n_users, cold, ceiling, po
 
 
 def _lifts(results, ks) -> dict[str, dict[str, dict[str, Any]]]:
-    from recsys_cli.evaluation.significance import paired_bootstrap
+    from recsys_cli.evaluation.significance import paired_bootstrap_many
 
     lift: dict[str, dict[str, dict[str, Any]]] = {}
     for better, base in COMPARISONS:
@@ -247,13 +247,16 @@ def _lifts(results, ks) -> dict[str, dict[str, dict[str, Any]]]:
         a, b = results[base], results[better]
         for key, value in b.metrics.items():
             reference = a.metrics.get(key)
-            entry: dict[str, Any] = {
+            entries[key] = {
                 "relative": (value / reference - 1.0) if reference else None,
                 "difference": value - reference if reference is not None else None,
             }
-            if key.split("@")[0] in INTERVAL_METRICS and key in a.per_user:
-                entry["interval"] = paired_bootstrap(a.per_user[key], b.per_user[key]).to_json()
-            entries[key] = entry
+        tested = [key for key in b.metrics if key.split("@")[0] in INTERVAL_METRICS and key in a.per_user]
+        if tested:
+            intervals = paired_bootstrap_many(np.column_stack([a.per_user[key] for key in tested]),
+                                              np.column_stack([b.per_user[key] for key in tested]))
+            for key, interval in zip(tested, intervals):
+                entries[key]["interval"] = interval.to_json()
         lift[f"{better}_vs_{base}"] = entries
     return lift
 

@@ -3,7 +3,7 @@
 Every recipe run keeps its per-user values (per_user.parquet: one row per table, row and user),
 so comparing two runs is exact: for each evaluated row both runs have (a generator, or a stage of
 the two-stage table) and each per-user metric, the mean difference B - A over the users both
-evaluated, with a paired bootstrap 95% interval (:func:`~recsys_cli.evaluation.significance.paired_bootstrap`).
+evaluated, with a paired bootstrap 95% interval (:func:`~recsys_cli.evaluation.significance.paired_bootstrap_many`).
 """
 
 from __future__ import annotations
@@ -100,9 +100,10 @@ class RecipeRunComparison:
 
 def compare_recipe_runs(workspace: Workspace, a: str, b: str, k: int | str | None = None) -> RecipeRunComparison:
     """Every metric of every row both runs evaluated, at ``k`` (default: the smallest K both have; 'all')."""
+    import numpy as np
     import pyarrow.parquet as pq
 
-    from recsys_cli.evaluation.significance import paired_bootstrap
+    from recsys_cli.evaluation.significance import paired_bootstrap_many
 
     first, second = show_recipe_run(workspace, a), show_recipe_run(workspace, b)
     with workspace.reading():
@@ -132,13 +133,14 @@ def compare_recipe_runs(workspace: Workspace, a: str, b: str, k: int | str | Non
     for key in [key for key in frames[0] if key in frames[1]]:
         (users_a, values_a), (users_b, values_b) = frames[0][key], frames[1][key]
         shared, index_a, index_b = _align(users_a, users_b)
-        for metric in metrics:
-            a_values, b_values = values_a[metric], values_b[metric]
-            interval = None
-            if paired and len(shared):
-                interval = paired_bootstrap(a_values[index_a], b_values[index_b], seed=0).to_json()
-            rows.append(MetricComparison(key[0], key[1], metric, float(a_values.mean()), float(b_values.mean()),
-                                         interval))
+        intervals = [None] * len(metrics)
+        if paired and len(shared):
+            intervals = [i.to_json() for i in paired_bootstrap_many(
+                np.column_stack([values_a[m][index_a] for m in metrics]),
+                np.column_stack([values_b[m][index_b] for m in metrics]), seed=0)]
+        for metric, interval in zip(metrics, intervals):
+            rows.append(MetricComparison(key[0], key[1], metric, float(values_a[metric].mean()),
+                                         float(values_b[metric].mean()), interval))
     return RecipeRunComparison(first, second, wanted, rows, warnings)
 
 

@@ -95,10 +95,11 @@ def paired_differences(
     Returns ({run: {metric: interval}}, None), or ({}, why not) when the runs were not
     evaluated on the same users (then no paired test exists).
     """
+    import numpy as np
     import pyarrow.parquet as pq
 
     from recsys_cli.evaluation.run_evaluation import PER_USER_FILE
-    from recsys_cli.evaluation.significance import paired_bootstrap
+    from recsys_cli.evaluation.significance import paired_bootstrap_many
 
     part = comparison.part
     with workspace.reading():
@@ -112,12 +113,11 @@ def paired_differences(
     baseline = tables[0]
     differences: dict[str, dict[str, Any]] = {}
     for summary, table in zip(comparison.runs[1:], tables[1:]):
-        differences[summary.run.name] = {
-            metric: paired_bootstrap(
-                baseline.column(metric).to_numpy(), table.column(metric).to_numpy(), seed=seed
-            ).to_json()
-            for metric in metrics
-        }
+        intervals = paired_bootstrap_many(
+            np.column_stack([baseline.column(m).to_numpy() for m in metrics]),
+            np.column_stack([table.column(m).to_numpy() for m in metrics]), seed=seed,
+        )
+        differences[summary.run.name] = {metric: i.to_json() for metric, i in zip(metrics, intervals)}
     return differences, None
 
 
