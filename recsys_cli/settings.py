@@ -42,5 +42,13 @@ def download_cache(workspace_root: Path) -> Path:
 
 def feature_memory_limit() -> str:
     """DuckDB's memory limit for the ranking features (it spills to disk beyond it), e.g. 8GB."""
+    from recsys_cli.errors import InvalidParameterError
+
     raw = (os.environ.get(ENV_FEATURE_MEMORY) or "").strip()
-    return raw if re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", raw, flags=re.I) else DEFAULT_FEATURE_MEMORY
+    if not raw:
+        return DEFAULT_FEATURE_MEMORY
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([KMGT]i?B)", raw, flags=re.I)
+    if not match or float(match.group(1)) <= 0:
+        raise InvalidParameterError(f"{ENV_FEATURE_MEMORY}={raw} is not a memory size",
+                                    f"use e.g. {ENV_FEATURE_MEMORY}=8GB, or unset it for {DEFAULT_FEATURE_MEMORY}")
+    return raw

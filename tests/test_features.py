@@ -323,6 +323,16 @@ def test_an_out_of_memory_error_says_how_to_give_duckdb_more(monkeypatch):
     error = _sql_error(duckdb.OutOfMemoryException("Out of Memory Error: could not allocate block"))
     assert "ran out of memory" in error.message
     assert "RECSYS_FEATURE_MEMORY" in error.hint and "now 6GB" in error.hint
-    monkeypatch.setenv("RECSYS_FEATURE_MEMORY", "lots")  # not a size: the default
+    monkeypatch.delenv("RECSYS_FEATURE_MEMORY")
     assert "now 4GB" in _sql_error(duckdb.OutOfMemoryException("Out of Memory Error")).hint
     assert "documented columns" in _sql_error(duckdb.BinderException("no column x")).hint
+
+
+@pytest.mark.parametrize("value", ["lots", "8G", "0GB"])
+def test_a_feature_memory_that_is_not_a_size_is_refused(monkeypatch, value):
+    from recsys_cli.errors import InvalidParameterError
+    from recsys_cli.settings import feature_memory_limit
+
+    monkeypatch.setenv("RECSYS_FEATURE_MEMORY", value)
+    with pytest.raises(InvalidParameterError, match="is not a memory size"):
+        feature_memory_limit()

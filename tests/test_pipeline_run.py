@@ -471,3 +471,60 @@ def test_python_api_runs_a_recipe_on_a_workspace_object(warm, tmp_path):
     assert [o.status for o in other.outcomes][:2] == ["cached", "cached"]
     assert {o.status for o in other.outcomes[2:]} == {"run"}
     assert other.plan.runs["als"] == "other.als"
+
+
+# -- found in review: records are untrusted, names are shared, recipe runs can be damaged ----------
+def test_a_record_copied_under_another_key_is_not_taken_as_cached(cli, recipe, warm_copy, warm):
+    folder = warm_copy / "cache" / "stages"
+    # the key `train als` would have with 8 factors, and the 64-factor record copied under it
+    planned = run_json(cli, "run", recipe, *SETS, "--set", "candidates.0.params={factors = 8}", "--dry-run")
+    statuses = {s["stage"]: s for s in planned["stages"]}
+    assert statuses["train als"]["status"] == "run"
+    old = warm["keys"][_stage_names().index("train als")]
+    shutil.copyfile(folder / f"{old}.json", folder / f"{statuses['train als']['key']}.json")
+    again = run_json(cli, "run", recipe, *SETS, "--set", "candidates.0.params={factors = 8}", "--dry-run")
+    assert {s["stage"]: s["status"] for s in again["stages"]}["train als"] == "run"
+    # listed as stale, and prune deletes that very file, not the record its content names
+    entries = _cache(cli)
+    assert sum(not e["complete"] for e in entries) == 1
+    run_json(cli, "cache", "prune")
+    assert not (folder / f"{statuses['train als']['key']}.json").exists()
+    assert (folder / f"{old}.json").exists()
+
+
+def test_a_record_that_is_not_json_or_a_folder_named_like_one_is_ignored(cli, warm_copy):
+    folder = warm_copy / "cache" / "stages"
+    (folder / ("1" * 64 + ".json")).write_text("[" * 100_000)  # nested past the recursion limit
+    (folder / ("2" * 64 + ".json")).mkdir()
+    assert len(_cache(cli)) == len(_stage_names())
+    assert run_json(cli, "cache", "prune")["removed"] == []
+
+
+def test_a_recipe_run_may_not_take_a_trained_runs_name(cli, recipe, warm_copy):
+    run_json(cli, "train", "candidates", "demo", "--split", "temporal", "--model", "popular", "--run", "taken")
+    assert_refused(cli, warm_copy, ["run", recipe, *SETS, "--run", "taken"],
+                   ("'taken' is already the name of a trained run",))
+
+
+def test_a_damaged_recipe_run_says_so_and_can_still_be_removed(cli, warm_copy, warm):
+    folder = warm_copy / warm["doc"]["path"]
+    (folder / "manifest.json").write_text("not json")
+    shown = cli("runs", "show", "demo")
+    assert shown.exit_code == 1 and "recipe run 'demo' is damaged" in shown.stderr
+    assert "recsys runs remove demo" in shown.stderr
+    assert run_json(cli, "runs", "remove", "demo")["removed"] == "demo"
+    assert not folder.exists()
+    assert cli("runs", "show", "demo").exit_code == 1
+
+
+def test_compare_names_an_unknown_run(cli, warm_copy):
+    result = cli("runs", "compare", "demo", "nope")
+    assert result.exit_code == 1 and "unknown run 'nope'" in result.stderr
+
+
+def test_a_folder_of_other_files_is_refused_and_gets_nothing(cli, recipe, workspace_dir):
+    workspace_dir.mkdir()
+    (workspace_dir / "notes.txt").write_text("mine")
+    result = cli("run", recipe, *SETS)
+    assert result.exit_code == 1 and "is not a recsys workspace" in result.stderr
+    assert sorted(p.name for p in workspace_dir.iterdir()) == ["notes.txt"]

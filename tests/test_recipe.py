@@ -90,7 +90,7 @@ def test_set_overrides_any_key_with_a_typed_value(recipe):
 
 def test_a_whole_number_is_a_number_but_true_is_not(recipe):
     assert load_recipe(recipe, ["split.test_fraction=1"]).config["split"]["test_fraction"] == 1.0
-    assert "must be a whole number, not True" in error_of(recipe, ["candidates.0.k=true"])
+    assert "must be a whole number >= 1, not True" in error_of(recipe, ["candidates.0.k=true"])
 
 
 @pytest.mark.parametrize("override, fragments", [
@@ -177,3 +177,23 @@ def test_the_published_protocol_recipe_is_the_published_protocol():
     assert config["split"]["strategy"] == "random-per-user" and config["split"]["test_fraction"] == 0.25
     assert config["evaluation"]["ks"] == [10] and config["evaluation"]["relevant_min_rating"] is None
     assert config["ranker"]["enabled"] is False
+
+
+@pytest.mark.parametrize("override, fragment", [
+    ("candidates.0.seed=-1", "candidates.0.seed must be a whole number from 0 to 4294967295, not -1"),
+    ("ranker.seed=4294967296", "ranker.seed must be a whole number from 0 to 4294967295"),
+    ("index.trees=0", "index.trees must be a whole number >= 1, not 0"),
+    ("candidates.0.k=0", "candidates.0.k must be a whole number >= 1, not 0"),
+    ("evaluation.ks=[10, 0]", "evaluation.ks must be a list of whole numbers >= 1"),
+    ("evaluation.relevant_min_rating=nan", "evaluation.relevant_min_rating must be a number, not nan"),
+])
+def test_values_out_of_range_are_refused_before_anything_runs(tmp_path, override, fragment):
+    recipe = write(tmp_path, MINIMAL)
+    assert fragment in error_of(recipe, [override])
+
+
+def test_set_reaches_one_model_parameter(tmp_path):
+    recipe = write(tmp_path, MINIMAL)
+    config = load_recipe(recipe, ["candidates.0.params.factors=16", "candidates.0.params.alpha=2.0"]).config
+    assert config["candidates"][0]["params"] == {"factors": 16, "alpha": 2.0}
+    assert "unknown key 'candidates.factors'" in error_of(recipe, ["candidates.0.factors=8"])

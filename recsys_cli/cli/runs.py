@@ -154,9 +154,9 @@ def remove_command(
 
     application = get_app(ctx)
     if is_recipe_run(application.workspace, run):
-        report = remove_recipe_run(application.workspace, run, application.reporter())
-        application.emit(Result({"removed": run, "recipe_run": True, "path": report.path},
-                                [Table(["removed", "path"], [[run, report.path]])]), fmt)
+        path = remove_recipe_run(application.workspace, run, application.reporter())
+        application.emit(Result({"removed": run, "recipe_run": True, "path": path},
+                                [Table(["removed", "path"], [[run, path]])]), fmt)
         return
     summary = remove_run(application.workspace, run, application.reporter())
     document = {"removed": run, "artifacts": summary.artifacts, "path": summary.run.path}
@@ -180,8 +180,12 @@ def _show_recipe_run(ctx: typer.Context, name: str, fmt) -> None:
 
 def _compare_recipe_runs(ctx: typer.Context, runs: list[str], recipe_runs: list[bool], k, fmt) -> None:
     from recsys_cli.pipeline.reports import compare_recipe_runs
+    from recsys_cli.runs.summaries import show_run
 
     application = get_app(ctx)
+    for run, recipe_run in zip(runs, recipe_runs):
+        if not recipe_run:
+            show_run(application.workspace, run)  # an unknown name is named as such
     if not all(recipe_runs) or len(runs) != 2:
         raise typer.BadParameter(
             "compare two recipe runs with each other, or trained runs with each other",

@@ -117,15 +117,8 @@ class Workspace:
     @contextmanager
     def writing(self, reporter: Reporter = SILENT, command: str | None = None) -> Iterator["Workspace"]:
         """Hold the workspace's write lock; sweep what interrupted writers left."""
-        if self.root.exists() and not self.root.is_dir():
-            raise WorkspaceError(f"workspace {self.root} is a file, not a folder", "pass another --workspace")
+        self.check_writable()
         created = not self.root.exists()
-        if not created and not self.catalog_path.exists() and _has_foreign_content(self.root):
-            # Sweeping it would delete files that are not ours.
-            raise WorkspaceError(
-                f"{self.root} is not a recsys workspace and is not empty",
-                "pass a new or empty folder with --workspace (or set RECSYS_WORKSPACE)",
-            )
         with _exclusive_lock(self.root, self.lock_timeout, reporter, command):
             try:
                 self.staging_dir.mkdir(exist_ok=True)
@@ -139,6 +132,16 @@ class Workspace:
                 if created:
                     self._remove_if_unused()
                 raise
+
+    def check_writable(self) -> None:
+        """Refuse a path that is a file, or a folder of someone else's files (a sweep would delete them)."""
+        if self.root.exists() and not self.root.is_dir():
+            raise WorkspaceError(f"workspace {self.root} is a file, not a folder", "pass another --workspace")
+        if self.root.exists() and not self.catalog_path.exists() and _has_foreign_content(self.root):
+            raise WorkspaceError(
+                f"{self.root} is not a recsys workspace and is not empty",
+                "pass a new or empty folder with --workspace (or set RECSYS_WORKSPACE)",
+            )
 
     def _remove_if_unused(self) -> None:
         """A first command that failed leaves no workspace behind.
@@ -287,25 +290,44 @@ def _remove(path: Path) -> None:
 
 @contextmanager
 def _exclusive_lock(root: Path, timeout: float, reporter: Reporter, command: str | None) -> Iterator[None]:
-    path = root / ".lock"
-    deadline = time.monotonic() + timeout
+    with exclusive_file_lock(
+        root / ".lock", f"pid {os.getpid()}: {command or ' '.join(sys.argv)}", timeout, reporter,
+        waiting=lambda holder: f"waiting for the workspace lock held by {holder} ...",
+        refused=lambda holder: WorkspaceLockedError(f"workspace {root} is locked by another command ({holder})"),
+    ):
+        yield
+
+
+@contextmanager
+def exclusive_file_lock(
+    path: Path,
+    label: str,
+    timeout: float | None,
+    reporter: Reporter,
+    *,
+    waiting: Callable[[str], str],
+    refused: Callable[[str], Exception],
+) -> Iterator[None]:
+    """Hold an flock on ``path`` (the kernel frees it if we die), writing ``label`` into the file for
+    waiters to show; wait at most ``timeout`` seconds (None: as long as it takes)."""
+    deadline = None if timeout is None else time.monotonic() + timeout
     announced = False
     while True:
-        root.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
         handle = open(path, "a+")
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.close()
             holder = _read_holder(path)
-            if time.monotonic() >= deadline:
-                raise WorkspaceLockedError(f"workspace {root} is locked by another command ({holder})") from None
+            if deadline is not None and time.monotonic() >= deadline:
+                raise refused(holder) from None
             if not announced:
-                reporter.info(f"waiting for the workspace lock held by {holder} ...")
+                reporter.info(waiting(holder))
                 announced = True
             time.sleep(0.1)
             continue
-        if _same_file(handle, path):
+        if same_file(handle, path):
             break
         # The holder removed the workspace it had just created (its first command
         # failed) after we opened the file: this lock guards nothing; start over.
@@ -313,14 +335,15 @@ def _exclusive_lock(root: Path, timeout: float, reporter: Reporter, command: str
     try:
         handle.seek(0)
         handle.truncate()
-        handle.write(f"pid {os.getpid()}: {command or ' '.join(sys.argv)}\n")
+        handle.write(f"{label}\n")
         handle.flush()
         yield
     finally:
         handle.close()  # closing the descriptor releases the flock
 
 
-def _same_file(handle, path: Path) -> bool:
+def same_file(handle, path: Path) -> bool:
+    """Whether the open lock file is still the one at ``path`` (a failed first command may remove it)."""
     try:
         return os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino
     except FileNotFoundError:

@@ -121,6 +121,7 @@ class CacheEntry:
     record: StageRecord
     complete: bool
     bytes: int
+    file: Path  # the record's file (its name is the key it was saved under)
 
 
 def list_entries(workspace: Workspace) -> list[CacheEntry]:
@@ -128,13 +129,16 @@ def list_entries(workspace: Workspace) -> list[CacheEntry]:
     folder = records_dir(workspace)
     if not folder.is_dir() or not workspace.exists():
         return []
-    records = [r for r in (_read(p) for p in sorted(folder.glob(f"*{RECORD_SUFFIX}"))) if r is not None]
+    found = [(path, _read(path)) for path in sorted(folder.glob(f"*{RECORD_SUFFIX}")) if path.is_file()]
     entries = []
     with workspace.reading(), workspace.catalog() as catalog:
-        for record in records:
-            complete = is_complete(record, catalog)
+        for path, record in found:
+            if record is None:
+                continue
+            # a record is only valid under its own key's name; anything else is stale by definition
+            complete = path.name == f"{record.key}{RECORD_SUFFIX}" and is_complete(record, catalog)
             size = sum(_folder_bytes(workspace.resolve(o.path)) for o in record.outputs) if complete else 0
-            entries.append(CacheEntry(record, complete, size))
+            entries.append(CacheEntry(record, complete, size, path))
     return sorted(entries, key=lambda e: (e.record.created_at, e.record.stage))
 
 
@@ -150,12 +154,13 @@ def prune(workspace: Workspace, *, everything: bool = False) -> list[StageRecord
     removed = []
     for entry in list_entries(workspace):
         if everything or not entry.complete:
-            (folder / f"{entry.record.key}{RECORD_SUFFIX}").unlink(missing_ok=True)
+            entry.file.unlink(missing_ok=True)
             removed.append(entry.record)
     for leftover in folder.glob(".*.tmp"):
-        leftover.unlink(missing_ok=True)
+        if leftover.is_file():
+            leftover.unlink(missing_ok=True)
     for unreadable in folder.glob(f"*{RECORD_SUFFIX}"):
-        if _read(unreadable) is None:
+        if unreadable.is_file() and _read(unreadable) is None:
             unreadable.unlink(missing_ok=True)
     return removed
 
@@ -169,7 +174,7 @@ def _read(path: Path) -> StageRecord | None:
             seconds=float(raw["seconds"]), created_at=str(raw["created_at"]),
             inputs=[str(i) for i in raw.get("inputs", [])],
         )
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
         return None
 
 

@@ -67,13 +67,14 @@ def build_plan(recipe: Recipe, name: str | None = None) -> Plan:
     """The stages of ``recipe`` for the recipe run ``name``; raises on anything that cannot run."""
     config = recipe.config
     name = name or default_run_name(recipe)
-    validate_name("run", name)
+    _check_name(recipe, "run", name, "the recipe run", "name it with --run NAME (no '.')", dots=False)
     dataset, split = config["dataset"]["name"], config["split"]["name"]
-    validate_name("dataset", dataset)
-    validate_name("split", split)
+    _check_name(recipe, "dataset", dataset, "dataset.name", None)
+    _check_name(recipe, "split", split, "split.name", None)
     runs = {c["run"]: f"{name}.{c['run']}" for c in config["candidates"]}
-    for full in runs.values():
-        validate_name("run", full)
+    for position, (short, full) in enumerate(runs.items()):
+        _check_name(recipe, "run", short, f"candidates.{position}.run", None, dots=False)
+        _check_name(recipe, "run", full, f"candidates.{position}.run", "use a shorter recipe run (--run) or run name")
     primary = runs[config["candidates"][0]["run"]]
     plan = Plan(recipe, name, dataset, split, runs, primary)
     plan.seeds = {
@@ -225,6 +226,13 @@ def _ranker_stage(recipe: Recipe, plan: Plan) -> Stage:
         "num_leaves", "learning_rate", "trees", "early_stopping", "min_data_in_leaf", "valid_fraction", "seed",
         "threads")}).validated(), recipe, "ranker")
     others = [run for run in plan.runs.values() if run != plan.primary]
+    if section["features"]:
+        from recsys_cli.ranking.features import FEATURES
+
+        unknown = [f for f in section["features"] if f not in FEATURES]
+        if unknown:
+            raise RecipeError(f"{recipe.path}: ranker.features has unknown feature '{unknown[0]}'",
+                              f"features: {', '.join(FEATURES)} (recsys features list)")
 
     def train(workspace: Workspace, reporter: Reporter) -> None:
         train_ranker(
@@ -275,6 +283,18 @@ def _evaluate_stages(recipe: Recipe, plan: Plan) -> list[Stage]:
         stages.append(Stage("evaluate stages", "evaluate", {"run": plan.primary, **config}, needs,
                             (f"artifact:{plan.primary}/{STAGES_KIND}",), evaluate_both))
     return stages
+
+
+def _check_name(recipe: Recipe, kind: str, value: str, where: str, hint: str | None, *, dots: bool = True) -> None:
+    from recsys_cli.errors import RecsysError
+
+    try:
+        validate_name(kind, value)
+    except RecsysError as error:
+        raise RecipeError(f"{recipe.path}: {where} '{value}': {error.message}", hint or error.hint) from None
+    if not dots and "." in value:  # generator runs are <recipe run>.<run>: a '.' in either is ambiguous
+        raise RecipeError(f"{recipe.path}: {where} '{value}' contains '.'",
+                          hint or "generator runs are named <recipe run>.<run>, so neither may contain '.'")
 
 
 def _checked(make: Callable[[], Any], recipe: Recipe, section: str) -> Any:

@@ -14,6 +14,7 @@ The resolved recipe (defaults filled in, keys sorted) is what a run records and 
 from __future__ import annotations
 
 import json
+import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 REQUIRED = object()
+SEED = {"minimum": 0, "maximum": 2**32 - 1}  # what numpy's and LightGBM's seeds take
 
 
 class RecipeError(RecsysError):
@@ -40,12 +42,18 @@ class Key:
     kind: str  # int, float, str, bool, list[int], list[str], table
     default: Any = None
     choices: tuple[str, ...] | None = None
+    minimum: int | None = None  # for whole numbers
+    maximum: int | None = None
 
     def describe(self) -> str:
         names = {"int": "a whole number", "float": "a number", "str": "a string", "bool": "true or false",
                  "list[int]": "a list of whole numbers", "list[str]": "a list of strings",
                  "table": "a table of name = value"}
         text = names[self.kind]
+        if self.minimum is not None and self.maximum is not None:
+            text += f" from {self.minimum} to {self.maximum}"
+        elif self.minimum is not None:
+            text += f" >= {self.minimum}"
         return f"{text}, one of {', '.join(self.choices)}" if self.choices else text
 
 
@@ -54,7 +62,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "name": Key("str", REQUIRED),
         "source": Key("str"),  # a path or URL; default: the card's URL (or nothing for synthetic)
         "synthetic": Key("bool", False),
-        "users": Key("int"), "items": Key("int"), "interactions": Key("int"), "seed": Key("int", 42),
+        "users": Key("int", minimum=1), "items": Key("int", minimum=1), "interactions": Key("int", minimum=1),
+        "seed": Key("int", 42, **SEED),
     },
     "split": {
         "name": Key("str", REQUIRED),
@@ -62,29 +71,29 @@ SCHEMA: dict[str, dict[str, Key]] = {
                         ("random", "random-per-user", "temporal", "temporal-per-user", "leave-last")),
         "test_fraction": Key("float"), "val_fraction": Key("float"),
         "test_after": Key("str"), "val_after": Key("str"),
-        "n": Key("int"), "val_n": Key("int"),
-        "min_rating": Key("float"), "k_core": Key("int"), "seed": Key("int"),
+        "n": Key("int", minimum=1), "val_n": Key("int", minimum=1),
+        "min_rating": Key("float"), "k_core": Key("int", minimum=1), "seed": Key("int", **SEED),
     },
     "candidates": {
         "run": Key("str", REQUIRED),
         "model": Key("str", REQUIRED, ("als", "bpr", "item-knn", "ease", "popular")),
-        "k": Key("int", 200),
+        "k": Key("int", 200, minimum=1),
         "params": Key("table", {}),
-        "seed": Key("int", 42),
+        "seed": Key("int", 42, **SEED),
         "values": Key("str", "ones", ("ones", "rating")),
     },
-    "index": {"enabled": Key("bool", False), "trees": Key("int", 50), "seed": Key("int", 42)},
+    "index": {"enabled": Key("bool", False), "trees": Key("int", 50, minimum=1), "seed": Key("int", 42, **SEED)},
     "ranker": {
         "enabled": Key("bool", True),
         "features": Key("list[str]", []),  # empty: every feature the data supports
         "labels": Key("str", "graded", ("graded", "binary")),
         "num_leaves": Key("int", 31), "learning_rate": Key("float", 0.05), "trees": Key("int", 300),
         "early_stopping": Key("int", 30), "min_data_in_leaf": Key("int", 50),
-        "valid_fraction": Key("float", 0.2), "seed": Key("int", 42), "threads": Key("int", 1),
+        "valid_fraction": Key("float", 0.2), "seed": Key("int", 42, **SEED), "threads": Key("int", 1),
         "refit": Key("bool", True),
     },
     "evaluation": {
-        "ks": Key("list[int]", [10, 20]),
+        "ks": Key("list[int]", [10, 20], minimum=1),
         "relevant_min_rating": Key("float"),
         "rows": Key("list[str]", ["popular", "candidates", "ranker"]),
     },
@@ -138,15 +147,28 @@ def _apply_override(raw: dict[str, Any], override: str, path: Path) -> str:
         raise RecipeError(f"{where}: unknown section '{section}'", f"sections: {', '.join(SCHEMA)}")
     if section in LIST_SECTIONS:
         tables = raw.setdefault(section, [])
-        if len(parts) != 3 or not parts[1].isdigit():
-            raise RecipeError(f"{where}: {section} is a list of tables: give its position",
-                              f"e.g. --set {section}.0.{parts[-1]}={text.strip()}")
-        position = int(parts[1])
+        if len(parts) == 4 and SCHEMA[section].get(parts[2], Key("str")).kind == "table":
+            # candidates.0.params.factors=32: one entry of a table-valued key
+            parts, entry = parts[:3], parts[3]
+        else:
+            entry = None
+        position = int(parts[1]) if len(parts) == 3 and parts[1].isdigit() else -1
         if not isinstance(tables, list) or position >= len(tables):
             count = len(tables) if isinstance(tables, list) else 0
             raise RecipeError(f"{where}: {path} has {count} [[{section}]] table(s)",
                               f"positions start at 0 and go up to {count - 1}" if count else f"add a [[{section}]] table")
+        if position < 0:
+            raise RecipeError(f"{where}: {section} is a list of tables: give its position",
+                              f"e.g. --set {section}.0.{parts[-1]}={text.strip()}")
         target, key, where_key = tables[position], parts[2], f"{section}.{position}.{parts[2]}"
+        if not isinstance(target, dict):
+            raise RecipeError(f"{path}: {section} must be a list of tables, written [[{section}]]")
+        if entry is not None:
+            table = target.setdefault(key, {})
+            if not isinstance(table, dict):
+                raise RecipeError(f"{where}: {where_key} is not a table in {path}")
+            table[entry] = value
+            return where_key
     else:
         if len(parts) != 2:
             raise RecipeError(f"{where}: expected SECTION.KEY=VALUE", f"e.g. --set {section}.{parts[1]}=...")
@@ -215,10 +237,10 @@ def _check_value(value: Any, spec: Key, where: str, origin: str) -> Any:
 
     kind = spec.kind
     if kind == "int":
-        if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, bool) or not isinstance(value, int) or not _in_range(value, spec):
             raise wrong()
     elif kind == "float":
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise wrong()
         value = float(value)
     elif kind == "str":
@@ -231,9 +253,15 @@ def _check_value(value: Any, spec: Key, where: str, origin: str) -> Any:
         item = int if kind == "list[int]" else str
         if not isinstance(value, list) or any(isinstance(v, bool) or not isinstance(v, item) for v in value):
             raise wrong()
+        if kind == "list[int]" and any(not _in_range(v, spec) for v in value):
+            raise wrong()
     elif kind == "table":
         if not isinstance(value, dict) or any(isinstance(v, (dict, list)) for v in value.values()):
             raise wrong()
     if spec.choices and value not in spec.choices:
         raise wrong()
     return value
+
+
+def _in_range(value: int, spec: Key) -> bool:
+    return (spec.minimum is None or value >= spec.minimum) and (spec.maximum is None or value <= spec.maximum)

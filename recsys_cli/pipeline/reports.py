@@ -13,11 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from recsys_cli.data.workspace import Workspace
-from recsys_cli.errors import InvalidParameterError, UnknownNameError
+from recsys_cli.errors import CorruptArtifactError, InvalidParameterError, UnknownNameError
 from recsys_cli.pipeline.runner import MANIFEST_FILE, METRICS_FILE, PER_USER_FILE
 
-# what must be equal for two runs' per-user values to be paired: the same users with the same truth
-PAIRED_SECTIONS = ("dataset", "split")
 
 
 @dataclass
@@ -52,22 +50,31 @@ def show_recipe_run(workspace: Workspace, name: str) -> RecipeRunReport:
             raise UnknownNameError("recipe run", name, recipe_run_names(workspace),
                                    hint="run a recipe first: recsys run recipes/demo.toml")
         folder = workspace.resolve(record.path)
-        manifest = json.loads((folder / MANIFEST_FILE).read_text())
-        metrics = json.loads((folder / METRICS_FILE).read_text())
+        try:
+            manifest = json.loads((folder / MANIFEST_FILE).read_text())
+            metrics = json.loads((folder / METRICS_FILE).read_text())
+        except (OSError, ValueError, RecursionError) as error:
+            raise CorruptArtifactError(f"recipe run '{name}' is damaged ({folder}): {error}",
+                                       f"remove it with: recsys runs remove {name}, and run the recipe again") from None
+        if not isinstance(manifest, dict) or not isinstance(metrics, dict):
+            raise CorruptArtifactError(f"recipe run '{name}' is damaged ({folder})",
+                                       f"remove it with: recsys runs remove {name}, and run the recipe again")
     return RecipeRunReport(name, record.path, manifest, metrics)
 
 
-def remove_recipe_run(workspace: Workspace, name: str, reporter=None) -> RecipeRunReport:
-    """Unregister a recipe run and delete its folder; its datasets, splits and runs stay."""
+def remove_recipe_run(workspace: Workspace, name: str, reporter=None) -> str:
+    """Unregister a recipe run and delete its folder (even a damaged one); its datasets, splits and
+    runs stay. Returns the folder it had."""
     from recsys_cli.reporting import SILENT
 
-    report = show_recipe_run(workspace, name)
     with workspace.writing(reporter or SILENT, command=f"runs remove {name}"):
         with workspace.catalog(read_only=False) as catalog:
             removed = catalog.delete_pipeline_run(name)
-        if removed is not None:
-            workspace.retire([removed.path])
-    return report
+            known = [r.name for r in catalog.pipeline_runs()]
+        if removed is None:
+            raise UnknownNameError("recipe run", name, known)
+        workspace.retire([removed.path])
+    return removed.path
 
 
 @dataclass
@@ -122,11 +129,10 @@ def compare_recipe_runs(workspace: Workspace, a: str, b: str, k: int | str | Non
         raise InvalidParameterError(f"no metric at K={k}", f"K's both runs evaluated: {', '.join(map(str, ks))}")
     metrics = [c for c in common if int(c.split("@")[1]) in wanted]
     warnings = []
-    differing = [s for s in PAIRED_SECTIONS
-                 if first.manifest["recipe"][s] != second.manifest["recipe"][s]]
+    differing = [what for what, value in _pairing(first.manifest).items() if _pairing(second.manifest)[what] != value]
     paired = not differing
     if differing:
-        warnings.append(f"the runs differ in [{'], ['.join(differing)}]: their users and test sets differ, "
+        warnings.append(f"the runs differ in {', '.join(differing)}: their users or relevant items differ, "
                         "so no paired interval is given")
     frames = [_by_row(t, metrics) for t in tables]
     rows = []
@@ -142,6 +148,16 @@ def compare_recipe_runs(workspace: Workspace, a: str, b: str, k: int | str | Non
             rows.append(MetricComparison(key[0], key[1], metric, float(values_a[metric].mean()),
                                          float(values_b[metric].mean()), interval))
     return RecipeRunComparison(first, second, wanted, rows, warnings)
+
+
+def _pairing(manifest: dict[str, Any]) -> dict[str, Any]:
+    """What must be equal for two runs' per-user values to be paired: the same split (its content
+    digest, which covers the dataset's) and the same relevance rule."""
+    split = next((s for s in manifest.get("stages", []) if s.get("stage") == "split"), {})
+    return {
+        "split data": [o.get("digest") for o in split.get("outputs", [])],
+        "evaluation.relevant_min_rating": manifest.get("recipe", {}).get("evaluation", {}).get("relevant_min_rating"),
+    }
 
 
 def _by_row(table, metrics: list[str]) -> dict[tuple[str, str], tuple[Any, dict[str, Any]]]:

@@ -14,7 +14,6 @@ per_user.parquet (every evaluated row's per-user values, so `recsys runs compare
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import platform
@@ -87,19 +86,33 @@ def run_recipe(
     if dry_run:
         return PipelineResult(plan.name, plan, _dry_run(workspace, plan, force), dry_run=True)
     started, began = _now(), time.perf_counter()
+    _check_name_is_free(workspace, plan)
     created = not workspace.root.exists()
-    try:
-        with pipeline_lock(workspace, f"recipe run '{plan.name}'", reporter):
+    with pipeline_lock(workspace, f"recipe run '{plan.name}'", reporter):
+        try:
             outcomes = _execute(workspace, plan, force, reporter)
             result = PipelineResult(plan.name, plan, outcomes)
-            result.metrics, per_user = _collect_metrics(workspace, plan)
+            result.metrics, per_user = _collect_metrics(workspace, plan, outcomes)
             result.manifest = _manifest(plan, outcomes, started, time.perf_counter() - began, workspace)
             result.path = _publish(workspace, plan, result, per_user, reporter)
-    except BaseException:
-        if created:  # a first run that failed before any stage finished leaves no workspace behind
-            workspace.remove_if_unused()
-        raise
+        except BaseException:
+            if created:  # a first run that failed before any stage finished leaves no workspace behind
+                workspace.remove_if_unused()
+            raise
     return result
+
+
+def _check_name_is_free(workspace: Workspace, plan: Plan) -> None:
+    """A recipe run and a trained run of one name would shadow each other in `recsys runs`."""
+    from recsys_cli.pipeline.recipe import RecipeError
+
+    if not workspace.exists():
+        return
+    with workspace.catalog() as catalog:
+        taken = catalog.run(plan.name) is not None
+    if taken:
+        raise RecipeError(f"'{plan.name}' is already the name of a trained run in this workspace",
+                          "name the recipe run with --run NAME")
 
 
 # -- executing ---------------------------------------------------------------------------
@@ -113,7 +126,7 @@ def _execute(workspace: Workspace, plan: Plan, force: bool, reporter: Reporter) 
         label = f"[{position}/{total}] {stage.name}"
         inputs = _inputs(stage, done)
         key = cache.stage_key(stage.config, inputs)
-        record = None if force else _complete_record(workspace, key)
+        record = None if force else _complete_record(workspace, key, stage)
         if record is not None:
             reporter.info(f"{label}: cached ({key[:12]})")
             outcomes.append(StageOutcome(stage.name, "cached", key, record=record))
@@ -155,10 +168,13 @@ def _inputs(stage: Stage, done: dict[str, cache.StageRecord]) -> list[str]:
     return inputs
 
 
-def _complete_record(workspace: Workspace, key: str) -> cache.StageRecord | None:
+def _complete_record(workspace: Workspace, key: str, stage: Stage) -> cache.StageRecord | None:
+    """The record of this stage under this key, if its outputs are still the catalog's."""
     record = cache.load_record(workspace, key)
     if record is None or not workspace.exists():
         return None
+    if record.key != key or record.stage != stage.name or [o.ref for o in record.outputs] != list(stage.outputs):
+        return None  # a record file renamed or written by hand: it does not describe this stage
     with workspace.reading(), workspace.catalog() as catalog:
         return record if cache.is_complete(record, catalog) else None
 
@@ -183,7 +199,7 @@ def _dry_run(workspace: Workspace, plan: Plan, force: bool) -> list[StageOutcome
             outcomes.append(StageOutcome(stage.name, "run", None))
             continue
         key = cache.stage_key(stage.config, _inputs(stage, done))
-        record = None if force else _complete_record(workspace, key)
+        record = None if force else _complete_record(workspace, key, stage)
         if record is None:
             outcomes.append(StageOutcome(stage.name, "run", key))
         else:
@@ -196,53 +212,40 @@ def _dry_run(workspace: Workspace, plan: Plan, force: bool) -> list[StageOutcome
 @contextmanager
 def pipeline_lock(workspace: Workspace, holder: str, reporter: Reporter) -> Iterator[None]:
     """One recipe run per workspace; the next waits (RECSYS_LOCK_TIMEOUT bounds the wait when set)."""
+    from recsys_cli.data.workspace import exclusive_file_lock
     from recsys_cli.settings import ENV_LOCK_TIMEOUT
 
-    folder = workspace.root.joinpath(*cache.STAGES_DIR).parent
-    folder.mkdir(parents=True, exist_ok=True)
-    handle = open(folder / LOCK_FILE, "a+")
-    try:
-        limit = workspace.lock_timeout if os.environ.get(ENV_LOCK_TIMEOUT) else None
-        deadline = None if limit is None else time.monotonic() + limit
-        announced = False
-        while True:
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                holder = (folder / LOCK_FILE).read_text().strip() or "another recipe run"
-                if deadline is not None and time.monotonic() >= deadline:
-                    raise WorkspaceLockedError(f"workspace {workspace.root} is running {holder}") from None
-                if not announced:
-                    reporter.info(f"waiting for {holder} to finish (one recipe run at a time per workspace) ...")
-                    announced = True
-                time.sleep(0.2)
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"{holder} (pid {os.getpid()})\n")
-        handle.flush()
+    workspace.check_writable()  # a foreign folder gets no cache/ folder
+    with exclusive_file_lock(
+        workspace.root.joinpath(*cache.STAGES_DIR).parent / LOCK_FILE,
+        f"{holder} (pid {os.getpid()})",
+        workspace.lock_timeout if os.environ.get(ENV_LOCK_TIMEOUT) else None,
+        reporter,
+        waiting=lambda current: f"waiting for {current} to finish (one recipe run at a time per workspace) ...",
+        refused=lambda current: WorkspaceLockedError(f"workspace {workspace.root} is running {current}"),
+    ):
         yield
-    finally:
-        handle.close()
 
 
 # -- results -----------------------------------------------------------------------------------
-def _collect_metrics(workspace: Workspace, plan: Plan):
-    """metrics.json's content and every row's per-user values, read from the evaluation artifacts."""
+def _collect_metrics(workspace: Workspace, plan: Plan, outcomes: list[StageOutcome]):
+    """metrics.json's content and every row's per-user values, read from the evaluation folders the
+    stage records name (not whatever the catalog points at now: another command may have replaced them)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    folders = {o.ref: workspace.resolve(o.path) for outcome in outcomes for o in outcome.record.outputs}
     generators, tables = {}, []
-    with workspace.reading(), workspace.catalog() as catalog:
+    with workspace.reading():
         for short, run in plan.runs.items():
-            folder = workspace.resolve(catalog.artifact(run, EVALUATION_KIND).path)
+            folder = folders[f"artifact:{run}/{EVALUATION_KIND}"]
             document = json.loads((folder / "metrics.json").read_text())
             generators[short] = {"run": run, "model": document["protocol"]["model"], "metrics": document["metrics"],
                                  "protocol": document["protocol"]}
             tables.append(_per_user(pq.read_table(folder / "per_user.parquet"), "generators", short))
         stages = None
         if plan.ranker_enabled:
-            folder = workspace.resolve(catalog.artifact(plan.primary, STAGES_KIND).path)
+            folder = folders[f"artifact:{plan.primary}/{STAGES_KIND}"]
             stages = json.loads((folder / "metrics.json").read_text())
             per_stage = pq.read_table(folder / "per_user.parquet")
             for stage in stages["stages"]:

@@ -25,6 +25,7 @@ from recsys_cli.ranking.pool import (
     Pool, combined_history, lists_from_rows, refit, score_pool, union_pool, write_pool,
 )
 from recsys_cli.ranking.windows import LABEL_WINDOW, as_of, check_split
+from recsys_cli.settings import feature_memory_limit
 from recsys_cli.reporting import SILENT, Reporter
 
 RANKER_KIND = "ranker"
@@ -181,6 +182,7 @@ def train_ranker(
     from recsys_cli.runs.store import read_part
 
     params = (params or RankerParams()).validated()
+    feature_memory_limit()  # a bad RECSYS_FEATURE_MEMORY fails now, not after the pool is scored
     if labels not in LABEL_SCHEMES:
         raise InvalidParameterError(f"unknown label scheme '{labels}'", f"use one of {', '.join(LABEL_SCHEMES)}")
     started = time.perf_counter()

@@ -48,8 +48,8 @@ def list_runs(workspace: Workspace, dataset: str | None = None) -> list[RunSumma
 def show_run(workspace: Workspace, name: str) -> RunSummary:
     with workspace.reading(), workspace.catalog() as catalog:
         record = catalog.run(name)
-        if record is None:
-            raise UnknownNameError("run", name, catalog.run_names())
+        if record is None:  # recipe runs are shown by the same command: name them too
+            raise UnknownNameError("run", name, catalog.run_names() + [r.name for r in catalog.pipeline_runs()])
         return _summary(catalog, record)
 
 
