@@ -571,24 +571,3 @@ def test_stage_evaluation_keeps_the_test_pool_and_its_features(template):
     assert "ranker_score" in pool.column_names
     assert set(template[1]["columns"]) <= set(features.column_names)
 
-
-def test_popular_lists_equal_full_ranking_including_users_who_saw_most_of_the_top():
-    """The stage table's popular row takes the first unseen items of one global order; it must be
-    exactly what ranking every item by popularity gives (the reference), fallbacks included."""
-    import scipy.sparse as sp
-
-    from recsys_cli.evaluation.ranking import batched_top_k
-    from recsys_cli.evaluation.stages import _popular_lists
-    from recsys_cli.runs.retrieval import popularity_places
-
-    rng = np.random.default_rng(0)
-    for trial in range(60):
-        n_users, n_items = int(rng.integers(1, 40)), int(rng.integers(1, 80))
-        seen = sp.random(n_users, n_items, density=float(rng.choice([0.05, 0.5, 0.95, 1.0])), format="csr",
-                         random_state=trial)
-        seen.data[:] = 1
-        users = np.sort(rng.choice(n_users, size=int(rng.integers(1, n_users + 1)), replace=False))
-        k, spare = int(rng.integers(1, n_items + 1)), int(rng.integers(0, 4))
-        places = popularity_places(seen)
-        reference, _ = batched_top_k(lambda batch: np.repeat(places[None, :], batch.size, axis=0), users, k, seen)
-        assert np.array_equal(_popular_lists(seen, users, k, spare), reference), trial

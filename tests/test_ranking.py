@@ -204,3 +204,51 @@ def test_batched_empty_and_bad_input(factors):
     with pytest.raises(RuntimeError, match="model broke"):
         batched_top_k(failing, np.arange(50), 5, seen, batch_size=2, n_threads=2)
     assert default_batch_size(27_000) * 27_000 <= 1 << 24 and default_batch_size(10) == 4096
+
+
+def test_one_global_order_gives_what_full_ranking_gives_including_users_who_saw_most_of_it():
+    """Popularity: every user's scores are the same distinct places, so the top K is the first K
+    unseen items of one order. Lists and scores must equal batched_top_k's, fallbacks included."""
+    from recsys_cli.evaluation.ranking import top_k_of_one_order
+    from recsys_cli.runs.retrieval import popularity_places
+
+    rng = np.random.default_rng(0)
+    for trial in range(60):
+        n_users, n_items = int(rng.integers(1, 40)), int(rng.integers(1, 80))
+        seen = sp.random(n_users, n_items, density=float(rng.choice([0.05, 0.5, 0.95, 1.0])), format="csr",
+                         random_state=trial)
+        seen.data[:] = 1
+        users = np.sort(rng.choice(n_users, size=int(rng.integers(1, n_users + 1)), replace=False))
+        k, spare = int(rng.integers(1, n_items + 1)), int(rng.integers(0, 4))
+        places = popularity_places(seen)
+        reference = batched_top_k(lambda batch: np.repeat(places[None, :], batch.size, axis=0), users, k, seen)
+        lists, scores = top_k_of_one_order(places, users, k, seen, spare=spare)
+        assert np.array_equal(lists, reference[0]), trial
+        assert np.array_equal(scores, reference[1], equal_nan=True), trial
+
+
+def test_one_order_with_ties_takes_the_general_rules():
+    from recsys_cli.evaluation.ranking import top_k_of_one_order
+
+    scores = np.array([1.0, 2.0, 2.0, 0.5], dtype=np.float32)
+    seen = sp.csr_matrix((2, 4), dtype=np.float32)
+    lists, _ = top_k_of_one_order(scores, np.array([0, 1]), 2, seen)
+    reference, _ = batched_top_k(lambda batch: np.repeat(scores[None, :], batch.size, axis=0), np.array([0, 1]), 2, seen)
+    assert np.array_equal(lists, reference) and lists[0].tolist() == [1, 2]
+
+
+def test_full_ranking_of_a_popularity_model_takes_the_one_order_path_and_matches_the_general_one():
+    from recsys_cli.models.base import TrainingData
+    from recsys_cli.models.registry import create_model, model_class
+    from recsys_cli.runs.retrieval import exact_top_k, model_scorer, seen_pattern
+
+    seen = sp.random(300, 120, density=0.2, format="csr", random_state=4, dtype=np.float32)
+    seen.data[:] = 1
+    model = create_model(model_class("popular"))
+    model.fit(TrainingData(seen))
+    assert model.shared_scores() is not None
+    users = np.arange(0, 300, 2)
+    fast = exact_top_k(model, users, seen, 25)
+    score, _ = model_scorer(model, seen)
+    lists, scores = batched_top_k(score, users, 25, seen_pattern(seen))
+    assert np.array_equal(fast.lists, lists) and np.array_equal(fast.scores, scores, equal_nan=True)

@@ -123,3 +123,41 @@ def batched_top_k(
     if scores is None:
         scores = np.full((0, k), np.nan, dtype=np.float32)
     return lists, scores
+
+
+def top_k_of_one_order(
+    scores: np.ndarray, users, k: int, exclude_csr: sp.csr_matrix, *, spare: int = 64
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`batched_top_k` when every user has the same, distinct ``scores`` (popularity).
+
+    A user's list is then the first ``k`` items of one global order that they did not see: found
+    among the top ``k + spare`` for all users at once, by full ranking only for users who saw more
+    than ``spare`` of those. Same lists and scores as ``batched_top_k``; no dense users x items block.
+    """
+    scores = np.asarray(scores)
+    users = np.asarray(users, dtype=np.int64)
+
+    def full(batch_users):
+        return batched_top_k(lambda batch: np.repeat(scores[None, :], batch.size, axis=0), batch_users, k, exclude_csr)
+
+    k = _check_k(k)
+    if np.unique(scores).size != scores.size or not np.isfinite(scores).all():
+        return full(users)  # ties or -inf: the general rules apply
+    head = np.argsort(-scores, kind="stable")[:k + spare]
+    column = np.full(scores.size, -1, dtype=np.int64)
+    column[head] = np.arange(head.size)
+    rows = exclude_csr[users]
+    owner = np.repeat(np.arange(users.size), np.diff(rows.indptr))
+    at = column[rows.indices]
+    free = np.ones((users.size, head.size), dtype=bool)
+    free[owner[at >= 0], at[at >= 0]] = False
+    rank = np.cumsum(free, axis=1)
+    lists = np.full((users.size, k), -1, dtype=np.int64)
+    row, col = np.nonzero(free & (rank <= k))
+    lists[row, rank[row, col] - 1] = head[col]
+    values = np.full((users.size, k), np.nan, dtype=scores.dtype)
+    values[row, rank[row, col] - 1] = scores[head[col]]
+    short = np.flatnonzero(rank[:, -1] < k) if head.size else np.arange(users.size)
+    if short.size:
+        lists[short], values[short] = full(users[short])
+    return lists, values

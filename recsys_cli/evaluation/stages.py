@@ -71,34 +71,11 @@ def _ranker_lists(pool_users, pool_items, scores, users: np.ndarray, k: int) -> 
     return lists
 
 
-def _popular_lists(seen, users: np.ndarray, k: int, spare: int = 64) -> np.ndarray:
-    """Each user's ``k`` most popular unseen items (-1 padding).
-
-    Popularity is one global order (places are distinct), so a user's list is the first ``k``
-    items of it they have not seen: found among the top ``k + spare`` for everyone at once, and by
-    full ranking only for users who have seen more than ``spare`` of those.
-    """
-    from recsys_cli.evaluation.ranking import batched_top_k
+def _popular_lists(seen, users: np.ndarray, k: int) -> np.ndarray:
+    from recsys_cli.evaluation.ranking import top_k_of_one_order
     from recsys_cli.runs.retrieval import popularity_places
 
-    places = popularity_places(seen)
-    head = np.argsort(-places, kind="stable")[:k + spare]
-    column = np.full(places.size, -1, dtype=np.int64)
-    column[head] = np.arange(head.size)
-    rows = seen[users]
-    owner = np.repeat(np.arange(users.size), np.diff(rows.indptr))
-    at = column[rows.indices]
-    free = np.ones((users.size, head.size), dtype=bool)
-    free[owner[at >= 0], at[at >= 0]] = False
-    rank = np.cumsum(free, axis=1)
-    lists = np.full((users.size, k), -1, dtype=np.int64)
-    row, col = np.nonzero(free & (rank <= k))
-    lists[row, rank[row, col] - 1] = head[col]
-    short = np.flatnonzero(rank[:, -1] < k) if head.size else np.arange(users.size)
-    if short.size:
-        lists[short], _ = batched_top_k(lambda batch: np.repeat(places[None, :], batch.size, axis=0),
-                                        users[short], k, seen)
-    return lists
+    return top_k_of_one_order(popularity_places(seen), users, k, seen)[0]
 
 
 def _stale(name: str, run: str) -> CorruptArtifactError:

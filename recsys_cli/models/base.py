@@ -97,6 +97,11 @@ class CandidateModel(ABC):
         """Which users the model can score personally (a bool per row); others get a fallback."""
         return np.diff(user_items.indptr) > 0
 
+    def shared_scores(self) -> np.ndarray | None:
+        """The scores, when they are the same for every user (popularity); None otherwise.
+        Full ranking then needs no users x items block (evaluation.ranking.top_k_of_one_order)."""
+        return None
+
     # -- embeddings (for the ANN index) ------------------------------------------------
     def item_embeddings(self) -> np.ndarray | None:
         """Item vectors whose inner product with ``user_embeddings`` is the score, if any."""

@@ -69,6 +69,9 @@ class PopularModel(CandidateModel):
     def known_users(self, user_items: sp.csr_matrix) -> np.ndarray:
         return np.ones(user_items.shape[0], dtype=bool)  # the same list suits everyone
 
+    def shared_scores(self) -> np.ndarray:
+        return ranked_places(self.item_scores).astype(np.float32)
+
     def state(self) -> dict[str, np.ndarray]:
         return {"item_scores": self.item_scores}
 

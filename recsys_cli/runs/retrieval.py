@@ -76,13 +76,18 @@ def exact_top_k(
     label: str = "scoring",
 ) -> Retrieved:
     """Full ranking over every item for ``users`` (dataset indices), in batches."""
-    from recsys_cli.evaluation.ranking import batched_top_k
+    from recsys_cli.evaluation.ranking import batched_top_k, top_k_of_one_order
 
     k = check_k(k, user_items.shape[1])
     users = np.asarray(users, dtype=np.int64)
     score, known = model_scorer(model, user_items, cold_start)
+    shared = model.shared_scores()
     with reporter.task(label, total=len(users)) as task:
-        lists, scores = batched_top_k(score, users, k, seen_pattern(user_items), progress=task.advance)
+        if shared is not None and known[users].all():
+            lists, scores = top_k_of_one_order(shared, users, k, seen_pattern(user_items))
+            task.advance(len(users))
+        else:
+            lists, scores = batched_top_k(score, users, k, seen_pattern(user_items), progress=task.advance)
     return Retrieved(lists, scores, int((~known[users]).sum()) if cold_start == "popular" else 0)
 
 
