@@ -142,6 +142,15 @@ def list_entries(workspace: Workspace) -> list[CacheEntry]:
     return sorted(entries, key=lambda e: (e.record.created_at, e.record.stage))
 
 
+def recorded_paths(workspace: Workspace) -> set[str]:
+    """Every generation folder some readable record names (complete or not)."""
+    folder = records_dir(workspace)
+    if not folder.is_dir():
+        return set()
+    records = (_read(path) for path in folder.glob(f"*{RECORD_SUFFIX}") if path.is_file())
+    return {o.path for record in records if record is not None for o in record.outputs}
+
+
 def prune(workspace: Workspace, *, everything: bool = False) -> list[StageRecord]:
     """Delete stale records (and leftovers of interrupted writes); ``everything``: every record.
 

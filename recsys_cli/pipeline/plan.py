@@ -24,12 +24,13 @@ from typing import Any
 
 from recsys_cli.data.catalog import validate_name
 from recsys_cli.data.workspace import Workspace
+from recsys_cli.evaluation.run_evaluation import evaluation_kind
 from recsys_cli.pipeline.recipe import Recipe, RecipeError
+from recsys_cli.ranking.training import STAGES_KIND
 from recsys_cli.reporting import Reporter
 
 FACTOR_MODELS = ("als", "bpr")  # the models an Annoy index can be built for
-STAGES_KIND = "evaluation-stages"
-EVALUATION_KIND = "evaluation-test"
+EVALUATION_KIND = evaluation_kind("test")
 
 
 @dataclass

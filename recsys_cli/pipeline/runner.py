@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from recsys_cli.data.workspace import Workspace
-from recsys_cli.errors import UnknownNameError, WorkspaceLockedError
+from recsys_cli.errors import WorkspaceLockedError
 from recsys_cli.pipeline import cache
 from recsys_cli.pipeline.plan import EVALUATION_KIND, STAGES_KIND, Plan, Stage, build_plan
 from recsys_cli.pipeline.recipe import Recipe
@@ -151,7 +151,7 @@ def _warn_if_replacing(workspace: Workspace, stage: Stage, reporter: Reporter) -
     """A dataset or split of the same name that no recipe stage made is replaced, with what was built on it."""
     if stage.kind not in ("ingest", "split") or not workspace.exists():
         return
-    claimed = {o.path for entry in cache.list_entries(workspace) for o in entry.record.outputs}
+    claimed = cache.recorded_paths(workspace)
     with workspace.reading(), workspace.catalog() as catalog:
         for ref in stage.outputs:
             path = cache.current_path(catalog, ref)
@@ -234,20 +234,22 @@ def _collect_metrics(workspace: Workspace, plan: Plan, outcomes: list[StageOutco
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from recsys_cli.evaluation import run_evaluation, stages as stage_evaluation
+
     folders = {o.ref: workspace.resolve(o.path) for outcome in outcomes for o in outcome.record.outputs}
     generators, tables = {}, []
     with workspace.reading():
         for short, run in plan.runs.items():
             folder = folders[f"artifact:{run}/{EVALUATION_KIND}"]
-            document = json.loads((folder / "metrics.json").read_text())
+            document = json.loads((folder / run_evaluation.METRICS_FILE).read_text())
             generators[short] = {"run": run, "model": document["protocol"]["model"], "metrics": document["metrics"],
                                  "protocol": document["protocol"]}
-            tables.append(_per_user(pq.read_table(folder / "per_user.parquet"), "generators", short))
+            tables.append(_per_user(pq.read_table(folder / run_evaluation.PER_USER_FILE), "generators", short))
         stages = None
         if plan.ranker_enabled:
             folder = folders[f"artifact:{plan.primary}/{STAGES_KIND}"]
-            stages = json.loads((folder / "metrics.json").read_text())
-            per_stage = pq.read_table(folder / "per_user.parquet")
+            stages = json.loads((folder / stage_evaluation.METRICS_FILE).read_text())
+            per_stage = pq.read_table(folder / stage_evaluation.PER_USER_FILE)
             for stage in stages["stages"]:
                 rows = per_stage.filter(pa.compute.equal(per_stage.column("stage"), stage))
                 tables.append(_per_user(rows.drop_columns(["stage"]), "stages", stage))
@@ -315,16 +317,6 @@ def _publish(workspace: Workspace, plan: Plan, result: PipelineResult, per_user,
             workspace.retire([replaced.path])
         with workspace.catalog() as catalog:
             return catalog.pipeline_run(plan.name).path
-
-
-def open_pipeline_run(workspace: Workspace, name: str):
-    """A recipe run's record, manifest, metrics and per-user table path; UnknownNameError when none."""
-    with workspace.catalog() as catalog:
-        record = catalog.pipeline_run(name) if workspace.exists() else None
-        known = [r.name for r in catalog.pipeline_runs()] if workspace.exists() else []
-    if record is None:
-        raise UnknownNameError("recipe run", name, known, hint=None if known else "run one first: recsys run recipes/demo.toml")
-    return record
 
 
 # -- memory ------------------------------------------------------------------------------------
