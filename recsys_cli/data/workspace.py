@@ -310,7 +310,8 @@ def exclusive_file_lock(
 ) -> Iterator[None]:
     """Hold an flock on ``path`` (the kernel frees it if we die), writing ``label`` into the file for
     waiters to show; wait at most ``timeout`` seconds (None: as long as it takes)."""
-    deadline = None if timeout is None else time.monotonic() + timeout
+    started = time.monotonic()
+    deadline = None if timeout is None else started + timeout
     announced = False
     while True:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -321,9 +322,11 @@ def exclusive_file_lock(
             handle.close()
             holder = _read_holder(path)
             if deadline is not None and time.monotonic() >= deadline:
-                raise refused(holder) from None
-            if not announced:
-                reporter.info(waiting(holder))
+                raise refused(holder or "another process") from None
+            # a holder writes its label just after taking the lock: give it a moment to, so the
+            # message names it rather than nobody
+            if not announced and (holder or time.monotonic() - started >= 1.0):
+                reporter.info(waiting(holder or "another process"))
                 announced = True
             time.sleep(0.1)
             continue
@@ -351,8 +354,8 @@ def same_file(handle, path: Path) -> bool:
 
 
 def _read_holder(path: Path) -> str:
+    """The lock holder's label, or '' while it has not written it yet."""
     try:
-        text = path.read_text().strip()
+        return path.read_text().strip()
     except OSError:
-        text = ""
-    return text or "another process"
+        return ""
