@@ -8,7 +8,7 @@ Item and user factors are drawn the same way, like ALS factors: a mixture of Gau
 clusters of Zipf-distributed sizes (taste groups), with log-normal norms (popular items
 have longer vectors). The index is built with recsys_cli.index.build_index, then
 bench_index sweeps search_k and reports recall@k against exact scoring (the CLI's
-full-ranking path, recsys_cli.evaluation.ranking.batched_top_k over users @ items.T)
+full-ranking path, recsys_cli.topk.batched_top_k over users @ items.T)
 and queries per second. Annoy queries run on one thread; the exact path on two. Results go to
 benchmarks/results/index-<items>.json. Target (issue 3): recall@100 >= 0.95 at >= 3x the
 exact path's queries per second.

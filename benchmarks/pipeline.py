@@ -269,12 +269,13 @@ def install_timers() -> None:
     import pyarrow.parquet as pq
 
     import recsys_cli.data.catalog as catalog_module
-    import recsys_cli.ranking.training as ranking_training
     from recsys_cli.datasets import synthetic
     from recsys_cli.evaluation import metrics
     from recsys_cli.pipeline import runner
     from recsys_cli.ranking import pool
-    from recsys_cli.runs import retrieval
+    from recsys_cli.runs import evaluate as run_evaluation
+    from recsys_cli.runs import stage_evaluation
+    from recsys_cli.runs import ranker, recommendations, retrieval
 
     # implicit
     als = implicit.cpu.als.AlternatingLeastSquares
@@ -334,11 +335,17 @@ def install_timers() -> None:
         setattr(pq, name, LIB.wrap(getattr(pq, name), "pyarrow.parquet"))
 
     # workbench functions, for the breakdown only (not library time)
+    # (each wrapped where it is called: the runs modules import these names at load time)
     synthetic.generate = WORK.wrap(synthetic.generate, "synthetic generator")
-    retrieval.exact_top_k = WORK.wrap(retrieval.exact_top_k, "exact_top_k (score + top-k)")
-    pool.score_pool = WORK.wrap(pool.score_pool, "score_pool")
-    ranking_training.score_pool = pool.score_pool
-    metrics.evaluate_lists = WORK.wrap(metrics.evaluate_lists, "evaluate_lists (metrics)")
+    wrapped = {
+        "exact_top_k": WORK.wrap(retrieval.exact_top_k, "exact_top_k (score + top-k)"),
+        "score_pool": WORK.wrap(pool.score_pool, "score_pool"),
+        "evaluate_lists": WORK.wrap(metrics.evaluate_lists, "evaluate_lists (metrics)"),
+    }
+    for module in (retrieval, pool, metrics, run_evaluation, stage_evaluation, ranker, recommendations):
+        for name, function in wrapped.items():
+            if hasattr(module, name):
+                setattr(module, name, function)
 
     # stage labels: wrap each planned stage's action so the clocks know the stage
     real_build_plan = runner.build_plan
@@ -462,7 +469,7 @@ def summarise(total_wall: float, manifest: dict, rows: list[dict], lib: dict, wo
 def ranker_facts(workspace, primary: str) -> dict:
     """Pool and training sizes from the ranker's artifact, for the docs' sizing argument."""
     try:
-        from recsys_cli.ranking.training import RANKER_KIND
+        from recsys_cli.runs.artifacts import RANKER_KIND
         from recsys_cli.runs.store import open_run
 
         with workspace.reading():

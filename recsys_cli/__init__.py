@@ -6,7 +6,7 @@ and renders results. The public Python API::
     from recsys_cli import Workspace, ingest_card, ingest_file, ingest_synthetic, make_split
 """
 
-__version__ = "0.1.0"
+from recsys_cli.version import __version__
 
 __all__ = [
     "__version__",
@@ -40,7 +40,7 @@ def __getattr__(name: str):
 
         return ingest_file
     if name == "ingest_card":
-        from recsys_cli.datasets.cards import ingest_card
+        from recsys_cli.datasets.ingest import ingest_card
 
         return ingest_card
     if name in ("load_card", "list_cards"):

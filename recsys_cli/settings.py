@@ -6,6 +6,8 @@ import os
 import re
 from pathlib import Path
 
+from recsys_cli.errors import InvalidParameterError
+
 ENV_WORKSPACE = "RECSYS_WORKSPACE"
 ENV_DEBUG = "RECSYS_DEBUG"
 ENV_LOCK_TIMEOUT = "RECSYS_LOCK_TIMEOUT"
@@ -42,7 +44,6 @@ def download_cache(workspace_root: Path) -> Path:
 
 def feature_memory_limit() -> str:
     """DuckDB's memory limit for the ranking features (it spills to disk beyond it), e.g. 8GB."""
-    from recsys_cli.errors import InvalidParameterError
 
     raw = (os.environ.get(ENV_FEATURE_MEMORY) or "").strip()
     if not raw:

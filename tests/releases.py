@@ -48,6 +48,6 @@ def ingest_partial(workspace_dir: Path, card: str, source, **kwargs):
     ``allow_count_mismatch=True``; the Python API has it whatever the CLI offers.
     """
     from recsys_cli.data.workspace import Workspace
-    from recsys_cli.datasets.cards import ingest_card
+    from recsys_cli.datasets.ingest import ingest_card
 
     return ingest_card(Workspace(workspace_dir), card, source, allow_count_mismatch=True, **kwargs)

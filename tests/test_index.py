@@ -10,7 +10,7 @@ import pytest
 import scipy.sparse as sp
 
 from recsys_cli.errors import CorruptArtifactError, InvalidParameterError
-from recsys_cli.evaluation import top_k
+from recsys_cli.topk import top_k
 from recsys_cli.index import (
     IndexInfo,
     augment_for_inner_product,

@@ -13,7 +13,7 @@ from conftest import run_json, snapshot
 from releases import ingest_partial, write_tiny_ml100k, zip_folder
 
 from recsys_cli.data.workspace import Workspace
-from recsys_cli.datasets.cards import ingest_card
+from recsys_cli.datasets.ingest import ingest_card
 from recsys_cli.datasets.movielens import CountMismatchError
 from recsys_cli.reporting import RecordingReporter
 

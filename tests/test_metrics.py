@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from recsys_cli.errors import InvalidParameterError
-from recsys_cli.evaluation import EvaluationResult, evaluate_lists, top_k
+from recsys_cli.evaluation import EvaluationResult, evaluate_lists
+from recsys_cli.topk import top_k
 
 
 def csr(rows: list[list[int]], n_items: int) -> sp.csr_matrix:

@@ -112,7 +112,7 @@ def split_folder(root: Path, split: str = "lw") -> Path:
 
 def ranker_folder(root: Path, run: str = "als") -> Path:
     from recsys_cli.data.workspace import Workspace
-    from recsys_cli.ranking.training import RANKER_KIND
+    from recsys_cli.runs.artifacts import RANKER_KIND
 
     workspace = Workspace(root)
     with workspace.catalog() as catalog:
@@ -127,7 +127,7 @@ def assert_same_tables(a: Path, b: Path) -> None:
 
 def train_in_python(root: Path, **kwargs):
     from recsys_cli.data.workspace import Workspace
-    from recsys_cli.ranking.training import train_ranker
+    from recsys_cli.runs.ranker import train_ranker
 
     return train_ranker(Workspace(root), "als", with_runs=("pop",), params=RankerParams(trees=TREES), **kwargs)
 

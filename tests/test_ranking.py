@@ -18,9 +18,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from recsys_cli.errors import InvalidParameterError
-from recsys_cli.evaluation import top_k
-from recsys_cli.evaluation.metrics import _n_groups
-from recsys_cli.evaluation.ranking import batched_top_k, default_batch_size
+from recsys_cli.topk import top_k
+from recsys_cli.topk import _n_groups
+from recsys_cli.topk import batched_top_k, default_batch_size
 
 
 def reference_top_k(scores: np.ndarray, k: int, seen: np.ndarray | None = None) -> np.ndarray:
@@ -209,7 +209,7 @@ def test_batched_empty_and_bad_input(factors):
 def test_one_global_order_gives_what_full_ranking_gives_including_users_who_saw_most_of_it():
     """Popularity: every user's scores are the same distinct places, so the top K is the first K
     unseen items of one order. Lists and scores must equal batched_top_k's, fallbacks included."""
-    from recsys_cli.evaluation.ranking import top_k_of_one_order
+    from recsys_cli.topk import top_k_of_one_order
     from recsys_cli.runs.retrieval import popularity_places
 
     rng = np.random.default_rng(0)
@@ -228,7 +228,7 @@ def test_one_global_order_gives_what_full_ranking_gives_including_users_who_saw_
 
 
 def test_one_order_with_ties_takes_the_general_rules():
-    from recsys_cli.evaluation.ranking import top_k_of_one_order
+    from recsys_cli.topk import top_k_of_one_order
 
     scores = np.array([1.0, 2.0, 2.0, 0.5], dtype=np.float32)
     seen = sp.csr_matrix((2, 4), dtype=np.float32)

@@ -402,9 +402,9 @@ def test_download_happens_before_the_workspace_lock(release, tmp_path, monkeypat
     fcntl.flock(holder.fileno(), fcntl.LOCK_EX)
     try:
         with pytest.raises(WorkspaceLockedError):
-            cards.ingest_card(ws, "ml-100k", archive.as_uri(), allow_count_mismatch=True)
+            ingest.ingest_card(ws, "ml-100k", archive.as_uri(), allow_count_mismatch=True)
     finally:
         holder.close()
     assert [p.name for p in (ws.root / "cache" / "downloads").iterdir()], "downloaded while the lock was held elsewhere"
-    result = cards.ingest_card(ws, "ml-100k", archive.as_uri(), allow_count_mismatch=True)
+    result = ingest.ingest_card(ws, "ml-100k", archive.as_uri(), allow_count_mismatch=True)
     assert result.dataset.n_interactions == 3

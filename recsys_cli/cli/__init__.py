@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from recsys_cli import __version__
+from recsys_cli.version import __version__
 from recsys_cli.cli.application import Application
 from recsys_cli.settings import ENV_WORKSPACE, DEFAULT_WORKSPACE
 

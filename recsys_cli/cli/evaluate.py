@@ -145,7 +145,7 @@ def evaluate_command(
                                      "source serves users without history the most popular items")
         _evaluate_stages(application, run, ks, relevant_min_rating, fmt)
         return
-    from recsys_cli.evaluation.run_evaluation import evaluate_run
+    from recsys_cli.runs.evaluate import evaluate_run
 
     evaluation = evaluate_run(
         application.workspace, run, ks=ks or DEFAULT_KS, part=on.value, relevant_min_rating=relevant_min_rating,
@@ -164,7 +164,7 @@ def evaluate_command(
 
 
 def _has_ranker(workspace, run: str) -> bool:
-    from recsys_cli.ranking.training import RANKER_KIND
+    from recsys_cli.runs.artifacts import RANKER_KIND
     from recsys_cli.runs.store import open_run
 
     with workspace.reading():
@@ -202,7 +202,7 @@ def stage_tables(evaluation) -> list[Table]:
 
 
 def _evaluate_stages(application, run: str, ks, relevant_min_rating, fmt) -> None:
-    from recsys_cli.evaluation.stages import evaluate_stages
+    from recsys_cli.runs.stage_evaluation import evaluate_stages
 
     evaluation = evaluate_stages(
         application.workspace, run, ks=ks, relevant_min_rating=relevant_min_rating, reporter=application.reporter()

@@ -133,7 +133,7 @@ def card_command(
     fmt: FormatOption = None,
 ) -> None:
     """Ingest a public dataset described by a card in datasets/ (MovieLens releases)."""
-    from recsys_cli.datasets.cards import ingest_card
+    from recsys_cli.datasets.ingest import ingest_card
 
     application = get_app(ctx)
     result = ingest_card(

@@ -29,7 +29,7 @@ def recommend_command(
     fmt: FormatOption = None,
 ) -> None:
     """Top items for one user, with titles and genres; unknown users get the most popular items."""
-    from recsys_cli.runs.recommend import recommend
+    from recsys_cli.runs.recommendations import recommend
 
     application = get_app(ctx)
     result = recommend(application.workspace, run, user, k=k, explain=explain)
@@ -70,7 +70,7 @@ def candidates_command(
     fmt: FormatOption = None,
 ) -> None:
     """Write top-K candidates for every user of the split's evaluation part to Parquet (the ranker's input)."""
-    from recsys_cli.runs.recommend import DEFAULT_CANDIDATES, generate_candidates
+    from recsys_cli.runs.recommendations import DEFAULT_CANDIDATES, generate_candidates
 
     application = get_app(ctx)
     result = generate_candidates(

@@ -162,7 +162,7 @@ def train_ranker_command(
     popularity, the generator alone and generator + ranker on the test part.
     """
     from recsys_cli.ranking.lambdarank import RankerParams
-    from recsys_cli.ranking.training import train_ranker
+    from recsys_cli.runs.ranker import train_ranker
 
     application = get_app(ctx)
     if features is not None and not _names(features):

@@ -46,6 +46,8 @@ from typing import Any
 from recsys_cli.errors import InvalidParameterError
 
 STRATEGIES = ("random", "random-per-user", "temporal", "leave-last", "temporal-per-user")
+# Splits whose val lies after train and test after val for every user: a ranker's label window can be val.
+TIME_ORDERED_STRATEGIES = ("temporal", "temporal-per-user", "leave-last")
 PARTS = ("train", "val", "test")
 COLUMNS = ("user_idx", "item_idx", "rating", "ts")
 DEFAULT_TEST_FRACTION = 0.2

@@ -27,6 +27,7 @@ from recsys_cli.data.split_strategies import (  # noqa: F401 (re-exported: the p
     PARTS,
     STRATEGIES,
     TEST,
+    TIME_ORDERED_STRATEGIES,
     TRAIN,
     VAL,
     Interactions,
@@ -43,9 +44,6 @@ from recsys_cli.data.split_strategies import (  # noqa: F401 (re-exported: the p
 from recsys_cli.data.workspace import Workspace
 from recsys_cli.errors import AlreadyExistsError, InvalidParameterError, UnknownNameError
 from recsys_cli.reporting import SILENT, Reporter
-
-# Splits whose val lies after train and test after val for every user: a ranker's label window can be val.
-TIME_ORDERED_STRATEGIES = ("temporal", "temporal-per-user", "leave-last")
 
 
 def validate_split_name(name: str) -> None:

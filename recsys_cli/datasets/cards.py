@@ -3,7 +3,7 @@
 A card says where a release comes from (URL, size, checksums, the folder
 inside its zip), under which terms it may be used (licence, citation) and how
 each of its files is written (separator, header, encoding, quoting, and what
-every column means). :func:`ingest_card` turns a release into a workspace
+every column means). :func:`recsys_cli.datasets.ingest.ingest_card` turns a release into a workspace
 dataset using nothing but its card, so a new MovieLens-like release needs a
 new card, not new code.
 
@@ -195,6 +195,11 @@ def load_card(name: str) -> Card:
     return parse_card(cards_dir() / f"{name}.toml")
 
 
+def other_cards(card: Card) -> list[Card]:
+    """Every card but ``card``: what a release that does not match it may be instead."""
+    return [other for other in list_cards() if other.name != card.name]
+
+
 def list_cards() -> list[Card]:
     """Every card, smallest release first (the order people try them in)."""
     cards = [parse_card(cards_dir() / f"{name}.toml") for name in card_names()]
@@ -307,58 +312,3 @@ def _no_unknown_keys(path: Path, where: str, raw: dict[str, Any], allowed: set[s
 
 def _card_error(path: Path, problem: str) -> FormatError:
     return FormatError(f"dataset card {path.name}: {problem}", f"fix {path}")
-
-
-# -- ingest ------------------------------------------------------------------------------
-def ingest_card(
-    workspace,
-    card_name: str,
-    source: str | Path | None = None,
-    *,
-    dataset_name: str | None = None,
-    force: bool = False,
-    on_bad_lines: str = "error",
-    allow_count_mismatch: bool = False,
-    reporter: Reporter = SILENT,
-):
-    """Ingest the release a card describes from ``source`` (default: the card's URL).
-
-    ``source`` is the release's zip, its extracted folder (or the folder holding
-    it), or an http(s):// or file:// URL. Returns an
-    :class:`~recsys_cli.datasets.ingest.IngestResult`.
-
-    The number of interactions must be the card's published count (a partial,
-    modified or other release fails with
-    :class:`~recsys_cli.datasets.movielens.CountMismatchError`);
-    ``allow_count_mismatch=True`` turns that into a warning.
-    """
-    from recsys_cli.datasets import movielens, sources
-    from recsys_cli.datasets.ingest import LoadResult, ingest_with, validate_dataset_name
-    from recsys_cli.datasets.interaction_file import check_bad_lines_mode
-    from recsys_cli.settings import download_cache
-
-    card = load_card(card_name)
-    name = dataset_name or card.name
-    validate_dataset_name(name)
-    check_bad_lines_mode(on_bad_lines)
-    # Everything that can be checked without the lock is checked now, so a
-    # mistyped path leaves no workspace behind.
-    plan = sources.plan_source(card, source)
-    cache = download_cache(workspace.root)
-    plan = sources.prefetch(card, plan, cache, reporter)
-
-    def loader(con, scratch: Path, reporter: Reporter) -> LoadResult:
-        fetched = sources.fetch(card, plan, scratch, cache, reporter)
-        loaded = movielens.load_release(
-            con, card, fetched.files, on_bad_lines, reporter,
-            allow_count_mismatch=allow_count_mismatch, source=plan.location,
-        )
-        return LoadResult(
-            source=fetched.source,
-            card=card.name,
-            source_sha256=fetched.sha256,
-            bad_lines_skipped=loaded.bad_lines_skipped,
-            notes=fetched.notes + loaded.notes,
-        )
-
-    return ingest_with(workspace, name, loader, force=force, reporter=reporter)

@@ -14,13 +14,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from recsys_cli import __version__
 from recsys_cli.data.canonical import configure, write_canonical
 from recsys_cli.data.catalog import DatasetRecord, validate_name
 from recsys_cli.data.workspace import Workspace
-from recsys_cli.datasets.interaction_file import ColumnMapping, CsvDialect, LoadReport, load_interactions
-from recsys_cli.errors import AlreadyExistsError
+from recsys_cli.datasets import movielens, sources
+from recsys_cli.datasets.cards import load_card
+from recsys_cli.datasets.interaction_file import (
+    ColumnMapping, CsvDialect, LoadReport, check_bad_lines_mode, check_readable, load_interactions,
+)
+from recsys_cli.errors import AlreadyExistsError, UnknownNameError
 from recsys_cli.reporting import SILENT, Reporter
+from recsys_cli.settings import download_cache
+from recsys_cli.version import __version__
 
 @dataclass
 class LoadResult:
@@ -129,7 +134,6 @@ class RemoveResult:
 
 def remove_dataset(workspace: Workspace, name: str, *, reporter: Reporter = SILENT) -> RemoveResult:
     """Unregister a dataset (and its splits), then delete their files."""
-    from recsys_cli.errors import UnknownNameError
 
     with workspace.catalog() as catalog:
         if catalog.dataset(name) is None:
@@ -170,7 +174,55 @@ def ingest_file(
         )
 
     # Fail on a missing file before taking the lock or touching the workspace.
-    from recsys_cli.datasets.interaction_file import check_readable
 
     check_readable(path)
+    return ingest_with(workspace, name, loader, force=force, reporter=reporter)
+
+
+def ingest_card(
+    workspace,
+    card_name: str,
+    source: str | Path | None = None,
+    *,
+    dataset_name: str | None = None,
+    force: bool = False,
+    on_bad_lines: str = "error",
+    allow_count_mismatch: bool = False,
+    reporter: Reporter = SILENT,
+):
+    """Ingest the release a card describes from ``source`` (default: the card's URL).
+
+    ``source`` is the release's zip, its extracted folder (or the folder holding
+    it), or an http(s):// or file:// URL. Returns an
+    :class:`IngestResult`.
+
+    The number of interactions must be the card's published count (a partial,
+    modified or other release fails with
+    :class:`~recsys_cli.datasets.movielens.CountMismatchError`);
+    ``allow_count_mismatch=True`` turns that into a warning.
+    """
+    card = load_card(card_name)
+    name = dataset_name or card.name
+    validate_dataset_name(name)
+    check_bad_lines_mode(on_bad_lines)
+    # Everything that can be checked without the lock is checked now, so a
+    # mistyped path leaves no workspace behind.
+    plan = sources.plan_source(card, source)
+    cache = download_cache(workspace.root)
+    plan = sources.prefetch(card, plan, cache, reporter)
+
+    def loader(con, scratch: Path, reporter: Reporter) -> LoadResult:
+        fetched = sources.fetch(card, plan, scratch, cache, reporter)
+        loaded = movielens.load_release(
+            con, card, fetched.files, on_bad_lines, reporter,
+            allow_count_mismatch=allow_count_mismatch, source=plan.location,
+        )
+        return LoadResult(
+            source=fetched.source,
+            card=card.name,
+            source_sha256=fetched.sha256,
+            bad_lines_skipped=loaded.bad_lines_skipped,
+            notes=fetched.notes + loaded.notes,
+        )
+
     return ingest_with(workspace, name, loader, force=force, reporter=reporter)

@@ -18,16 +18,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from recsys_cli.data.canonical import sql_path
 from recsys_cli.data.sqltext import first_line, sql_ident, sql_literal
+from recsys_cli.datasets.cards import Card, FileFormat, other_cards
 from recsys_cli.datasets.interaction_file import ColumnMapping, CsvDialect, check_readable, load_interactions
 from recsys_cli.errors import FormatError, MalformedLineError
 from recsys_cli.reporting import Reporter
 
-if TYPE_CHECKING:
-    from recsys_cli.datasets.cards import Card, FileFormat
 
 # The year in parentheses at the end of a title: "Toy Story (1995)", and a
 # series' first year in "Death Note: Desu nôto (2006–2007)".
@@ -52,7 +50,7 @@ class ReleaseReport:
 
 def load_release(
     con,
-    card: "Card",
+    card: Card,
     files: dict[str, Path],
     on_bad_lines: str,
     reporter: Reporter,
@@ -113,7 +111,7 @@ def load_release(
 
 
 def check_counts(
-    con, card: "Card", lines: int, reporter: Reporter, allow_mismatch: bool, source: str | Path | None
+    con, card: Card, lines: int, reporter: Reporter, allow_mismatch: bool, source: str | Path | None
 ) -> None:
     """Refuse (or, when allowed, warn about) a release whose interaction count differs from the card's."""
     expected = card.counts
@@ -130,7 +128,6 @@ def check_counts(
         if allow_mismatch:
             reporter.warn(message)
             return
-        from recsys_cli.datasets.sources import other_cards
 
         same = next((o for o in other_cards(card) if o.counts.get("interactions") == lines), None)
         if same is not None:  # e.g. ml-latest-small's ratings.csv passed for ml-25m
@@ -144,7 +141,7 @@ def check_counts(
 
 
 # -- reading one described file ---------------------------------------------------------------
-def check_header(spec: "FileFormat", path: Path) -> None:
+def check_header(spec: FileFormat, path: Path) -> None:
     """A file with a header must name the card's columns: catches a wrong file early."""
     if not spec.header:
         return
@@ -160,7 +157,7 @@ def check_header(spec: "FileFormat", path: Path) -> None:
         )
 
 
-def read_table(con, spec: "FileFormat", path: Path, into: str, on_bad_lines: str, report: ReleaseReport) -> int:
+def read_table(con, spec: FileFormat, path: Path, into: str, on_bad_lines: str, report: ReleaseReport) -> int:
     """Create table ``into`` with the card's columns and types; returns the number of lines skipped."""
     import duckdb
 
@@ -208,7 +205,7 @@ def read_table(con, spec: "FileFormat", path: Path, into: str, on_bad_lines: str
 
 
 # -- building the raw tables -------------------------------------------------------------------
-def _genres_sql(spec: "FileFormat") -> str:
+def _genres_sql(spec: FileFormat) -> str:
     genres = spec.genres
     if genres is None:
         return "[]::VARCHAR[]"
@@ -231,7 +228,7 @@ def _dedupe(con, table: str, key: str, what: str, report: ReleaseReport) -> None
         report.notes.append(f"{what}: kept the first of {n - distinct} repeated id(s)")
 
 
-def build_items(con, spec: "FileFormat", item_type: str, report: ReleaseReport) -> None:
+def build_items(con, spec: FileFormat, item_type: str, report: ReleaseReport) -> None:
     item = spec.column_for("item_id")
     title = spec.column_for("title")
     title_sql = f"{sql_ident(title)}::VARCHAR" if title else "NULL::VARCHAR"
@@ -251,7 +248,7 @@ def build_items(con, spec: "FileFormat", item_type: str, report: ReleaseReport) 
     _dedupe(con, "raw_items", "item_id", spec.file, report)
 
 
-def join_links(con, spec: "FileFormat", item_type: str) -> None:
+def join_links(con, spec: FileFormat, item_type: str) -> None:
     """Add the external ids (IMDb, TMDB) of links.csv to raw_items."""
     item = spec.column_for("item_id")
     extra = [c for c in spec.columns if c.field and c.field != "item_id"]
@@ -263,7 +260,7 @@ def join_links(con, spec: "FileFormat", item_type: str) -> None:
     )
 
 
-def build_users(con, spec: "FileFormat", user_type: str, report: ReleaseReport) -> None:
+def build_users(con, spec: FileFormat, user_type: str, report: ReleaseReport) -> None:
     user = spec.column_for("user_id")
     kept = [c for c in spec.columns if c.field and c.field != "user_id"]
     kept.sort(key=lambda c: _USER_ORDER.index(c.field) if c.field in _USER_ORDER else len(_USER_ORDER))

@@ -35,13 +35,11 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
 
+from recsys_cli.datasets.cards import Card, other_cards
 from recsys_cli.errors import ArchiveError, ChecksumError, DownloadError, InputFileError
 from recsys_cli.reporting import Reporter
-
-if TYPE_CHECKING:
-    from recsys_cli.datasets.cards import Card
+from recsys_cli.version import __version__
 
 
 class WrongReleaseError(ChecksumError):
@@ -78,7 +76,7 @@ class Digests:
 
 
 # -- planning (no side effects) --------------------------------------------------------------
-def plan_source(card: "Card", source: str | Path | None) -> SourcePlan:
+def plan_source(card: Card, source: str | Path | None) -> SourcePlan:
     if source is None:
         return SourcePlan("url", card.url)
     text = str(source)
@@ -117,7 +115,7 @@ def _file_url_path(url: str) -> Path:
     return Path(urllib.request.url2pathname(parsed.path))
 
 
-def locate_in_folder(card: "Card", folder: Path) -> tuple[dict[str, Path], list[str]]:
+def locate_in_folder(card: Card, folder: Path) -> tuple[dict[str, Path], list[str]]:
     """The card's files in an extracted release: ``folder`` is its root or the root's parent."""
     interactions = card.files["interactions"].file
     base = next((c for c in (folder, folder / card.archive_root) if (c / interactions).is_file()), None)
@@ -144,13 +142,7 @@ def locate_in_folder(card: "Card", folder: Path) -> tuple[dict[str, Path], list[
     return files, notes
 
 
-def other_cards(card: "Card") -> list["Card"]:
-    from recsys_cli.datasets.cards import list_cards
-
-    return [other for other in list_cards() if other.name != card.name]
-
-
-def _refuse_other_root(card: "Card", subject: str, root: str, source: Path | str) -> None:
+def _refuse_other_root(card: Card, subject: str, root: str, source: Path | str) -> None:
     """Refuse a folder named ``root`` when that is another card's archive folder (not this card's)."""
     if root == card.archive_root:
         return
@@ -164,7 +156,7 @@ def _refuse_other_root(card: "Card", subject: str, root: str, source: Path | str
 
 
 # -- fetching (inside the workspace lock) ---------------------------------------------------------
-def prefetch(card: "Card", plan: SourcePlan, cache_dir: Path, reporter: Reporter) -> SourcePlan:
+def prefetch(card: Card, plan: SourcePlan, cache_dir: Path, reporter: Reporter) -> SourcePlan:
     """Download a URL source into the cache now, so that :func:`fetch` only extracts.
 
     Called before the workspace's write lock is taken: a large release can take
@@ -177,7 +169,7 @@ def prefetch(card: "Card", plan: SourcePlan, cache_dir: Path, reporter: Reporter
     return SourcePlan("downloaded", plan.location, archive, digests, notes)
 
 
-def fetch(card: "Card", plan: SourcePlan, scratch: Path, cache_dir: Path, reporter: Reporter) -> Fetched:
+def fetch(card: Card, plan: SourcePlan, scratch: Path, cache_dir: Path, reporter: Reporter) -> Fetched:
     if plan.kind == "folder":
         files, missing = locate_in_folder(card, plan.path)
         for message in missing:
@@ -198,7 +190,7 @@ class _Hasher:
     """sha256 (it is recorded) and md5: some releases publish only an md5 (ml-10m), and
     another card's md5 must be recognisable too, so both are always computed."""
 
-    def __init__(self, card: "Card"):
+    def __init__(self, card: Card):
         self.sha = hashlib.sha256()
         self.md5 = hashlib.md5()
         self.size = 0
@@ -212,7 +204,7 @@ class _Hasher:
         return Digests(self.sha.hexdigest(), self.md5.hexdigest(), self.size)
 
 
-def file_digests(card: "Card", path: Path, reporter: Reporter) -> Digests:
+def file_digests(card: Card, path: Path, reporter: Reporter) -> Digests:
     hasher = _Hasher(card)
     with reporter.task(f"checking {path.name}", total=path.stat().st_size) as task, open(path, "rb") as handle:
         while chunk := handle.read(CHUNK):
@@ -221,7 +213,7 @@ def file_digests(card: "Card", path: Path, reporter: Reporter) -> Digests:
     return hasher.digests()
 
 
-def _matches(card: "Card", digests: Digests) -> str | None:
+def _matches(card: Card, digests: Digests) -> str | None:
     """The algorithm by which ``digests`` are the card's archive (sha256 preferred), or None."""
     if card.sha256:
         return "sha256" if digests.sha256 == card.sha256 else None
@@ -230,7 +222,7 @@ def _matches(card: "Card", digests: Digests) -> str | None:
     return None
 
 
-def check_digests(card: "Card", digests: Digests, what: str, source: str | Path = "PATH") -> str | None:
+def check_digests(card: Card, digests: Digests, what: str, source: str | Path = "PATH") -> str | None:
     """Raise ChecksumError unless ``digests`` match the card; returns the algorithm used (None: no checksum).
 
     Raises WrongReleaseError, whatever the card publishes, when they are another card's
@@ -260,7 +252,7 @@ def check_digests(card: "Card", digests: Digests, what: str, source: str | Path 
     )
 
 
-def verify_local_archive(card: "Card", archive: Path, reporter: Reporter, notes: list[str]) -> Digests:
+def verify_local_archive(card: Card, archive: Path, reporter: Reporter, notes: list[str]) -> Digests:
     digests = file_digests(card, archive, reporter)
     try:
         algorithm = check_digests(card, digests, archive.name, archive)
@@ -284,7 +276,7 @@ def verify_local_archive(card: "Card", archive: Path, reporter: Reporter, notes:
     return digests
 
 
-def _cache_name(card: "Card", url: str) -> str:
+def _cache_name(card: Card, url: str) -> str:
     base = urllib.parse.urlparse(url).path.rstrip("/").rsplit("/", 1)[-1] or f"{card.name}.zip"
     if url == card.url:
         return base
@@ -292,7 +284,7 @@ def _cache_name(card: "Card", url: str) -> str:
     return f"{hashlib.sha256(url.encode()).hexdigest()[:8]}-{base}"
 
 
-def download(card: "Card", url: str, cache_dir: Path, reporter: Reporter, notes: list[str]) -> tuple[Path, Digests]:
+def download(card: Card, url: str, cache_dir: Path, reporter: Reporter, notes: list[str]) -> tuple[Path, Digests]:
     """Download ``url`` into the cache (or reuse a verified copy); returns the file and its digests."""
     target = cache_dir / _cache_name(card, url)
     if target.is_file():
@@ -346,8 +338,7 @@ def _remove_empty_dirs(folders: list[Path]) -> None:
             return
 
 
-def _stream(url: str, part: Path, card: "Card", reporter: Reporter) -> Digests:
-    from recsys_cli import __version__
+def _stream(url: str, part: Path, card: Card, reporter: Reporter) -> Digests:
 
     request = urllib.request.Request(url, headers={"User-Agent": f"recsys-cli/{__version__}"})
     hasher = _Hasher(card)
@@ -385,7 +376,7 @@ def check_entries(archive_name: str, infos: list[zipfile.ZipInfo]) -> None:
             raise ArchiveError(f"{archive_name}: archive entry '{name}' is a symbolic link", _UNSAFE_HINT)
 
 
-def _find_member(card: "Card", members: dict[str, zipfile.ZipInfo], file: str, archive: Path) -> zipfile.ZipInfo | None:
+def _find_member(card: Card, members: dict[str, zipfile.ZipInfo], file: str, archive: Path) -> zipfile.ZipInfo | None:
     for candidate in (f"{card.archive_root}/{file}", file):
         if candidate in members:
             return members[candidate]
@@ -398,7 +389,7 @@ def _find_member(card: "Card", members: dict[str, zipfile.ZipInfo], file: str, a
     return nested[0] if len(nested) == 1 else None
 
 
-def extract(card: "Card", archive: Path, scratch: Path, reporter: Reporter) -> dict[str, Path]:
+def extract(card: Card, archive: Path, scratch: Path, reporter: Reporter) -> dict[str, Path]:
     """Extract the card's files from ``archive`` into ``scratch``; returns role -> path."""
     try:
         zf = zipfile.ZipFile(archive)

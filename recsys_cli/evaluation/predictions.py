@@ -38,8 +38,8 @@ from recsys_cli.data.canonical import sql_path, to_arrow
 from recsys_cli.data.sqltext import first_line, sql_ident
 from recsys_cli.datasets.interaction_file import check_readable, is_parquet
 from recsys_cli.errors import FormatError, InputFileError, InvalidParameterError
-
-DEFAULT_KS = (10, 20, 100)
+from recsys_cli.evaluation.metrics import DEFAULT_KS, evaluate_lists
+from recsys_cli.topk import check_k, check_ks
 PREDICTION_COLUMNS = ("user_id", "item_id", "score")
 TRUTH_COLUMNS = ("user_id", "item_id")
 # An id that is an integer: the whole trimmed text, at most 38 digits (fits HUGEINT).
@@ -75,13 +75,7 @@ def evaluate_files(
     import numpy as np
     import scipy.sparse as sp
 
-    from recsys_cli.evaluation.metrics import _check_k, evaluate_lists
-
-    if isinstance(ks, (int, np.integer)):
-        ks = [ks]
-    ks = sorted({_check_k(k, "each k") for k in ks})
-    if not ks:
-        raise InvalidParameterError("no K given", "pass at least one K, e.g. 10")
+    ks = check_ks(ks)
     k_max = ks[-1]
     if relevant_min_rating is not None:
         if isinstance(relevant_min_rating, bool) or not isinstance(relevant_min_rating, (int, float, np.number)):
@@ -90,7 +84,7 @@ def evaluate_files(
             raise InvalidParameterError("the minimum relevant rating must be a finite number")
         relevant_min_rating = float(relevant_min_rating)
     if n_catalog_items is not None:
-        n_catalog_items = _check_k(n_catalog_items, "n_catalog_items (the catalogue size)")
+        n_catalog_items = check_k(n_catalog_items, "n_catalog_items (the catalogue size)")
     predictions, truth = Path(predictions), Path(truth)
 
     with duckdb.connect() as con:

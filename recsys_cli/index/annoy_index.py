@@ -23,6 +23,7 @@ import numpy as np
 from recsys_cli.data.atomic import file_sha256
 from recsys_cli.errors import CorruptArtifactError, InvalidParameterError
 from recsys_cli.reporting import SILENT, Reporter
+from recsys_cli.topk import batched_top_k, default_batch_size
 
 METRIC = "angular+mips-augmentation"
 REBUILD_HINT = "rebuild the index (recsys index build RUN)"
@@ -266,7 +267,6 @@ def load_index(path: Path, info: IndexInfo | dict, expected_dimension: int, expe
 
 def _exact_lists(user_vectors: np.ndarray, item_vectors: np.ndarray, k: int) -> np.ndarray:
     """Exact top-k by inner product the way the CLI ranks: ``batched_top_k`` over ``users @ items.T``."""
-    from recsys_cli.evaluation.ranking import batched_top_k, default_batch_size
 
     lists, _scores = batched_top_k(
         lambda batch: user_vectors[batch] @ item_vectors.T, np.arange(len(user_vectors)), k,

@@ -3,7 +3,7 @@
 A model is fitted on a split's train part (a users x items CSR matrix, the
 orientation implicit >= 0.5 expects) and then scores batches of users against
 the whole catalogue. Seen items are *not* masked here: callers mask them once,
-through the same CSR, whatever the model (see recsys_cli/evaluation/ranking.py).
+through the same CSR, whatever the model (see recsys_cli/topk.py).
 
 A model's learned state is a dict of plain numpy arrays (saved as npz with
 ``allow_pickle=False``) and its parameters a dataclass (saved as JSON), so an
@@ -99,7 +99,7 @@ class CandidateModel(ABC):
 
     def shared_scores(self) -> np.ndarray | None:
         """The scores, when they are the same for every user (popularity); None otherwise.
-        Full ranking then needs no users x items block (evaluation.ranking.top_k_of_one_order)."""
+        Full ranking then needs no users x items block (topk.top_k_of_one_order)."""
         return None
 
     # -- embeddings (for the ANN index) ------------------------------------------------

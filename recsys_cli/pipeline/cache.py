@@ -23,9 +23,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from recsys_cli import __version__
 from recsys_cli.data.atomic import file_sha256
 from recsys_cli.data.workspace import Workspace
+from recsys_cli.version import __version__
 
 STAGES_DIR = ("cache", "stages")
 # how and when an artifact was made (timings, timestamps), not what it is: left out of its digest, so

@@ -22,15 +22,35 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from recsys_cli.data.atomic import file_sha256
 from recsys_cli.data.catalog import validate_name
+from recsys_cli.data.splits import TIME_ORDERED_STRATEGIES, SplitConfig, make_split
 from recsys_cli.data.workspace import Workspace
-from recsys_cli.evaluation.run_evaluation import evaluation_kind
+from recsys_cli.datasets import sources
+from recsys_cli.datasets.cards import card_names, load_card
+from recsys_cli.datasets.ingest import ingest_card
+from recsys_cli.datasets.synthetic import SyntheticConfig, ingest_synthetic
+from recsys_cli.errors import RecsysError
+from recsys_cli.models.registry import create_model, model_class
 from recsys_cli.pipeline.recipe import Recipe, RecipeError
-from recsys_cli.ranking.training import STAGES_KIND
+from recsys_cli.ranking.features import FEATURES
+from recsys_cli.ranking.lambdarank import RankerParams
 from recsys_cli.reporting import Reporter
+from recsys_cli.runs.artifacts import (
+    INDEX_KIND,
+    RANKER_KIND,
+    STAGES_KIND,
+    TEST_EVALUATION_KIND,
+    candidates_kind,
+)
+from recsys_cli.runs.evaluate import evaluate_run
+from recsys_cli.runs.stage_evaluation import evaluate_stages
+from recsys_cli.runs.indexing import build_run_index
+from recsys_cli.runs.recommendations import generate_candidates
+from recsys_cli.runs.ranker import train_ranker
+from recsys_cli.runs.training import train_candidates
 
 FACTOR_MODELS = ("als", "bpr")  # the models an Annoy index can be built for
-EVALUATION_KIND = evaluation_kind("test")
 
 
 @dataclass
@@ -103,7 +123,6 @@ def build_plan(recipe: Recipe, name: str | None = None) -> Plan:
 def _ingest_stage(recipe: Recipe, dataset: str) -> Stage:
     section = recipe.config["dataset"]
     if section["synthetic"]:
-        from recsys_cli.datasets.synthetic import SyntheticConfig, ingest_synthetic
 
         given = {k: section[k] for k in ("users", "items", "interactions") if section[k] is not None}
         synthetic = _checked(lambda: SyntheticConfig(**given, seed=section["seed"]), recipe, "dataset")
@@ -115,8 +134,6 @@ def _ingest_stage(recipe: Recipe, dataset: str) -> Stage:
         config = {"dataset": dataset, "synthetic": vars(synthetic)}
         return Stage("ingest", "ingest", config, (), (f"dataset:{dataset}",), ingest)
 
-    from recsys_cli.datasets import sources
-    from recsys_cli.datasets.cards import card_names, load_card
 
     if dataset not in card_names():
         raise RecipeError(
@@ -131,7 +148,6 @@ def _ingest_stage(recipe: Recipe, dataset: str) -> Stage:
     plan = sources.plan_source(card, source)  # a missing or wrong source fails here, before anything runs
 
     def ingest(workspace: Workspace, reporter: Reporter) -> None:
-        from recsys_cli.datasets.cards import ingest_card
 
         ingest_card(workspace, dataset, source, force=True, reporter=reporter)
 
@@ -144,8 +160,6 @@ def _ingest_stage(recipe: Recipe, dataset: str) -> Stage:
 
 def _source_checksum(card, plan) -> str:
     """The raw data's identity: the zip's sha256, the folder's files', or the card's pinned sha256 for a URL."""
-    from recsys_cli.data.atomic import file_sha256
-    from recsys_cli.datasets import sources
 
     if plan.kind == "zip":
         return f"sha256:{file_sha256(plan.path)}"
@@ -158,7 +172,6 @@ def _source_checksum(card, plan) -> str:
 
 
 def _split_stage(recipe: Recipe, dataset: str, split: str) -> Stage:
-    from recsys_cli.data.splits import SplitConfig, make_split
 
     options = {k: v for k, v in recipe.config["split"].items() if k != "name"}
     split_config = _checked(lambda: SplitConfig(**options).resolve(), recipe, "split")
@@ -171,8 +184,6 @@ def _split_stage(recipe: Recipe, dataset: str, split: str) -> Stage:
 
 
 def _generator_stages(recipe: Recipe, plan: Plan, table: dict[str, Any]) -> list[Stage]:
-    from recsys_cli.models.registry import create_model, model_class
-    from recsys_cli.runs.training import train_candidates
 
     run = plan.runs[table["run"]]
     where = f"candidates.{recipe.config['candidates'].index(table)}"
@@ -189,7 +200,6 @@ def _generator_stages(recipe: Recipe, plan: Plan, table: dict[str, Any]) -> list
     stages = [Stage(train_name, "train", config, ("split",), (f"run:{run}",), train)]
     index = recipe.config["index"]
     if index["enabled"] and table["model"] in FACTOR_MODELS:
-        from recsys_cli.runs.indexing import INDEX_KIND, build_run_index
 
         def build(workspace: Workspace, reporter: Reporter) -> None:
             build_run_index(workspace, run, n_trees=index["trees"], seed=index["seed"], reporter=reporter)
@@ -197,7 +207,6 @@ def _generator_stages(recipe: Recipe, plan: Plan, table: dict[str, Any]) -> list
         stages.append(Stage(f"index {table['run']}", "index", {"run": run, "trees": index["trees"], "seed": index["seed"]},
                             (train_name,), (f"artifact:{run}/{INDEX_KIND}",), build))
     if plan.ranker_enabled:
-        from recsys_cli.runs.recommend import candidates_kind, generate_candidates
 
         def candidates(workspace: Workspace, reporter: Reporter) -> None:
             generate_candidates(workspace, run, k=table["k"], part="val", reporter=reporter)
@@ -208,9 +217,6 @@ def _generator_stages(recipe: Recipe, plan: Plan, table: dict[str, Any]) -> list
 
 
 def _ranker_stage(recipe: Recipe, plan: Plan) -> Stage:
-    from recsys_cli.data.splits import TIME_ORDERED_STRATEGIES
-    from recsys_cli.ranking.lambdarank import RankerParams
-    from recsys_cli.ranking.training import RANKER_KIND, train_ranker
 
     section, split = recipe.config["ranker"], recipe.config["split"]
     if split["strategy"] not in TIME_ORDERED_STRATEGIES:
@@ -228,7 +234,6 @@ def _ranker_stage(recipe: Recipe, plan: Plan) -> Stage:
         "threads")}).validated(), recipe, "ranker")
     others = [run for run in plan.runs.values() if run != plan.primary]
     if section["features"]:
-        from recsys_cli.ranking.features import FEATURES
 
         unknown = [f for f in section["features"] if f not in FEATURES]
         if unknown:
@@ -249,8 +254,6 @@ def _ranker_stage(recipe: Recipe, plan: Plan) -> Stage:
 def _evaluate_stages(recipe: Recipe, plan: Plan) -> list[Stage]:
     """One stage per generator (full ranking) and, with the ranker, one for the two-stage table, so a
     new ranker re-evaluates only the two-stage table."""
-    from recsys_cli.evaluation.run_evaluation import evaluate_run
-    from recsys_cli.evaluation.stages import evaluate_stages
 
     section = recipe.config["evaluation"]
     ks = tuple(section["ks"])
@@ -275,7 +278,7 @@ def _evaluate_stages(recipe: Recipe, plan: Plan) -> list[Stage]:
             evaluate_run(workspace, run, ks=ks, relevant_min_rating=minimum, reporter=reporter)
 
         stages.append(Stage(f"evaluate {short}", "evaluate", {"run": run, **config}, ("split", f"train {short}"),
-                            (f"artifact:{run}/{EVALUATION_KIND}",), evaluate))
+                            (f"artifact:{run}/{TEST_EVALUATION_KIND}",), evaluate))
     if plan.ranker_enabled:
         def evaluate_both(workspace: Workspace, reporter: Reporter) -> None:
             evaluate_stages(workspace, plan.primary, ks=ks, relevant_min_rating=minimum, reporter=reporter)
@@ -287,7 +290,6 @@ def _evaluate_stages(recipe: Recipe, plan: Plan) -> list[Stage]:
 
 
 def _check_name(recipe: Recipe, kind: str, value: str, where: str, hint: str | None, *, dots: bool = True) -> None:
-    from recsys_cli.errors import RecsysError
 
     try:
         validate_name(kind, value)
@@ -300,7 +302,6 @@ def _check_name(recipe: Recipe, kind: str, value: str, where: str, hint: str | N
 
 def _checked(make: Callable[[], Any], recipe: Recipe, section: str) -> Any:
     """Run a library validation; its error becomes a RecipeError naming the recipe section."""
-    from recsys_cli.errors import RecsysError
 
     try:
         return make()

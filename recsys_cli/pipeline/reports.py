@@ -14,8 +14,9 @@ from typing import Any
 
 from recsys_cli.data.workspace import Workspace
 from recsys_cli.errors import CorruptArtifactError, InvalidParameterError, UnknownNameError
-from recsys_cli.pipeline.runner import MANIFEST_FILE, METRICS_FILE, PER_USER_FILE
-
+from recsys_cli.evaluation.significance import paired_bootstrap_many
+from recsys_cli.reporting import SILENT
+from recsys_cli.runs.artifacts import MANIFEST_FILE, METRICS_FILE, PER_USER_FILE
 
 
 @dataclass
@@ -65,7 +66,6 @@ def show_recipe_run(workspace: Workspace, name: str) -> RecipeRunReport:
 def remove_recipe_run(workspace: Workspace, name: str, reporter=None) -> str:
     """Unregister a recipe run and delete its folder (even a damaged one); its datasets, splits and
     runs stay. Returns the folder it had."""
-    from recsys_cli.reporting import SILENT
 
     with workspace.writing(reporter or SILENT, command=f"runs remove {name}"):
         with workspace.catalog(read_only=False) as catalog:
@@ -110,7 +110,6 @@ def compare_recipe_runs(workspace: Workspace, a: str, b: str, k: int | str | Non
     import numpy as np
     import pyarrow.parquet as pq
 
-    from recsys_cli.evaluation.significance import paired_bootstrap_many
 
     first, second = show_recipe_run(workspace, a), show_recipe_run(workspace, b)
     with workspace.reading():

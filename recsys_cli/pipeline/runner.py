@@ -26,16 +26,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from recsys_cli.data.workspace import Workspace
+from recsys_cli.data.catalog import PipelineRunRecord
+from recsys_cli.data.workspace import Workspace, exclusive_file_lock
 from recsys_cli.errors import WorkspaceLockedError
 from recsys_cli.pipeline import cache
-from recsys_cli.pipeline.plan import EVALUATION_KIND, STAGES_KIND, Plan, Stage, build_plan
-from recsys_cli.pipeline.recipe import Recipe
+from recsys_cli.pipeline.plan import Plan, Stage, build_plan
+from recsys_cli.pipeline.recipe import Recipe, RecipeError
 from recsys_cli.reporting import SILENT, Reporter
+from recsys_cli.runs.artifacts import MANIFEST_FILE, METRICS_FILE, PER_USER_FILE, STAGES_KIND, TEST_EVALUATION_KIND
+from recsys_cli.runs.training import package_versions
+from recsys_cli.settings import ENV_LOCK_TIMEOUT
 
-MANIFEST_FILE = "manifest.json"
-METRICS_FILE = "metrics.json"
-PER_USER_FILE = "per_user.parquet"
 LOCK_FILE = "pipeline.lock"
 
 
@@ -104,7 +105,6 @@ def run_recipe(
 
 def _check_name_is_free(workspace: Workspace, plan: Plan) -> None:
     """A recipe run and a trained run of one name would shadow each other in `recsys runs`."""
-    from recsys_cli.pipeline.recipe import RecipeError
 
     if not workspace.exists():
         return
@@ -212,8 +212,6 @@ def _dry_run(workspace: Workspace, plan: Plan, force: bool) -> list[StageOutcome
 @contextmanager
 def pipeline_lock(workspace: Workspace, holder: str, reporter: Reporter) -> Iterator[None]:
     """One recipe run per workspace; the next waits (RECSYS_LOCK_TIMEOUT bounds the wait when set)."""
-    from recsys_cli.data.workspace import exclusive_file_lock
-    from recsys_cli.settings import ENV_LOCK_TIMEOUT
 
     workspace.check_writable()  # a foreign folder gets no cache/ folder
     with exclusive_file_lock(
@@ -234,22 +232,20 @@ def _collect_metrics(workspace: Workspace, plan: Plan, outcomes: list[StageOutco
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from recsys_cli.evaluation import run_evaluation, stages as stage_evaluation
-
     folders = {o.ref: workspace.resolve(o.path) for outcome in outcomes for o in outcome.record.outputs}
     generators, tables = {}, []
     with workspace.reading():
         for short, run in plan.runs.items():
-            folder = folders[f"artifact:{run}/{EVALUATION_KIND}"]
-            document = json.loads((folder / run_evaluation.METRICS_FILE).read_text())
+            folder = folders[f"artifact:{run}/{TEST_EVALUATION_KIND}"]
+            document = json.loads((folder / METRICS_FILE).read_text())
             generators[short] = {"run": run, "model": document["protocol"]["model"], "metrics": document["metrics"],
                                  "protocol": document["protocol"]}
-            tables.append(_per_user(pq.read_table(folder / run_evaluation.PER_USER_FILE), "generators", short))
+            tables.append(_per_user(pq.read_table(folder / PER_USER_FILE), "generators", short))
         stages = None
         if plan.ranker_enabled:
             folder = folders[f"artifact:{plan.primary}/{STAGES_KIND}"]
-            stages = json.loads((folder / stage_evaluation.METRICS_FILE).read_text())
-            per_stage = pq.read_table(folder / stage_evaluation.PER_USER_FILE)
+            stages = json.loads((folder / METRICS_FILE).read_text())
+            per_stage = pq.read_table(folder / PER_USER_FILE)
             for stage in stages["stages"]:
                 rows = per_stage.filter(pa.compute.equal(per_stage.column("stage"), stage))
                 tables.append(_per_user(rows.drop_columns(["stage"]), "stages", stage))
@@ -266,7 +262,6 @@ def _per_user(table, group: str, row: str):
 
 
 def _manifest(plan: Plan, outcomes: list[StageOutcome], started: str, wall: float, workspace: Workspace) -> dict:
-    from recsys_cli.runs.training import package_versions
 
     ingest = next(o for o in outcomes if o.stage == "ingest")
     stage_inputs = {o.stage: o.record.inputs for o in outcomes if o.record is not None}
@@ -298,7 +293,6 @@ def _manifest(plan: Plan, outcomes: list[StageOutcome], started: str, wall: floa
 def _publish(workspace: Workspace, plan: Plan, result: PipelineResult, per_user, reporter: Reporter) -> str:
     import pyarrow.parquet as pq
 
-    from recsys_cli.data.catalog import PipelineRunRecord
 
     with workspace.writing(reporter, command=f"run {plan.name}"):
         staged = workspace.new_staging_dir()

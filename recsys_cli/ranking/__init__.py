@@ -1,9 +1,9 @@
-"""The ranking stage: a candidate pool, SQL features over it, and a LambdaRank ranker.
+"""Ranking kernels: the candidate pool, SQL features over it, and the LambdaRank ranker.
 
-    from recsys_cli.ranking import train_ranker, RankerParams, FEATURES, compute_features
+    from recsys_cli.ranking import RankerParams, FEATURES, compute_features
 
-``train_ranker`` learns from a run's label window (the split's val part);
-``recsys_cli.evaluation.stages.evaluate_stages`` scores it on the test part.
+Knows no workspace: ``recsys_cli.runs.ranker`` trains a run's ranker on its label
+window and ``recsys_cli.runs.stage_evaluation`` scores it on the test part.
 Names resolve lazily, so importing the package (``recsys features list``) stays light.
 """
 
@@ -11,10 +11,8 @@ __all__ = [
     "FEATURES",
     "Feature",
     "RankerParams",
-    "RankerResult",
     "compute_features",
     "resolve_features",
-    "train_ranker",
 ]
 
 _HOMES = {
@@ -23,8 +21,6 @@ _HOMES = {
     "compute_features": "features",
     "resolve_features": "features",
     "RankerParams": "lambdarank",
-    "RankerResult": "training",
-    "train_ranker": "training",
 }
 
 

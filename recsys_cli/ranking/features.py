@@ -401,3 +401,15 @@ def _sql_error(exc: Exception) -> SqlError:
                         "or use fewer candidates per user")
     return SqlError(f"computing features failed: {first_line(exc)}",
                     "check that the candidates, history, items and users files have the documented columns")
+
+
+def read_features(path: Path, columns: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Users, items and the float32 feature matrix (NULL as NaN) of a features Parquet."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    matrix = np.column_stack([
+        table.column(c).to_numpy(zero_copy_only=False).astype(np.float32) for c in columns
+    ]) if columns else np.zeros((table.num_rows, 0), np.float32)
+    return (table.column("user_idx").to_numpy().astype(np.int64),
+            table.column("item_idx").to_numpy().astype(np.int64), matrix)

@@ -125,3 +125,39 @@ def refit(model: CandidateModel, data: TrainingData, reporter) -> CandidateModel
     fresh = type(model)(model.params, seed=model.seed)
     fresh.fit(data, reporter)
     return fresh
+
+
+def read_lists(path: Path) -> SourceLists:
+    """A candidates Parquet (user_idx, item_idx, rank) as per-user lists."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path, columns=["user_idx", "item_idx", "rank"])
+    return lists_from_rows(*(table.column(c).to_numpy().astype(np.int64) for c in ("user_idx", "item_idx", "rank")))
+
+
+def window_ratings(path: Path, pool: Pool, n_items: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each pool pair's rating in the window (NaN: not interacted), and the window's users and counts."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path, columns=["user_idx", "item_idx", "rating"])
+    users = table.column("user_idx").to_numpy().astype(np.int64)
+    keys = users * n_items + table.column("item_idx").to_numpy().astype(np.int64)
+    # a pair repeated in the window counts once (its last rating), as in the test window's truth
+    keys, last = np.unique(keys[::-1], return_index=True)
+    ratings = table.column("rating").to_numpy().astype(np.float64)[::-1][last]
+    users = keys // n_items
+    pool_keys = pool.users * n_items + pool.items
+    at = np.minimum(np.searchsorted(keys, pool_keys), max(keys.size - 1, 0))
+    found = keys.size > 0 and keys[at] == pool_keys
+    out = np.full(len(pool), np.nan)
+    if keys.size:
+        out[found] = ratings[at[found]]
+    window_users, counts = np.unique(users, return_counts=True)
+    return out, window_users, counts
+
+
+def pool_recall(pool: Pool, hits: np.ndarray, window_users: np.ndarray, counts: np.ndarray) -> float:
+    """Mean over the window's users of the share of their interactions the pool holds: the ranker's ceiling."""
+    found = np.zeros(int(window_users.max(initial=-1)) + 1)
+    np.add.at(found, pool.users[hits], 1.0)
+    return float(np.mean(found[window_users] / counts)) if counts.size else 0.0

@@ -14,8 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from recsys_cli.data.splits import TIME_ORDERED_STRATEGIES
-from recsys_cli.errors import InvalidParameterError
 
 
 @dataclass(frozen=True)
@@ -31,28 +29,6 @@ class Window:
 
 LABEL_WINDOW = Window("val", ("train",))
 TEST_WINDOW = Window("test", ("train", "val"))
-
-
-def check_split(context) -> None:
-    """The run's split must be time-ordered and have a non-empty label window (val part)."""
-    import pyarrow.parquet as pq
-
-    split = context.split
-    dataset = context.dataset.name
-    if split.strategy not in TIME_ORDERED_STRATEGIES:
-        raise InvalidParameterError(
-            f"split '{split.name}' is {split.strategy}: its parts are not ordered in time, so a ranker's "
-            "label window would see the future",
-            f"make a time-ordered split with a label window, e.g. recsys split {dataset} --name NAME "
-            "--strategy temporal-per-user --test-fraction 0.2 --val-fraction 0.2",
-        )
-    rows = pq.ParquetFile(context.split_folder / "val.parquet").metadata.num_rows
-    if rows == 0:
-        raise InvalidParameterError(
-            f"split '{split.name}' has no val part, which is the ranker's label window",
-            f"split again with a label window: recsys split {dataset} --name NAME --strategy "
-            f"{split.strategy} {'--val-n 1' if split.strategy == 'leave-last' else '--val-fraction 0.2'} --force",
-        )
 
 
 def as_of(paths: list[Path]) -> int:

@@ -14,12 +14,13 @@ from typing import Any
 import numpy as np
 
 from recsys_cli.data.workspace import Workspace
-from recsys_cli.errors import InvalidParameterError
+from recsys_cli.errors import CorruptArtifactError, InvalidParameterError
+from recsys_cli.index import bench_index, build_index, load_index
 from recsys_cli.reporting import SILENT, Reporter
-
-INDEX_KIND = "index"
-BENCH_KIND = "index-bench"
-INDEX_FILE = "index.ann"
+from recsys_cli.runs.artifacts import BENCH_KIND, INDEX_FILE, INDEX_KIND
+from recsys_cli.runs.retrieval import Retrieved, popularity_order, popularity_places, seen_pattern
+from recsys_cli.runs.store import open_run, publish_artifact, reopen_for_writing
+from recsys_cli.topk import check_k
 
 
 def _embeddings(context, model) -> np.ndarray:
@@ -38,8 +39,6 @@ def build_run_index(
     """Build and register the run's index (replacing an older one); returns its description."""
     import time
 
-    from recsys_cli.index import build_index
-    from recsys_cli.runs.store import open_run, publish_artifact, reopen_for_writing
 
     with workspace.reading():
         context = open_run(workspace, run)
@@ -60,8 +59,6 @@ def build_run_index(
 
 def load_run_index(context, model):
     """The run's index, verified against the file and the model it must serve."""
-    from recsys_cli.errors import CorruptArtifactError
-    from recsys_cli.index import load_index
 
     record = context.artifact(INDEX_KIND)
     if record is None:
@@ -100,7 +97,6 @@ def default_search_k(context, k: int, mean_seen: float) -> int:
 
 def annoy_top_k(context, model, users, user_items, k, *, search_k=None, reporter: Reporter = SILENT):
     """Like exact_top_k, through the run's index (approximate; scores recomputed exactly)."""
-    from recsys_cli.runs.retrieval import Retrieved, popularity_order, popularity_places, seen_pattern
 
     seen = seen_pattern(user_items)
     known = model.known_users(user_items)[users]
@@ -148,14 +144,11 @@ def bench_run_index(
     reporter: Reporter = SILENT,
 ):
     """Recall@k of the run's index against exact top-k, and queries/s of both; recorded with the run."""
-    from recsys_cli.index import bench_index
-    from recsys_cli.runs.retrieval import check_k
-    from recsys_cli.runs.store import open_run, publish_artifact, reopen_for_writing
 
     with workspace.reading():
         context = open_run(workspace, run)
         model = context.model()
-        check_k(k, context.dataset.n_items)
+        check_k(k, n_items=context.dataset.n_items)
         train = context.part("train").user_items
         index = load_run_index(context, model)
         try:

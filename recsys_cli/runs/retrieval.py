@@ -18,6 +18,7 @@ from recsys_cli.errors import InvalidParameterError
 from recsys_cli.models.base import CandidateModel
 from recsys_cli.models.popular import item_counts, ranked_places
 from recsys_cli.reporting import SILENT, Reporter
+from recsys_cli.topk import batched_top_k, check_k, top_k_of_one_order
 
 RETRIEVALS = ("exact", "annoy")
 COLD_START = ("popular", "none")
@@ -55,16 +56,6 @@ def popularity_order(user_items: sp.csr_matrix) -> np.ndarray:
     return np.lexsort((np.arange(places.size), -places))
 
 
-def check_k(k: int, n_items: int, what: str = "k") -> int:
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0:
-        raise InvalidParameterError(f"{what} must be a positive whole number, got {k!r}", "pass e.g. -k 10")
-    if k > n_items:
-        raise InvalidParameterError(
-            f"{what}={k} is larger than the catalogue ({n_items:,} items)", f"pass {what} <= {n_items:,}"
-        )
-    return int(k)
-
-
 def exact_top_k(
     model: CandidateModel,
     users: np.ndarray,
@@ -76,9 +67,7 @@ def exact_top_k(
     label: str = "scoring",
 ) -> Retrieved:
     """Full ranking over every item for ``users`` (dataset indices), in batches."""
-    from recsys_cli.evaluation.ranking import batched_top_k, top_k_of_one_order
-
-    k = check_k(k, user_items.shape[1])
+    k = check_k(k, n_items=user_items.shape[1])
     users = np.asarray(users, dtype=np.int64)
     score, known = model_scorer(model, user_items, cold_start)
     shared = model.shared_scores()

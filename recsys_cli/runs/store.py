@@ -21,12 +21,11 @@ from typing import Any
 import numpy as np
 
 from recsys_cli.data.catalog import ArtifactRecord, DatasetRecord, RunRecord, SplitRecord, validate_name
+from recsys_cli.data.matrices import interaction_times, interactions_matrix
 from recsys_cli.data.workspace import Workspace
 from recsys_cli.errors import CorruptArtifactError, UnknownNameError
 from recsys_cli.models.base import CandidateModel, TrainingData
-
-MANIFEST_FILE = "manifest.json"
-
+from recsys_cli.models.persistence import load_model
 
 
 def validate_run_name(name: str) -> None:
@@ -75,7 +74,6 @@ class RunContext:
         return ids
 
     def model(self) -> CandidateModel:
-        from recsys_cli.models.persistence import load_model
 
         model = load_model(self.folder, what=f"run '{self.run.name}'s model")
         if (model.n_users, model.n_items) != (self.dataset.n_users, self.dataset.n_items):
@@ -120,7 +118,6 @@ def read_part(
 ) -> TrainingData:
     """One part of a split as TrainingData (users x items CSR over the dataset's indices);
     ``with_time`` also reads every interaction's item and time (for models that need them)."""
-    from recsys_cli.data.matrices import interaction_times, interactions_matrix
 
     path = split_folder / f"{part}.parquet"
     matrix = interactions_matrix(path, n_users, n_items, values, min_rating=min_rating)

@@ -8,7 +8,10 @@ from typing import Any
 from recsys_cli.data.catalog import RunRecord
 from recsys_cli.data.workspace import Workspace
 from recsys_cli.errors import InvalidParameterError, UnknownNameError
+from recsys_cli.evaluation.metrics import METRICS
+from recsys_cli.evaluation.significance import paired_bootstrap_many
 from recsys_cli.reporting import SILENT, Reporter
+from recsys_cli.runs.artifacts import PER_USER_FILE
 
 HEADLINE = "ndcg@10"
 
@@ -72,7 +75,6 @@ def compare_runs(workspace: Workspace, names: list[str], part: str = "test") -> 
             f"run(s) {', '.join(missing)} have no evaluation on {part}",
             f"evaluate them first: recsys evaluate {missing[0]} --on {part}",
         )
-    from recsys_cli.evaluation.metrics import METRICS
 
     keys = [list(s.evaluations[part]["metrics"]) for s in summaries]
     common = [k for k in keys[0] if all(k in other for other in keys[1:])]
@@ -98,8 +100,6 @@ def paired_differences(
     import numpy as np
     import pyarrow.parquet as pq
 
-    from recsys_cli.evaluation.run_evaluation import PER_USER_FILE
-    from recsys_cli.evaluation.significance import paired_bootstrap_many
 
     part = comparison.part
     with workspace.reading():

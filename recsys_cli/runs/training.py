@@ -11,16 +11,17 @@ from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from recsys_cli import __version__
-from recsys_cli.data.catalog import RunRecord
-from recsys_cli.data.workspace import Workspace
-from recsys_cli.errors import AlreadyExistsError, UnknownNameError
 from recsys_cli.data.atomic import file_sha256
+from recsys_cli.data.catalog import RunRecord
+from recsys_cli.data.matrices import VALUES
+from recsys_cli.data.workspace import Workspace
+from recsys_cli.errors import AlreadyExistsError, InvalidParameterError, UnknownNameError
 from recsys_cli.models.persistence import save_model
 from recsys_cli.models.registry import create_model, model_class
 from recsys_cli.reporting import SILENT, Reporter
-from recsys_cli.data.matrices import VALUES
-from recsys_cli.runs.store import MANIFEST_FILE, read_part, validate_run_name
+from recsys_cli.runs.artifacts import MANIFEST_FILE
+from recsys_cli.runs.store import read_part, validate_run_name
+from recsys_cli.version import __version__
 
 _PACKAGES = ("implicit", "numpy", "scipy", "pyarrow", "duckdb", "threadpoolctl", "annoy", "lightgbm")
 
@@ -83,7 +84,6 @@ def train_candidates(
     cls = model_class(model)
     instance = create_model(cls, params, seed=seed)
     if values not in VALUES:
-        from recsys_cli.errors import InvalidParameterError
 
         raise InvalidParameterError(f"values must be one of {', '.join(VALUES)}, not '{values}'")
 

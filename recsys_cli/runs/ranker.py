@@ -18,24 +18,47 @@ from typing import Any
 
 import numpy as np
 
+from recsys_cli.data.split_strategies import TIME_ORDERED_STRATEGIES
 from recsys_cli.data.workspace import Workspace
 from recsys_cli.errors import CorruptArtifactError, InvalidParameterError
+from recsys_cli.models.persistence import save_model
+from recsys_cli.ranking.features import (
+    capabilities,
+    compute_features,
+    feature_columns,
+    read_features,
+    resolve_features,
+)
 from recsys_cli.ranking.lambdarank import LABEL_SCHEMES, RankerParams, grade_labels, group_sizes, train_lambdarank
 from recsys_cli.ranking.pool import (
-    Pool, combined_history, lists_from_rows, refit, score_pool, union_pool, write_pool,
+    Pool,
+    combined_history,
+    pool_recall,
+    read_lists,
+    refit,
+    score_pool,
+    union_pool,
+    window_ratings,
+    write_pool,
 )
-from recsys_cli.ranking.windows import LABEL_WINDOW, as_of, check_split
-from recsys_cli.settings import feature_memory_limit
+from recsys_cli.ranking.windows import LABEL_WINDOW, as_of
 from recsys_cli.reporting import SILENT, Reporter
-
-RANKER_KIND = "ranker"
-STAGES_KIND = "evaluation-stages"  # written by evaluation/stages.py from this kind
-MODEL_FILE = "ranker.txt"
-POOL_FILE = "candidates-val.parquet"
-FEATURES_FILE = "features-val.parquet"
-LABELS_FILE = "labels-val.parquet"
-IMPORTANCE_FILE = "importance.parquet"
-REFIT_FOLDER = "refit"
+from recsys_cli.runs.artifacts import (
+    CANDIDATES_FILE,
+    IMPORTANCE_FILE,
+    LABELS_FILE,
+    RANKER_KIND,
+    RANKER_MODEL_FILE,
+    REFIT_FOLDER,
+    STAGES_KIND,
+    candidates_kind,
+    features_file,
+    pool_file,
+)
+from recsys_cli.runs.retrieval import model_scorer
+from recsys_cli.runs.store import open_run, publish_artifact, read_part, reopen_for_writing
+from recsys_cli.settings import feature_memory_limit
+from recsys_cli.topk import default_batch_size
 
 
 @dataclass
@@ -49,10 +72,30 @@ class RankerResult:
         return {"run": self.run, "path": self.path, **self.meta}
 
 
+def check_split(context) -> None:
+    """The run's split must be time-ordered and have a non-empty label window (val part)."""
+    import pyarrow.parquet as pq
+
+    split = context.split
+    dataset = context.dataset.name
+    if split.strategy not in TIME_ORDERED_STRATEGIES:
+        raise InvalidParameterError(
+            f"split '{split.name}' is {split.strategy}: its parts are not ordered in time, so a ranker's "
+            "label window would see the future",
+            f"make a time-ordered split with a label window, e.g. recsys split {dataset} --name NAME "
+            "--strategy temporal-per-user --test-fraction 0.2 --val-fraction 0.2",
+        )
+    rows = pq.ParquetFile(context.split_folder / "val.parquet").metadata.num_rows
+    if rows == 0:
+        raise InvalidParameterError(
+            f"split '{split.name}' has no val part, which is the ranker's label window",
+            f"split again with a label window: recsys split {dataset} --name NAME --strategy "
+            f"{split.strategy} {'--val-n 1' if split.strategy == 'leave-last' else '--val-fraction 0.2'} --force",
+        )
+
+
 def open_sources(workspace: Workspace, run: str, with_runs) -> list:
     """The run and every ``--with`` run, which must share its dataset and split."""
-    from recsys_cli.runs.store import open_run
-
     names = [run, *with_runs]
     if len(set(names)) != len(names):
         raise InvalidParameterError("a run is named twice among the ranker's sources", "name each --with run once")
@@ -70,8 +113,6 @@ def open_sources(workspace: Workspace, run: str, with_runs) -> list:
 
 def label_candidates(context) -> tuple[Path, dict[str, Any]]:
     """The run's label-window candidates (``recsys candidates RUN --on val``) and their record."""
-    from recsys_cli.runs.recommend import CANDIDATES_FILE, candidates_kind
-
     record = context.artifact(candidates_kind(LABEL_WINDOW.part))
     if record is None:
         name = context.run.name
@@ -82,61 +123,12 @@ def label_candidates(context) -> tuple[Path, dict[str, Any]]:
     return context.workspace.resolve(record.path) / CANDIDATES_FILE, record.meta
 
 
-def _read_lists(path: Path):
-    import pyarrow.parquet as pq
-
-    table = pq.read_table(path, columns=["user_idx", "item_idx", "rank"])
-    return lists_from_rows(*(table.column(c).to_numpy().astype(np.int64) for c in ("user_idx", "item_idx", "rank")))
-
-
-def window_ratings(path: Path, pool: Pool, n_items: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each pool pair's rating in the window (NaN: not interacted), and the window's users and counts."""
-    import pyarrow.parquet as pq
-
-    table = pq.read_table(path, columns=["user_idx", "item_idx", "rating"])
-    users = table.column("user_idx").to_numpy().astype(np.int64)
-    keys = users * n_items + table.column("item_idx").to_numpy().astype(np.int64)
-    # a pair repeated in the window counts once (its last rating), as in the test window's truth
-    keys, last = np.unique(keys[::-1], return_index=True)
-    ratings = table.column("rating").to_numpy().astype(np.float64)[::-1][last]
-    users = keys // n_items
-    pool_keys = pool.users * n_items + pool.items
-    at = np.minimum(np.searchsorted(keys, pool_keys), max(keys.size - 1, 0))
-    found = keys.size > 0 and keys[at] == pool_keys
-    out = np.full(len(pool), np.nan)
-    if keys.size:
-        out[found] = ratings[at[found]]
-    window_users, counts = np.unique(users, return_counts=True)
-    return out, window_users, counts
-
-
-def pool_recall(pool: Pool, hits: np.ndarray, window_users: np.ndarray, counts: np.ndarray) -> float:
-    """Mean over the window's users of the share of their interactions the pool holds: the ranker's ceiling."""
-    found = np.zeros(int(window_users.max(initial=-1)) + 1)
-    np.add.at(found, pool.users[hits], 1.0)
-    return float(np.mean(found[window_users] / counts)) if counts.size else 0.0
-
-
-def read_features(path: Path, columns: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Users, items and the float32 feature matrix (NULL as NaN) of a features Parquet."""
-    import pyarrow.parquet as pq
-
-    table = pq.read_table(path)
-    matrix = np.column_stack([
-        table.column(c).to_numpy(zero_copy_only=False).astype(np.float32) for c in columns
-    ]) if columns else np.zeros((table.num_rows, 0), np.float32)
-    return (table.column("user_idx").to_numpy().astype(np.int64),
-            table.column("item_idx").to_numpy().astype(np.int64), matrix)
-
-
 def build_features(contexts, window, pool: Pool, folder: Path, names: list[str], reporter: Reporter):
     """Write the pool and its features for ``window`` into ``folder``; returns (pool path, features path, report)."""
-    from recsys_cli.ranking.features import compute_features
-
     primary = contexts[0]
     history = window.history_paths(primary.split_folder)
-    pool_path = folder / f"candidates-{window.part}.parquet"
-    features_path = folder / f"features-{window.part}.parquet"
+    pool_path = folder / pool_file(window.part)
+    features_path = folder / features_file(window.part)
     write_pool(pool, pool_path)
     with reporter.task(f"features for {len(pool):,} {window.part} candidates", total=None):
         report = compute_features(
@@ -153,8 +145,6 @@ def users_file(context) -> Path | None:
 
 def resolve(contexts, features) -> tuple[list[str], list[str]]:
     """The feature names the data supports (or the requested ones, checked) and their columns."""
-    from recsys_cli.ranking.features import capabilities, feature_columns, resolve_features
-
     primary = contexts[0]
     caps = capabilities(
         LABEL_WINDOW.history_paths(primary.split_folder), primary.dataset_folder / "items.parquet",
@@ -176,11 +166,6 @@ def train_ranker(
     reporter: Reporter = SILENT,
 ) -> RankerResult:
     """Train a LambdaRank ranker on the label window of ``run`` (and ``with_runs``) and register it."""
-    from recsys_cli.evaluation.ranking import default_batch_size
-    from recsys_cli.models.persistence import save_model
-    from recsys_cli.runs.retrieval import model_scorer
-    from recsys_cli.runs.store import read_part
-
     params = (params or RankerParams()).validated()
     feature_memory_limit()  # a bad RECSYS_FEATURE_MEMORY fails now, not after the pool is scored
     if labels not in LABEL_SCHEMES:
@@ -195,7 +180,7 @@ def train_ranker(
             sources = [label_candidates(context) for context in contexts]
             names, columns = resolve(contexts, features)
             n_users, n_items = primary.dataset.n_users, primary.dataset.n_items
-            pool = union_pool([_read_lists(path) for path, _ in sources], n_items)
+            pool = union_pool([read_lists(path) for path, _ in sources], n_items)
             group_sizes(pool.users)  # LightGBM's per-query limit, checked before hours of features
             batch = default_batch_size(n_items)
             models = [context.model() for context in contexts]  # loaded (and checksummed) once each
@@ -235,7 +220,7 @@ def train_ranker(
                     config = save_model(refit(model, data, reporter), _mkdir(scratch / REFIT_FOLDER / str(i)))
                     refitted.append(config["sha256"])
         _write_labels(scratch / LABELS_FILE, pool, grades.grades)
-        (scratch / MODEL_FILE).write_text(trained.model_text)
+        (scratch / RANKER_MODEL_FILE).write_text(trained.model_text)
         importance = sorted(trained.importance.items(), key=lambda kv: (-kv[1], kv[0]))
         _write_importance(scratch / IMPORTANCE_FILE, importance)
         meta = {
@@ -299,8 +284,6 @@ def _write_importance(path: Path, importance: list[tuple[str, float]]) -> None:
 
 
 def _publish(workspace, primary, contexts, scratch: Path, meta, importance, reporter) -> RankerResult:
-    from recsys_cli.runs.store import open_run, publish_artifact, reopen_for_writing
-
     def write(folder: Path) -> dict[str, Any]:
         for child in scratch.iterdir():
             shutil.move(str(child), folder / child.name)

@@ -11,12 +11,11 @@ import numpy as np
 from recsys_cli.data.workspace import Workspace
 from recsys_cli.errors import InvalidParameterError
 from recsys_cli.reporting import SILENT, Reporter
-
-CANDIDATES_FILE = "candidates.parquet"
-def candidates_kind(part: str) -> str:
-    """Candidates are kept per part: the ranker trains on one and is evaluated on the other."""
-    return f"candidates-{part}"
-
+from recsys_cli.runs.artifacts import CANDIDATES_FILE, EVALUATED_PARTS, candidates_kind
+from recsys_cli.runs.indexing import annoy_top_k
+from recsys_cli.runs.retrieval import RETRIEVALS, exact_top_k, popularity_order
+from recsys_cli.runs.store import open_run, publish_artifact, reopen_for_writing
+from recsys_cli.topk import check_k
 
 # not a K the user chose: capped at the catalogue instead of refused
 DEFAULT_CANDIDATES = "default"
@@ -67,12 +66,10 @@ def recommend(
     workspace: Workspace, run: str, user_id: str, *, k: int = 10, explain: bool = False, explain_n: int = 3
 ) -> Recommendation:
     """Top-``k`` unseen items for one user (original ids in and out); popularity for unknown users."""
-    from recsys_cli.runs.retrieval import check_k, exact_top_k, popularity_order
-    from recsys_cli.runs.store import open_run
 
     with workspace.reading():
         context = open_run(workspace, run)
-        k = check_k(k, context.dataset.n_items)
+        k = check_k(k, n_items=context.dataset.n_items)
         if explain and context.run.model not in EXPLAINABLE:
             raise InvalidParameterError(
                 f"model '{context.run.model}' cannot explain its scores",
@@ -153,12 +150,9 @@ def generate_candidates(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from recsys_cli.evaluation.run_evaluation import PARTS
-    from recsys_cli.runs.retrieval import RETRIEVALS, check_k, exact_top_k
-    from recsys_cli.runs.store import open_run, publish_artifact, reopen_for_writing
 
-    if part not in PARTS:
-        raise InvalidParameterError(f"unknown part '{part}'", f"use one of {', '.join(PARTS)}")
+    if part not in EVALUATED_PARTS:
+        raise InvalidParameterError(f"unknown part '{part}'", f"use one of {', '.join(EVALUATED_PARTS)}")
     if retrieval not in RETRIEVALS:
         raise InvalidParameterError(f"unknown retrieval '{retrieval}'", f"use one of {', '.join(RETRIEVALS)}")
     if search_k is not None and retrieval != "annoy":
@@ -168,7 +162,7 @@ def generate_candidates(
         context = open_run(workspace, run)
         if k == DEFAULT_CANDIDATES:
             k = min(200, context.dataset.n_items)
-        k = check_k(k, context.dataset.n_items)
+        k = check_k(k, n_items=context.dataset.n_items)
         train = context.part("train").user_items
         truth = context.part(part, values="ones").user_items
         model = context.model()
@@ -178,7 +172,6 @@ def generate_candidates(
                 f"the {part} part of split '{context.split.name}' has no users", "choose the other part with --on"
             )
         if retrieval == "annoy":
-            from recsys_cli.runs.indexing import annoy_top_k
 
             retrieved = annoy_top_k(context, model, users, train, k, search_k=search_k, reporter=reporter)
         else:

@@ -26,17 +26,32 @@ import numpy as np
 
 from recsys_cli.data.workspace import Workspace
 from recsys_cli.errors import CorruptArtifactError, InvalidParameterError
-from recsys_cli.ranking.training import STAGES_KIND
+from recsys_cli.evaluation.metrics import DEFAULT_KS, evaluate_lists, history_shares
+from recsys_cli.evaluation.significance import paired_bootstrap_many
+from recsys_cli.models.persistence import load_model
+from recsys_cli.ranking.features import read_features
+from recsys_cli.ranking.lambdarank import load_ranker, predict
+from recsys_cli.ranking.pool import SourceLists, combined_history, pool_recall, score_pool, union_pool, write_pool
+from recsys_cli.ranking.windows import TEST_WINDOW
 from recsys_cli.reporting import SILENT, Reporter
+from recsys_cli.runs.artifacts import (
+    METRICS_FILE,
+    PER_USER_FILE,
+    RANKER_KIND,
+    RANKER_MODEL_FILE,
+    REFIT_FOLDER,
+    STAGE_POOL_FILE,
+    STAGES_KIND,
+    features_file,
+)
+from recsys_cli.runs.retrieval import exact_top_k, model_scorer, popularity_places, seen_pattern
+from recsys_cli.runs.store import open_run, publish_artifact, read_part, reopen_for_writing
+from recsys_cli.runs.ranker import build_features
+from recsys_cli.topk import check_ks, default_batch_size, top_k_of_one_order
 
 STAGES = ("popular", "candidates", "ranker")
 COMPARISONS = (("ranker", "candidates"), ("candidates", "popular"), ("ranker", "popular"))
 INTERVAL_METRICS = ("ndcg", "recall")
-DEFAULT_KS = (10, 20, 100)  # those up to the primary source's candidates
-PER_USER_FILE = "per_user.parquet"
-METRICS_FILE = "metrics.json"
-POOL_FILE = "pool-test.parquet"
-FEATURES_FILE = "features-test.parquet"  # as build_features names it
 
 
 @dataclass
@@ -72,9 +87,6 @@ def _ranker_lists(pool_users, pool_items, scores, users: np.ndarray, k: int) -> 
 
 
 def _popular_lists(seen, users: np.ndarray, k: int) -> np.ndarray:
-    from recsys_cli.evaluation.ranking import top_k_of_one_order
-    from recsys_cli.runs.retrieval import popularity_places
-
     return top_k_of_one_order(popularity_places(seen), users, k, seen)[0]
 
 
@@ -98,14 +110,6 @@ def evaluate_stages(
 
     ``ks=None``: 10, 20 and 100, less those above the primary source's candidate count.
     """
-    from recsys_cli.evaluation.metrics import evaluate_lists
-    from recsys_cli.evaluation.run_evaluation import check_ks, history_shares
-    from recsys_cli.ranking.lambdarank import load_ranker, predict
-    from recsys_cli.ranking.pool import write_pool
-    from recsys_cli.ranking.training import MODEL_FILE, RANKER_KIND, build_features, pool_recall, read_features
-    from recsys_cli.ranking.windows import TEST_WINDOW
-    from recsys_cli.runs.store import open_run
-
     if relevant_min_rating is not None and not np.isfinite(relevant_min_rating):
         raise InvalidParameterError("--relevant-min-rating must be a number")
     scratch = Path(tempfile.mkdtemp(prefix="recsys-stages-"))
@@ -118,7 +122,8 @@ def evaluate_stages(
             meta, folder = record.meta, workspace.resolve(record.path)
             n_users, n_items = primary.dataset.n_users, primary.dataset.n_items
             primary_n = int(meta["sources"][0]["candidates"])
-            ks = check_ks([k for k in DEFAULT_KS if k <= primary_n] or [primary_n] if ks is None else ks, n_items)
+            ks = check_ks([k for k in DEFAULT_KS if k <= primary_n] or [primary_n] if ks is None else ks, "k",
+                          n_items=n_items)
             if ks[-1] > primary_n:
                 raise InvalidParameterError(
                     f"k={ks[-1]} is larger than the {primary_n} candidates the ranker re-ranks",
@@ -137,7 +142,7 @@ def evaluate_stages(
             feature_users, feature_items, matrix = read_features(features_path, meta["columns"])
             if not (np.array_equal(feature_users, pool.users) and np.array_equal(feature_items, pool.items)):
                 raise CorruptArtifactError("the test features do not line up with the candidate pool")
-            booster = load_ranker((folder / MODEL_FILE).read_text(), meta["columns"], f"run '{run}'s ranker.txt")
+            booster = load_ranker((folder / RANKER_MODEL_FILE).read_text(), meta["columns"], f"run '{run}'s ranker.txt")
             scores = predict(booster, matrix, meta["params"]["threads"])
             k = ks[-1]
             lists = {
@@ -158,7 +163,7 @@ def evaluate_stages(
         protocol = _protocol(primary, meta, ks, relevant_min_rating, results["ranker"].n_users, cold, ceiling, len(pool))
         evaluation = StageEvaluation(run, protocol, {s: r.metrics for s, r in results.items()}, _lifts(results, ks))
         if save:
-            write_pool(pool, scratch / POOL_FILE, {"ranker_score": scores})
+            write_pool(pool, scratch / STAGE_POOL_FILE, {"ranker_score": scores})
             evaluation.per_user_path = _save(workspace, primary, evaluation, results, user_ids, scratch, reporter)
         return evaluation
     finally:
@@ -167,8 +172,6 @@ def evaluate_stages(
 
 def _source_contexts(workspace, primary, meta) -> list:
     """The ranker's source runs, refusing any retrained since (its model is not the one the ranker saw)."""
-    from recsys_cli.runs.store import open_run
-
     contexts = []
     for source in meta["sources"]:
         context = primary if source["run"] == primary.run.name else open_run(workspace, source["run"])
@@ -181,13 +184,6 @@ def _source_contexts(workspace, primary, meta) -> list:
 def _test_pool(contexts, meta, folder: Path, users: np.ndarray, reporter: Reporter):
     """Each source's top-N for the test users over train + val history, their union scored by every
     source; also the primary's lists and the primary's seen pattern (for the popular row)."""
-    from recsys_cli.evaluation.ranking import default_batch_size
-    from recsys_cli.models.persistence import load_model
-    from recsys_cli.ranking.pool import SourceLists, combined_history, score_pool, union_pool
-    from recsys_cli.ranking.training import REFIT_FOLDER
-    from recsys_cli.runs.retrieval import exact_top_k, model_scorer, seen_pattern
-    from recsys_cli.runs.store import read_part
-
     n_users, n_items = contexts[0].dataset.n_users, contexts[0].dataset.n_items
     per_source, histories = [], {}  # sources share a split: one read per kind of values
     for i, (context, source) in enumerate(zip(contexts, meta["sources"])):
@@ -237,8 +233,6 @@ def _protocol(primary, meta, ks, relevant_min_rating, n_users, cold, ceiling, po
 
 
 def _lifts(results, ks) -> dict[str, dict[str, dict[str, Any]]]:
-    from recsys_cli.evaluation.significance import paired_bootstrap_many
-
     lift: dict[str, dict[str, dict[str, Any]]] = {}
     for better, base in COMPARISONS:
         entries = {}
@@ -263,8 +257,6 @@ def _save(workspace, primary, evaluation: StageEvaluation, results, user_ids, sc
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from recsys_cli.runs.store import publish_artifact, reopen_for_writing
-
     tables = []
     for stage, result in results.items():
         table = result.to_arrow()
@@ -276,7 +268,7 @@ def _save(workspace, primary, evaluation: StageEvaluation, results, user_ids, sc
 
     def write(folder: Path) -> dict[str, Any]:
         pq.write_table(per_user, folder / PER_USER_FILE, compression="zstd")
-        for name in (POOL_FILE, FEATURES_FILE):
+        for name in (STAGE_POOL_FILE, features_file(TEST_WINDOW.part)):
             shutil.move(str(scratch / name), folder / name)
         (folder / METRICS_FILE).write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
         return {"protocol": evaluation.protocol, "metrics": evaluation.metrics}

@@ -17,12 +17,12 @@ import numpy as np
 
 from recsys_cli.data.workspace import Workspace
 from recsys_cli.errors import InvalidParameterError
+from recsys_cli.evaluation.metrics import DEFAULT_KS, evaluate_lists, history_shares
 from recsys_cli.reporting import SILENT, Reporter
-
-DEFAULT_KS = (10, 20, 100)
-PARTS = ("test", "val")
-PER_USER_FILE = "per_user.parquet"
-METRICS_FILE = "metrics.json"
+from recsys_cli.runs.artifacts import EVALUATED_PARTS, METRICS_FILE, PER_USER_FILE, evaluation_kind
+from recsys_cli.runs.retrieval import exact_top_k
+from recsys_cli.runs.store import open_run, publish_artifact, reopen_for_writing
+from recsys_cli.topk import check_ks
 
 
 @dataclass
@@ -34,27 +34,6 @@ class RunEvaluation:
 
     def document(self) -> dict[str, Any]:
         return {"run": self.run, "protocol": self.protocol, "metrics": self.metrics, "per_user": self.per_user_path}
-
-
-def evaluation_kind(part: str) -> str:
-    return f"evaluation-{part}"
-
-
-def history_shares(user_items) -> np.ndarray:
-    """Each item's share of the history's users: novelty's popularity. Floored at one user, since
-    an item without history interactions would have infinite self-information."""
-    n_users = int((np.diff(user_items.indptr) > 0).sum())
-    counts = np.bincount(user_items.indices, minlength=user_items.shape[1])
-    return np.maximum(counts, 1) / max(n_users, 1)
-
-
-def check_ks(ks, n_items: int) -> tuple[int, ...]:
-    from recsys_cli.runs.retrieval import check_k
-
-    values = sorted({check_k(k, n_items) for k in ks})
-    if not values:
-        raise InvalidParameterError("no K given", "pass e.g. --k 10,20,100")
-    return tuple(values)
 
 
 def evaluate_run(
@@ -69,17 +48,13 @@ def evaluate_run(
     reporter: Reporter = SILENT,
 ) -> RunEvaluation:
     """Evaluate ``run`` on ``part`` of its split; saves per-user values and metrics unless ``save=False``."""
-    from recsys_cli.evaluation.metrics import evaluate_lists
-    from recsys_cli.runs.retrieval import exact_top_k
-    from recsys_cli.runs.store import open_run
-
-    if part not in PARTS:
-        raise InvalidParameterError(f"cannot evaluate on '{part}'", f"use one of {', '.join(PARTS)}")
+    if part not in EVALUATED_PARTS:
+        raise InvalidParameterError(f"cannot evaluate on '{part}'", f"use one of {', '.join(EVALUATED_PARTS)}")
     if relevant_min_rating is not None and not np.isfinite(relevant_min_rating):
         raise InvalidParameterError("--relevant-min-rating must be a number")
     with workspace.reading():
         context = open_run(workspace, run)
-        ks = check_ks(ks, context.dataset.n_items)
+        ks = check_ks(ks, "k", n_items=context.dataset.n_items)
         train = context.part("train")
         # Relevance is decided row by row on the part itself, whatever values the model trained on.
         everything = context.part(part, values="ones").user_items
@@ -141,8 +116,6 @@ def evaluate_run(
 def _save(workspace, context, part, evaluation, result, user_ids, reporter) -> str:
     import pyarrow as pa
     import pyarrow.parquet as pq
-
-    from recsys_cli.runs.store import publish_artifact, reopen_for_writing
 
     table = result.to_arrow()
     ids = user_ids[table.column("user").to_numpy()].tolist()
