@@ -288,7 +288,7 @@ def test_bad_parameters(csv_files):
     for bad in ([0], [10, -1], []):
         with pytest.raises(InvalidParameterError):
             evaluate_files(*csv_files, ks=bad)
-    with pytest.raises(InvalidParameterError, match="at least 1"):
+    with pytest.raises(InvalidParameterError, match="each k must be a positive whole number, got 0"):
         evaluate_files(*csv_files, ks=0)
     with pytest.raises(InvalidParameterError, match="finite"):
         evaluate_files(*csv_files, relevant_min_rating=float("nan"))

@@ -59,12 +59,12 @@ def test_top_k_treats_minus_inf_as_never_and_ignores_explicit_zeros_in_exclude()
 def test_top_k_rejects_bad_input():
     scores = np.zeros((2, 3))
     for bad_k in (0, -1):
-        with pytest.raises(InvalidParameterError, match="at least 1"):
+        with pytest.raises(InvalidParameterError, match="k must be a positive whole number, got (0|-1)"):
             top_k(scores, bad_k)
     with pytest.raises(InvalidParameterError, match="larger than the catalogue") as err:
         top_k(scores, 4)
     assert "k <= 3" in err.value.hint
-    with pytest.raises(InvalidParameterError, match="integer"):
+    with pytest.raises(InvalidParameterError, match="k must be a positive whole number, got 2.5"):
         top_k(scores, 2.5)
     with pytest.raises(InvalidParameterError, match="shape"):
         top_k(scores, 2, csr([[0], [1], [2]], 3))
@@ -187,7 +187,7 @@ def test_top_k_then_evaluate_never_recommends_seen_items():
 def test_evaluate_rejects_bad_input():
     truth = csr([[0], [1]], 3)
     ok = np.array([[0, 1], [1, 2]])
-    with pytest.raises(InvalidParameterError, match="at least 1"):
+    with pytest.raises(InvalidParameterError, match="each k must be a positive whole number, got 0"):
         evaluate_lists(ok, truth, [0], n_catalog_items=3)
     with pytest.raises(InvalidParameterError, match="larger than the recommendation lists") as err:
         evaluate_lists(ok, truth, [2, 5], n_catalog_items=3)

@@ -191,7 +191,7 @@ def test_batched_empty_and_bad_input(factors):
         batched_top_k(score, np.array([0, 120]), 5, seen)
     with pytest.raises(InvalidParameterError, match="larger than the catalogue"):
         batched_top_k(score, np.arange(3), 701, seen)
-    with pytest.raises(InvalidParameterError, match="at least 1"):
+    with pytest.raises(InvalidParameterError, match="batch_size must be a positive whole number, got 0"):
         batched_top_k(score, np.arange(3), 5, seen, batch_size=0)
     with pytest.raises(InvalidParameterError, match="n_threads"):
         batched_top_k(score, np.arange(3), 5, seen, n_threads=0)

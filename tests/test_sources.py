@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from releases import zip_folder
 
-from recsys_cli.datasets import sources
+from recsys_cli.datasets import ingest, sources
 from recsys_cli.datasets.cards import load_card
 from recsys_cli.errors import ArchiveError, ChecksumError, DownloadError, InputFileError
 from recsys_cli.reporting import RecordingReporter
@@ -391,11 +391,11 @@ def test_download_happens_before_the_workspace_lock(release, tmp_path, monkeypat
     import fcntl
 
     from recsys_cli.data.workspace import Workspace
-    from recsys_cli.datasets import cards
+    from recsys_cli.datasets import ingest as ingest_module
     from recsys_cli.errors import WorkspaceLockedError
 
     archive = zip_release(release, tmp_path / "a.zip")
-    monkeypatch.setattr(cards, "load_card", lambda name: card_for(archive))
+    monkeypatch.setattr(ingest_module, "load_card", lambda name: card_for(archive))
     ws = Workspace(tmp_path / "ws", lock_timeout=0.2)
     ws.root.mkdir()
     holder = open(ws.root / ".lock", "a+")

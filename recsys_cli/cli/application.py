@@ -14,6 +14,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from enum import Enum
 from typing import Annotated, Any, Optional, TypeVar
 
 import typer
@@ -188,3 +189,10 @@ FormatOption = Annotated[
 ForceOption = Annotated[bool, typer.Option("--force", help="Replace an existing entry of the same name.")]
 
 __all__ = ["Application", "get_app", "handles_errors", "FormatOption", "ForceOption"]
+
+
+def choices(name: str, values: tuple[str, ...]) -> type[Enum]:
+    """A str Enum of ``values`` for a Typer option (members named with ``_`` for ``-``), so every choice
+    list comes from the vocabulary that owns it."""
+    return Enum(name, {value.replace("-", "_"): value for value in values}, type=str)
+

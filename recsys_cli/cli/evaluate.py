@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from recsys_cli.cli.application import FormatOption, get_app, handles_errors
+from recsys_cli.cli.application import FormatOption, choices, get_app, handles_errors
 from recsys_cli.cli.output import Result, Table
+from recsys_cli.vocabulary import COLD_START_RULES, DEFAULT_KS, EVALUATED_PARTS
 
-
-class Part(str, Enum):
-    test = "test"
-    val = "val"
-
-
-class ColdStart(str, Enum):
-    popular = "popular"
-    none = "none"
+Part = choices("Part", EVALUATED_PARTS)
+ColdStart = choices("ColdStart", COLD_START_RULES)
 
 
 def parse_ks(text: str) -> list[int]:
@@ -31,9 +24,6 @@ def parse_ks(text: str) -> list[int]:
     if not values:
         raise typer.BadParameter("give at least one K, e.g. 10")
     return values
-
-
-DEFAULT_KS = [10, 20, 100]
 
 
 def metrics_table(metrics: dict[str, float], title: str | None = None) -> Table:
@@ -120,16 +110,7 @@ def evaluate_command(
     if predictions is not None:
         if run is not None:
             raise typer.BadParameter("give either RUN or --predictions/--truth, not both")
-        from recsys_cli.evaluation.predictions import evaluate_files
-
-        evaluation = evaluate_files(
-            predictions, truth, ks=ks or DEFAULT_KS, relevant_min_rating=relevant_min_rating, n_catalog_items=catalog_size
-        )
-        document = {"protocol": evaluation.protocol, "metrics": evaluation.metrics}
-        for note in getattr(evaluation, "warnings", []):
-            application.warn(note)
-        result = Result(document, [metrics_table(evaluation.metrics)], preamble=protocol_lines(evaluation.protocol))
-        application.emit(result, fmt)
+        _evaluate_prediction_files(application, predictions, truth, ks, relevant_min_rating, catalog_size, fmt)
         return
     if run is None:
         raise typer.BadParameter("give a RUN, or --predictions FILE --truth FILE")
@@ -138,13 +119,38 @@ def evaluate_command(
     if stages is None:
         stages = on is Part.test and _has_ranker(application.workspace, run)
     if stages:
-        if on is not Part.test:
-            raise typer.BadParameter("--stages evaluates the test part: the val part is the ranker's label window")
-        if cold_start is not ColdStart.popular:
-            raise typer.BadParameter("--cold-start applies to full ranking (add --no-stages); with stages every "
-                                     "source serves users without history the most popular items")
+        _check_stage_options(on, cold_start)
         _evaluate_stages(application, run, ks, relevant_min_rating, fmt)
         return
+    _evaluate_full_ranking(application, run, ks, on, relevant_min_rating, cold_start, fmt)
+
+
+def _evaluate_prediction_files(application, predictions, truth, ks, relevant_min_rating, catalog_size, fmt) -> None:
+    """``--predictions FILE --truth FILE``: score another tool's lists."""
+    from recsys_cli.evaluation.predictions import evaluate_files
+
+    evaluation = evaluate_files(
+        predictions, truth, ks=ks or DEFAULT_KS, relevant_min_rating=relevant_min_rating,
+        n_catalog_items=catalog_size,
+    )
+    document = {"protocol": evaluation.protocol, "metrics": evaluation.metrics}
+    for note in getattr(evaluation, "warnings", []):
+        application.warn(note)
+    result = Result(document, [metrics_table(evaluation.metrics)], preamble=protocol_lines(evaluation.protocol))
+    application.emit(result, fmt)
+
+
+def _check_stage_options(on, cold_start) -> None:
+    """Stages evaluate the test part, every source serving cold-start users the most popular items."""
+    if on is not Part.test:
+        raise typer.BadParameter("--stages evaluates the test part: the val part is the ranker's label window")
+    if cold_start is not ColdStart.popular:
+        raise typer.BadParameter("--cold-start applies to full ranking (add --no-stages); with stages every "
+                                 "source serves users without history the most popular items")
+
+
+def _evaluate_full_ranking(application, run: str, ks, on, relevant_min_rating, cold_start, fmt) -> None:
+    """A run's model ranks every item for every user of the part."""
     from recsys_cli.runs.evaluate import evaluate_run
 
     evaluation = evaluate_run(

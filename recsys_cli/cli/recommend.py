@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import Annotated, Optional
 
 import typer
 
-from recsys_cli.cli.application import FormatOption, get_app, handles_errors
+from recsys_cli.cli.application import FormatOption, choices, get_app, handles_errors
 from recsys_cli.cli.evaluate import Part
 from recsys_cli.cli.output import Result, Table
+from recsys_cli.vocabulary import RETRIEVALS
 
 
-class Retrieval(str, Enum):
-    exact = "exact"
-    annoy = "annoy"
+Retrieval = choices("Retrieval", RETRIEVALS)
 
 
 @handles_errors

@@ -9,6 +9,7 @@ import typer
 
 from recsys_cli.cli.application import FormatOption, get_app, handles_errors
 from recsys_cli.cli.output import Result, Table
+from recsys_cli.vocabulary import STAGE_ROWS
 
 SetOption = Annotated[
     Optional[list[str]],
@@ -82,7 +83,7 @@ def result_tables(manifest: dict, metrics: dict) -> list[Table]:
     evaluation = metrics.get("stages")
     if evaluation:
         rows = [[stage, *(evaluation["stages"][stage].get(m) for m in shown)]
-                for stage in ("popular", "candidates", "ranker")
+                for stage in STAGE_ROWS
                 if stage in evaluation["stages"] and stage in recipe["evaluation"]["rows"]]
         lift = evaluation["lift"].get("ranker_vs_candidates")
         if lift and {"ranker", "candidates"} <= set(recipe["evaluation"]["rows"]):

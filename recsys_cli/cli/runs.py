@@ -13,7 +13,6 @@ from recsys_cli.cli.output import Result, Table
 app = typer.Typer(help="Trained runs: list, show, compare, remove.", no_args_is_help=True)
 
 # per-user metrics whose run-to-run differences get a paired confidence interval
-PAIRED_METRICS = ("ndcg", "recall")
 
 
 @app.command("list")
@@ -86,6 +85,7 @@ def compare_command(
     paired bootstrap 95% interval of each run's per-user ndcg and recall difference from the first.
     Two recipe runs (`recsys run`) are compared row by row, every metric with its interval."""
     from recsys_cli.pipeline.reports import is_recipe_run
+    from recsys_cli.evaluation.significance import METHOD, paired_keys
     from recsys_cli.runs.summaries import compare_runs, paired_differences
 
     application = get_app(ctx)
@@ -123,11 +123,11 @@ def compare_command(
                  for s in comparison.runs},
     }
     table = Table(["run", "model", *keys], rows, title=f"runs on {on.value}")
-    tested = [key for key in keys if key.split("@")[0] in PAIRED_METRICS]
+    tested = paired_keys(keys)
     differences, why_not = paired_differences(application.workspace, comparison, tested) if tested else ({}, None)
     if why_not:
         application.warn(why_not)
-    document["differences"] = {"baseline": runs[0], "method": "paired bootstrap, 2000 resamples, seed 0",
+    document["differences"] = {"baseline": runs[0], "method": METHOD,
                                "runs": differences}
     tables = [table]
     if differences:

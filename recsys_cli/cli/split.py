@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import Annotated, Optional
 
 import typer
 
-from recsys_cli.cli.application import ForceOption, FormatOption, get_app, handles_errors
+from recsys_cli.cli.application import ForceOption, FormatOption, choices, get_app, handles_errors
 from recsys_cli.cli.output import Result, Table
+from recsys_cli.data.split_strategies import STRATEGIES
 
-
-class Strategy(str, Enum):
-    random = "random"
-    random_per_user = "random-per-user"
-    temporal = "temporal"
-    temporal_per_user = "temporal-per-user"
-    leave_last = "leave-last"
+Strategy = choices("Strategy", STRATEGIES)
 
 
 def split_result(result) -> Result:

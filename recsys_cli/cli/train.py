@@ -2,28 +2,20 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import Annotated, Optional
 
 import typer
 
-from recsys_cli.cli.application import ForceOption, FormatOption, get_app, handles_errors
+from recsys_cli.cli.application import ForceOption, FormatOption, choices, get_app, handles_errors
 from recsys_cli.cli.output import Result, Table
+from recsys_cli.ranking.params import RANKER_DEFAULTS
+from recsys_cli.vocabulary import LABEL_SCHEMES, MATRIX_VALUES, MODEL_NAMES
 
 app = typer.Typer(help="Train models: candidate generators, then a ranker over their candidates.", no_args_is_help=True)
 
 
-class ModelName(str, Enum):
-    als = "als"
-    bpr = "bpr"
-    item_knn = "item-knn"
-    ease = "ease"
-    popular = "popular"
-
-
-class Values(str, Enum):
-    ones = "ones"
-    rating = "rating"
+ModelName = choices("ModelName", MODEL_NAMES)
+Values = choices("Values", MATRIX_VALUES)
 
 
 def _option(help: str, models: str):
@@ -101,9 +93,7 @@ def train_candidates_command(
     application.success(f"next: recsys evaluate {run}")
 
 
-class LabelScheme(str, Enum):
-    graded = "graded"
-    binary = "binary"
+LabelScheme = choices("LabelScheme", LABEL_SCHEMES)
 
 
 def _ranker_option(help: str):
@@ -133,21 +123,23 @@ def train_ranker_command(
         LabelScheme,
         typer.Option("--labels", help="graded: each rating level is a grade (gain 1 to 2); binary: any interaction is 1."),
     ] = LabelScheme.graded,
-    num_leaves: Annotated[int, _ranker_option("Leaves per tree.")] = 31,
-    learning_rate: Annotated[float, _ranker_option("Shrinkage per tree.")] = 0.05,
-    trees: Annotated[int, _ranker_option("Most boosting rounds.")] = 300,
+    num_leaves: Annotated[int, _ranker_option("Leaves per tree.")] = RANKER_DEFAULTS["num_leaves"],
+    learning_rate: Annotated[float, _ranker_option("Shrinkage per tree.")] = RANKER_DEFAULTS["learning_rate"],
+    trees: Annotated[int, _ranker_option("Most boosting rounds.")] = RANKER_DEFAULTS["trees"],
     early_stopping: Annotated[
         int, _ranker_option("Stop after this many rounds without a better held-out ndcg@10 (0: never).")
-    ] = 30,
-    min_data_in_leaf: Annotated[int, _ranker_option("Fewest rows in a leaf.")] = 50,
+    ] = RANKER_DEFAULTS["early_stopping"],
+    min_data_in_leaf: Annotated[int, _ranker_option("Fewest rows in a leaf.")] = RANKER_DEFAULTS["min_data_in_leaf"],
     valid_fraction: Annotated[
         float, _ranker_option("Share of the label window's users held out for early stopping.")
-    ] = 0.2,
-    seed: Annotated[int, typer.Option("--seed", help="LightGBM's seed and the held-out users' draw.")] = 42,
+    ] = RANKER_DEFAULTS["valid_fraction"],
+    seed: Annotated[
+        int, typer.Option("--seed", help="LightGBM's seed and the held-out users' draw.")
+    ] = RANKER_DEFAULTS["seed"],
     threads: Annotated[
         int, _ranker_option("LightGBM threads. The model is identical for the same thread count; 1 (the default) "
                             "reproduces on every machine.")
-    ] = 1,
+    ] = RANKER_DEFAULTS["threads"],
     refit: Annotated[
         bool,
         typer.Option("--refit/--no-refit", help="Refit the generators on train + val for the test window "
@@ -161,7 +153,7 @@ def train_ranker_command(
     The model is saved as LightGBM text beside the run; `recsys evaluate RUN` then compares
     popularity, the generator alone and generator + ranker on the test part.
     """
-    from recsys_cli.ranking.lambdarank import RankerParams
+    from recsys_cli.ranking.params import RankerParams
     from recsys_cli.runs.ranker import train_ranker
 
     application = get_app(ctx)

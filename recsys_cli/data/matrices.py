@@ -13,9 +13,10 @@ from pathlib import Path
 from recsys_cli.data.catalog import DatasetRecord
 from recsys_cli.data.workspace import Workspace
 from recsys_cli.errors import InvalidParameterError, UnknownNameError
+from recsys_cli.vocabulary import MATRIX_VALUES
 
 PARTS = ("train", "val", "test")
-VALUES = ("rating", "ones")
+VALUES = MATRIX_VALUES
 
 
 def interactions_matrix(

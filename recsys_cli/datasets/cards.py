@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from recsys_cli.errors import FormatError, UnknownNameError
-from recsys_cli.reporting import SILENT, Reporter
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -5,7 +5,6 @@ and scipy; the CLI imports this package lazily, inside commands.
 """
 
 from recsys_cli.evaluation.metrics import (
-    DEFAULT_KS,
     GLOBAL_METRICS,
     METRICS,
     PER_USER_METRICS,
@@ -14,6 +13,7 @@ from recsys_cli.evaluation.metrics import (
     history_shares,
 )
 from recsys_cli.evaluation.significance import paired_bootstrap, paired_bootstrap_many
+from recsys_cli.vocabulary import DEFAULT_KS
 
 __all__ = [
     "DEFAULT_KS",

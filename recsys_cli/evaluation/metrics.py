@@ -18,8 +18,6 @@ from recsys_cli.topk import binary_csr, check_k, check_ks
 PER_USER_METRICS = ("precision", "recall", "ndcg", "map", "mrr", "hit_rate")
 GLOBAL_METRICS = ("coverage", "novelty")
 METRICS = PER_USER_METRICS + GLOBAL_METRICS
-# The cut-offs every evaluation reports unless told otherwise.
-DEFAULT_KS = (10, 20, 100)
 
 
 @dataclass(frozen=True)

@@ -38,8 +38,9 @@ from recsys_cli.data.canonical import sql_path, to_arrow
 from recsys_cli.data.sqltext import first_line, sql_ident
 from recsys_cli.datasets.interaction_file import check_readable, is_parquet
 from recsys_cli.errors import FormatError, InputFileError, InvalidParameterError
-from recsys_cli.evaluation.metrics import DEFAULT_KS, evaluate_lists
+from recsys_cli.evaluation.metrics import evaluate_lists
 from recsys_cli.topk import check_k, check_ks
+from recsys_cli.vocabulary import DEFAULT_KS
 PREDICTION_COLUMNS = ("user_id", "item_id", "score")
 TRUTH_COLUMNS = ("user_id", "item_id")
 # An id that is an integer: the whole trimmed text, at most 38 digits (fits HUGEINT).
@@ -72,105 +73,168 @@ def evaluate_files(
 ) -> FileEvaluation:
     """Evaluate the lists in ``predictions`` against the relevant items in ``truth`` at every K."""
     import duckdb
-    import numpy as np
-    import scipy.sparse as sp
 
     ks = check_ks(ks)
     k_max = ks[-1]
-    if relevant_min_rating is not None:
-        if isinstance(relevant_min_rating, bool) or not isinstance(relevant_min_rating, (int, float, np.number)):
-            raise InvalidParameterError(f"the minimum relevant rating must be a number, got {relevant_min_rating!r}")
-        if not math.isfinite(relevant_min_rating):
-            raise InvalidParameterError("the minimum relevant rating must be a finite number")
-        relevant_min_rating = float(relevant_min_rating)
+    relevant_min_rating = _check_min_rating(relevant_min_rating)
     if n_catalog_items is not None:
         n_catalog_items = check_k(n_catalog_items, "n_catalog_items (the catalogue size)")
     predictions, truth = Path(predictions), Path(truth)
+    use_rating = relevant_min_rating is not None
 
     with duckdb.connect() as con:
-        pred_cols = _load(con, predictions, "predictions", PREDICTION_COLUMNS, ("rank",), "pred_raw")
-        truth_cols = _load(con, truth, "truth", TRUTH_COLUMNS, ("rating",), "truth_raw")
-        has_rank = pred_cols["rank"] is not None
-        use_rating = relevant_min_rating is not None
-        if use_rating and truth_cols["rating"] is None:
-            raise FormatError(
-                f"the truth file {truth.name} has no rating column, which a minimum relevant rating needs",
-                "add a rating column, or leave out the minimum rating (every truth row is then relevant)",
-            )
+        has_rank = _read_files(con, predictions, truth, use_rating)
+        _check_files(con, predictions, truth, has_rank, use_rating)
+        items_as_integers, n_users, n_items = _index_ids(con, n_catalog_items)
+        placed, lengths, relevant, user_ids = _ranked_lists(con, has_rank, k_max, relevant_min_rating)
+        counts = _file_counts(con, n_users, k_max)
 
-        numbers = {"score": pred_cols["score"]}
-        if has_rank:
-            numbers["rank"] = pred_cols["rank"]
-        _normalise(con, "pred_raw", "pred", pred_cols, numbers)
-        _normalise(con, "truth_raw", "truth", truth_cols, {"rating": truth_cols["rating"]} if use_rating else {})
-        _check_ids(con, "pred", predictions, "predictions")
-        _check_ids(con, "truth", truth, "truth")
-        for column in numbers:
-            _check_numbers(con, "pred", column, predictions, "predictions")
-        if use_rating:
-            _check_numbers(con, "truth", "rating", truth, "truth")
-        _check_duplicates(con, predictions)
+    lists, list_length, truth_csr = _to_arrays(placed, lengths, relevant, n_users, n_items, k_max)
+    rule = f"truth rows with rating >= {relevant_min_rating:g}" if use_rating else "every truth row"
+    has_relevant = _users_with_relevant_items(truth_csr, rule)
+    catalog = n_catalog_items if n_catalog_items is not None else n_items
+    result = evaluate_lists(lists, truth_csr, ks, n_catalog_items=catalog)
 
-        # Dense indices: items over both files, users over the truth file, in id order.
-        con.execute(
-            "CREATE TABLE items AS SELECT DISTINCT item_id FROM"
-            " (SELECT item_id FROM truth UNION ALL SELECT item_id FROM pred)"
-        )
-        items_as_integers = _all_integers(con, "items", "item_id")
-        con.execute(
-            "CREATE TABLE item_vocab AS SELECT item_id, (row_number() OVER (ORDER BY"
-            f" {_id_order('item_id', items_as_integers)}) - 1)::BIGINT AS item_idx FROM items"
-        )
-        con.execute("CREATE TABLE users AS SELECT DISTINCT user_id FROM truth")
-        users_as_integers = _all_integers(con, "users", "user_id")
-        con.execute(
-            "CREATE TABLE user_vocab AS SELECT user_id, (row_number() OVER (ORDER BY"
-            f" {_id_order('user_id', users_as_integers)}) - 1)::BIGINT AS user_idx FROM users"
-        )
-        n_items = _scalar(con, "SELECT count(*) FROM item_vocab")
-        n_users = _scalar(con, "SELECT count(*) FROM user_vocab")
-        if n_catalog_items is not None and n_catalog_items < n_items:
-            raise InvalidParameterError(
-                f"the catalogue size {n_catalog_items:,} is smaller than the {n_items:,} distinct items"
-                " in the predictions and truth files",
-                "pass the number of items in the whole catalogue, or leave it out to use the items in the files",
-            )
+    counts.update(_list_counts(result, has_relevant, list_length, k_max))
+    protocol = _protocol(
+        predictions, truth, rule=rule, has_rank=has_rank, items_as_integers=items_as_integers, ks=ks,
+        result=result, catalog=catalog, catalog_given=n_catalog_items is not None, counts=counts,
+    )
+    warnings = _warnings(counts, k_max)
+    return FileEvaluation(
+        metrics=result.metrics, protocol=protocol, per_user=_per_user(result, user_ids), warnings=warnings
+    )
 
-        order = "p.rank ASC, p.score DESC, v.item_idx ASC" if has_rank else "p.score DESC, v.item_idx ASC"
-        con.execute(
-            "CREATE TABLE ranked AS SELECT u.user_idx, v.item_idx,"
-            f" (row_number() OVER (PARTITION BY u.user_idx ORDER BY {order}) - 1)::BIGINT AS pos"
-            " FROM pred p JOIN user_vocab u USING (user_id) JOIN item_vocab v USING (item_id)"
+
+# -- the steps of evaluate_files -----------------------------------------------------------------
+
+
+def _check_min_rating(relevant_min_rating) -> float | None:
+    """The minimum relevant rating as a float (None stays None); a clear error when it is not a finite number."""
+    import numpy as np
+
+    if relevant_min_rating is None:
+        return None
+    if isinstance(relevant_min_rating, bool) or not isinstance(relevant_min_rating, (int, float, np.number)):
+        raise InvalidParameterError(f"the minimum relevant rating must be a number, got {relevant_min_rating!r}")
+    if not math.isfinite(relevant_min_rating):
+        raise InvalidParameterError("the minimum relevant rating must be a finite number")
+    return float(relevant_min_rating)
+
+
+def _read_files(con, predictions: Path, truth: Path, use_rating: bool) -> bool:
+    """Both files into tables ``pred`` and ``truth`` (ids as trimmed text); returns whether predictions have a rank."""
+    pred_cols = _load(con, predictions, "predictions", PREDICTION_COLUMNS, ("rank",), "pred_raw")
+    truth_cols = _load(con, truth, "truth", TRUTH_COLUMNS, ("rating",), "truth_raw")
+    has_rank = pred_cols["rank"] is not None
+    if use_rating and truth_cols["rating"] is None:
+        raise FormatError(
+            f"the truth file {truth.name} has no rating column, which a minimum relevant rating needs",
+            "add a rating column, or leave out the minimum rating (every truth row is then relevant)",
         )
-        placed = to_arrow(con.sql(f"SELECT user_idx, item_idx, pos FROM ranked WHERE pos < {k_max}"))
-        lengths = to_arrow(con.sql("SELECT user_idx, count(*)::BIGINT AS n FROM ranked GROUP BY user_idx"))
-        relevant_filter = f"WHERE t.rating >= {relevant_min_rating!r}" if use_rating else ""
-        relevant = to_arrow(
-            con.sql(
-                "SELECT u.user_idx, v.item_idx FROM truth t JOIN user_vocab u USING (user_id)"
-                f" JOIN item_vocab v USING (item_id) {relevant_filter}"
-            )
+
+    numbers = {"score": pred_cols["score"]}
+    if has_rank:
+        numbers["rank"] = pred_cols["rank"]
+    _normalise(con, "pred_raw", "pred", pred_cols, numbers)
+    _normalise(con, "truth_raw", "truth", truth_cols, {"rating": truth_cols["rating"]} if use_rating else {})
+    return has_rank
+
+
+def _check_files(con, predictions: Path, truth: Path, has_rank: bool, use_rating: bool) -> None:
+    """Ids present, numbers finite, no item twice in a user's list."""
+    _check_ids(con, "pred", predictions, "predictions")
+    _check_ids(con, "truth", truth, "truth")
+    for column in ("score", "rank") if has_rank else ("score",):
+        _check_numbers(con, "pred", column, predictions, "predictions")
+    if use_rating:
+        _check_numbers(con, "truth", "rating", truth, "truth")
+    _check_duplicates(con, predictions)
+
+
+def _index_ids(con, n_catalog_items: int | None) -> tuple[bool, int, int]:
+    """Dense indices: items over both files, users over the truth file, in id order.
+
+    Returns (item ids ordered as integers, number of users, number of items).
+    """
+    con.execute(
+        "CREATE TABLE items AS SELECT DISTINCT item_id FROM"
+        " (SELECT item_id FROM truth UNION ALL SELECT item_id FROM pred)"
+    )
+    items_as_integers = _all_integers(con, "items", "item_id")
+    con.execute(
+        "CREATE TABLE item_vocab AS SELECT item_id, (row_number() OVER (ORDER BY"
+        f" {_id_order('item_id', items_as_integers)}) - 1)::BIGINT AS item_idx FROM items"
+    )
+    con.execute("CREATE TABLE users AS SELECT DISTINCT user_id FROM truth")
+    users_as_integers = _all_integers(con, "users", "user_id")
+    con.execute(
+        "CREATE TABLE user_vocab AS SELECT user_id, (row_number() OVER (ORDER BY"
+        f" {_id_order('user_id', users_as_integers)}) - 1)::BIGINT AS user_idx FROM users"
+    )
+    n_items = _scalar(con, "SELECT count(*) FROM item_vocab")
+    n_users = _scalar(con, "SELECT count(*) FROM user_vocab")
+    if n_catalog_items is not None and n_catalog_items < n_items:
+        raise InvalidParameterError(
+            f"the catalogue size {n_catalog_items:,} is smaller than the {n_items:,} distinct items"
+            " in the predictions and truth files",
+            "pass the number of items in the whole catalogue, or leave it out to use the items in the files",
         )
-        user_ids = to_arrow(con.sql("SELECT user_id FROM user_vocab ORDER BY user_idx")).column(0).to_pylist()
-        counts = {
-            "prediction_rows": _scalar(con, "SELECT count(*) FROM pred"),
-            "truth_rows": _scalar(con, "SELECT count(*) FROM truth"),
-            "truth_users": n_users,
-            "prediction_users_not_in_truth": _scalar(
-                con, "SELECT count(DISTINCT user_id) FROM pred ANTI JOIN user_vocab USING (user_id)"
-            ),
-            "prediction_rows_ignored": _scalar(con, "SELECT count(*) FROM pred ANTI JOIN user_vocab USING (user_id)"),
-            "predicted_items": _scalar(con, "SELECT count(DISTINCT item_id) FROM pred"),
-            "predicted_items_not_in_truth": _scalar(
-                con,
-                "SELECT count(DISTINCT item_id) FROM pred"
-                " ANTI JOIN (SELECT DISTINCT item_id FROM truth) USING (item_id)",
-            ),
-            "prediction_rows_beyond_k_max": _scalar(con, f"SELECT count(*) FROM ranked WHERE pos >= {k_max}"),
-            "duplicate_truth_rows": _scalar(
-                con, "SELECT count(*) - count(DISTINCT (user_id, item_id)) FROM truth"
-            ),
-        }
+    return items_as_integers, n_users, n_items
+
+
+def _ranked_lists(con, has_rank: bool, k_max: int, relevant_min_rating: float | None):
+    """Every user's list in order (table ``ranked``); returns (placed, lengths, relevant, user ids).
+
+    placed: the first ``k_max`` rows of each list (user_idx, item_idx, pos); lengths: each list's length;
+    relevant: the relevant (user_idx, item_idx) pairs; user ids: the original ids in user_idx order.
+    """
+    order = "p.rank ASC, p.score DESC, v.item_idx ASC" if has_rank else "p.score DESC, v.item_idx ASC"
+    con.execute(
+        "CREATE TABLE ranked AS SELECT u.user_idx, v.item_idx,"
+        f" (row_number() OVER (PARTITION BY u.user_idx ORDER BY {order}) - 1)::BIGINT AS pos"
+        " FROM pred p JOIN user_vocab u USING (user_id) JOIN item_vocab v USING (item_id)"
+    )
+    placed = to_arrow(con.sql(f"SELECT user_idx, item_idx, pos FROM ranked WHERE pos < {k_max}"))
+    lengths = to_arrow(con.sql("SELECT user_idx, count(*)::BIGINT AS n FROM ranked GROUP BY user_idx"))
+    relevant_filter = f"WHERE t.rating >= {relevant_min_rating!r}" if relevant_min_rating is not None else ""
+    relevant = to_arrow(
+        con.sql(
+            "SELECT u.user_idx, v.item_idx FROM truth t JOIN user_vocab u USING (user_id)"
+            f" JOIN item_vocab v USING (item_id) {relevant_filter}"
+        )
+    )
+    user_ids = to_arrow(con.sql("SELECT user_id FROM user_vocab ORDER BY user_idx")).column(0).to_pylist()
+    return placed, lengths, relevant, user_ids
+
+
+def _file_counts(con, n_users: int, k_max: int) -> dict[str, int]:
+    """What the files hold and what of it does not fit the truth (the protocol's counts)."""
+    return {
+        "prediction_rows": _scalar(con, "SELECT count(*) FROM pred"),
+        "truth_rows": _scalar(con, "SELECT count(*) FROM truth"),
+        "truth_users": n_users,
+        "prediction_users_not_in_truth": _scalar(
+            con, "SELECT count(DISTINCT user_id) FROM pred ANTI JOIN user_vocab USING (user_id)"
+        ),
+        "prediction_rows_ignored": _scalar(con, "SELECT count(*) FROM pred ANTI JOIN user_vocab USING (user_id)"),
+        "predicted_items": _scalar(con, "SELECT count(DISTINCT item_id) FROM pred"),
+        "predicted_items_not_in_truth": _scalar(
+            con,
+            "SELECT count(DISTINCT item_id) FROM pred"
+            " ANTI JOIN (SELECT DISTINCT item_id FROM truth) USING (item_id)",
+        ),
+        "prediction_rows_beyond_k_max": _scalar(con, f"SELECT count(*) FROM ranked WHERE pos >= {k_max}"),
+        "duplicate_truth_rows": _scalar(
+            con, "SELECT count(*) - count(DISTINCT (user_id, item_id)) FROM truth"
+        ),
+    }
+
+
+def _to_arrays(placed, lengths, relevant, n_users: int, n_items: int, k_max: int):
+    """(lists: users x k_max item indices padded with -1, each list's length, the relevant items as CSR)."""
+    import numpy as np
+    import scipy.sparse as sp
 
     lists = np.full((n_users, k_max), -1, dtype=np.int64)
     lists[placed.column("user_idx").to_numpy(), placed.column("pos").to_numpy()] = placed.column("item_idx").to_numpy()
@@ -181,19 +245,35 @@ def evaluate_files(
         (np.ones(truth_rows.size), (truth_rows, relevant.column("item_idx").to_numpy())), shape=(n_users, n_items)
     )
     truth_csr.sum_duplicates()
+    return lists, list_length, truth_csr
+
+
+def _users_with_relevant_items(truth_csr, rule: str):
+    """Which users have a relevant item; an error when none has."""
+    import numpy as np
+
     has_relevant = np.diff(truth_csr.indptr) > 0
-    rule = f"truth rows with rating >= {relevant_min_rating:g}" if use_rating else "every truth row"
     if not has_relevant.any():
         raise InvalidParameterError(
             f"no truth row is relevant ({rule})", "lower the minimum relevant rating, or check the truth file"
         )
-    catalog = n_catalog_items if n_catalog_items is not None else n_items
-    result = evaluate_lists(lists, truth_csr, ks, n_catalog_items=catalog)
+    return has_relevant
 
-    counts["truth_users_without_relevant_items"] = int((~has_relevant).sum())
-    counts["evaluated_users_without_predictions"] = result.n_users_without_predictions
-    counts["lists_shorter_than_k_max"] = int((has_relevant & (list_length > 0) & (list_length < k_max)).sum())
-    protocol: dict[str, Any] = {
+
+def _list_counts(result, has_relevant, list_length, k_max: int) -> dict[str, int]:
+    """The protocol's counts that need the evaluation: users without relevant items or lists, short lists."""
+    return {
+        "truth_users_without_relevant_items": int((~has_relevant).sum()),
+        "evaluated_users_without_predictions": result.n_users_without_predictions,
+        "lists_shorter_than_k_max": int((has_relevant & (list_length > 0) & (list_length < k_max)).sum()),
+    }
+
+
+def _protocol(
+    predictions: Path, truth: Path, *, rule: str, has_rank: bool, items_as_integers: bool, ks, result,
+    catalog: int, catalog_given: bool, counts: dict[str, int],
+) -> dict[str, Any]:
+    return {
         "predictions": str(predictions),
         "truth": str(truth),
         "relevance": rule,
@@ -206,20 +286,21 @@ def evaluate_files(
         "ks": list(ks),
         "users_evaluated": result.n_users,
         "coverage_denominator": (
-            f"{catalog:,} items (the catalogue size given)" if n_catalog_items is not None
+            f"{catalog:,} items (the catalogue size given)" if catalog_given
             else f"{catalog:,} distinct items in the truth and predictions files"
         ),
         "novelty": "not computed: prediction files carry no training popularity",
         **counts,
     }
-    warnings = _warnings(counts, k_max)
 
+
+def _per_user(result, user_ids: list[str]):
+    """The per-user table with the original ``user_id`` (text) as its second column."""
     import pyarrow as pa
 
     table = result.to_arrow()
     ids = [user_ids[i] for i in table.column("user").to_numpy()]
-    table = table.add_column(1, "user_id", pa.array(ids, type=pa.string()))
-    return FileEvaluation(metrics=result.metrics, protocol=protocol, per_user=table, warnings=warnings)
+    return table.add_column(1, "user_id", pa.array(ids, type=pa.string()))
 
 
 # -- reading -------------------------------------------------------------------------------------

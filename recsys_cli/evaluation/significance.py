@@ -8,11 +8,15 @@ Seeded, so the same inputs always give the same interval.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from recsys_cli.errors import InvalidParameterError
+from recsys_cli.vocabulary import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, PAIRED_METRICS
+
+METHOD = f"paired bootstrap of mean(b - a) over users, {BOOTSTRAP_RESAMPLES} resamples, seed {BOOTSTRAP_SEED}, 95%"
 
 
 @dataclass(frozen=True)
@@ -38,9 +42,9 @@ def paired_bootstrap(
     a: np.ndarray,
     b: np.ndarray,
     *,
-    n_resamples: int = 2000,
+    n_resamples: int = BOOTSTRAP_RESAMPLES,
     confidence: float = 0.95,
-    seed: int = 0,
+    seed: int = BOOTSTRAP_SEED,
     chunk: int = 100,
 ) -> Interval:
     """Confidence interval of mean(b - a) by resampling users (rows) with replacement."""
@@ -59,9 +63,9 @@ def paired_bootstrap_many(
     a: np.ndarray,
     b: np.ndarray,
     *,
-    n_resamples: int = 2000,
+    n_resamples: int = BOOTSTRAP_RESAMPLES,
     confidence: float = 0.95,
-    seed: int = 0,
+    seed: int = BOOTSTRAP_SEED,
     chunk: int = 100,
 ) -> list[Interval]:
     """:func:`paired_bootstrap` for every column of two (users x metrics) arrays at once.
@@ -101,3 +105,19 @@ def paired_bootstrap_many(
         Interval(float(difference[:, j].mean()), float(low[j]), float(high[j]), confidence, n_users, n_resamples)
         for j in range(n_metrics)
     ]
+
+
+def paired_keys(keys: Iterable[str]) -> list[str]:
+    """The ``<metric>@<k>`` keys whose differences get a paired interval (``PAIRED_METRICS``)."""
+    return [key for key in keys if key.split("@")[0] in PAIRED_METRICS]
+
+
+def paired_intervals(
+    a: Mapping[str, np.ndarray], b: Mapping[str, np.ndarray], keys: Sequence[str]
+) -> dict[str, dict]:
+    """Each key's interval of mean(b - a) (as JSON), all from one set of draws of the same users."""
+    if not keys:
+        return {}
+    intervals = paired_bootstrap_many(np.column_stack([a[key] for key in keys]), np.column_stack([b[key] for key in keys]))
+    return {key: interval.to_json() for key, interval in zip(keys, intervals)}
+

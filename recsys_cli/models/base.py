@@ -62,6 +62,9 @@ class CandidateModel(ABC):
     name: ClassVar[str]
     description: ClassVar[str]
     Params: ClassVar[type[ModelParams]]
+    # Capabilities: what a run of this model offers beyond scoring.
+    explainable: ClassVar[bool] = False  # ``contributions`` says which past items made a score
+    indexable: ClassVar[bool] = False  # ``item_embeddings`` exist: an ANN index can serve it
 
     def __init__(self, params: ModelParams | None = None, seed: int = 42):
         self.params = params if params is not None else self.Params()
@@ -102,6 +105,12 @@ class CandidateModel(ABC):
         Full ranking then needs no users x items block (topk.top_k_of_one_order)."""
         return None
 
+    def contributions(
+        self, user: int, user_items: sp.csr_matrix, items: list[int], n: int
+    ) -> list[list[tuple[int, float]]]:
+        """For each of ``items``: the user's past items that contributed most to its score (``explainable``)."""
+        raise InvalidParameterError(f"model '{self.name}' cannot explain its scores")
+
     # -- embeddings (for the ANN index) ------------------------------------------------
     def item_embeddings(self) -> np.ndarray | None:
         """Item vectors whose inner product with ``user_embeddings`` is the score, if any."""
@@ -125,6 +134,12 @@ class CandidateModel(ABC):
     def restore(self, state: dict[str, np.ndarray], n_users: int, n_items: int) -> None:
         self.n_users, self.n_items = n_users, n_items
         self._restore(state)
+
+
+def strongest_contributions(past: np.ndarray, weights: np.ndarray, n: int) -> list[tuple[int, float]]:
+    """The ``n`` past items with the largest non-zero contribution (ties to the lower item)."""
+    order = np.lexsort((past, -weights))[:n]
+    return [(int(past[i]), float(weights[i])) for i in order if weights[i] != 0]
 
 
 def check_user_items(user_items) -> None:

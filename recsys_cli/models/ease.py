@@ -15,7 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recsys_cli.errors import ResourceLimitError
-from recsys_cli.models.base import CandidateModel, ModelParams, TrainingData, param
+from recsys_cli.models.base import CandidateModel, ModelParams, TrainingData, param, strongest_contributions
 from recsys_cli.reporting import Reporter
 
 # the float64 Gram matrix (inverted in place) and the float32 weights live at the same time
@@ -68,6 +68,7 @@ class EASEParams(ModelParams):
 
 class EASEModel(CandidateModel):
     name = "ease"
+    explainable = True
     description = "EASE closed-form item-item autoencoder (Steck 2019)"
     Params = EASEParams
 
@@ -104,6 +105,10 @@ class EASEModel(CandidateModel):
         rows = user_items[users]
         rows.data = np.ones_like(rows.data)  # EASE is defined on the binary matrix
         return np.asarray(rows @ self.weights, dtype=np.float32)
+
+    def contributions(self, user: int, user_items: sp.csr_matrix, items: list[int], n: int):
+        past = user_items[user].indices  # EASE scores the binary row: x_u B
+        return [strongest_contributions(past, self.weights[past, item].astype(np.float64), n) for item in items]
 
     def state(self) -> dict[str, np.ndarray]:
         return {"weights": self.weights}

@@ -66,6 +66,7 @@ def _check_factors(model, n_users: int, n_items: int, width: int, name: str) -> 
 class FactorModel(CandidateModel):
     """Shared scoring and persistence for models with user and item factors."""
 
+    indexable = True
     factor_width_extra = 0  # BPR stores an item bias as one more column
 
     def __init__(self, params=None, seed: int = 42):
@@ -107,6 +108,7 @@ class ALSParams(ModelParams):
 
 class ALSModel(FactorModel):
     name = "als"
+    explainable = True
     description = "implicit AlternatingLeastSquares (Hu, Koren & Volinsky 2008), conjugate gradient"
     Params = ALSParams
 
@@ -123,6 +125,9 @@ class ALSModel(FactorModel):
             _fit_with_progress(model, user_items, p.iterations, "ALS", reporter)
         _check_factors(model, self.n_users, self.n_items, p.factors, "ALS")
         self.user_factors, self.item_factors = model.user_factors, model.item_factors
+
+    def contributions(self, user: int, user_items: sp.csr_matrix, items: list[int], n: int):
+        return [contributions for _, contributions in self.explain_many(user, user_items, items, n)]
 
     def explain(self, user: int, user_items: sp.csr_matrix, item: int, n: int = 5):
         """implicit's explanation of one score: (total, [(past item, contribution), ...])."""

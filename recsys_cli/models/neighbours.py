@@ -13,7 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recsys_cli.models.factorization import implicit_environment
-from recsys_cli.models.base import CandidateModel, ModelParams, TrainingData, param
+from recsys_cli.models.base import CandidateModel, ModelParams, TrainingData, param, strongest_contributions
 from recsys_cli.reporting import Reporter
 
 SIMILARITIES = ("cosine", "bm25", "tfidf")
@@ -29,6 +29,7 @@ class ItemKNNParams(ModelParams):
 
 class ItemKNNModel(CandidateModel):
     name = "item-knn"
+    explainable = True
     description = "implicit item-item nearest neighbours (cosine, BM25 or TF-IDF)"
     Params = ItemKNNParams
 
@@ -58,6 +59,14 @@ class ItemKNNModel(CandidateModel):
     def score(self, users: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
         scores = (user_items[users] @ self.similarity).toarray()
         return scores.astype(np.float32, copy=False)
+
+    def contributions(self, user: int, user_items: sp.csr_matrix, items: list[int], n: int):
+        row = user_items[user]
+        return [
+            strongest_contributions(row.indices, np.asarray(self.similarity[row.indices][:, [item]].todense()).ravel()
+                                    * row.data, n)
+            for item in items
+        ]
 
     def state(self) -> dict[str, np.ndarray]:
         s = self.similarity

@@ -11,11 +11,13 @@ from recsys_cli.models.ease import EASEModel
 from recsys_cli.models.factorization import ALSModel, BPRModel
 from recsys_cli.models.neighbours import ItemKNNModel
 from recsys_cli.models.popular import PopularModel
+from recsys_cli.vocabulary import MODEL_NAMES
 
 MODELS: dict[str, type[CandidateModel]] = {
     cls.name: cls for cls in (ALSModel, BPRModel, ItemKNNModel, EASEModel, PopularModel)
 }
-MODEL_NAMES = tuple(MODELS)
+if tuple(MODELS) != MODEL_NAMES:  # the CLI and recipes offer MODEL_NAMES without importing the classes
+    raise AssertionError(f"model classes {tuple(MODELS)} do not match recsys_cli.vocabulary.MODEL_NAMES")
 
 
 def model_class(name: str) -> type[CandidateModel]:

@@ -34,8 +34,9 @@ from recsys_cli.errors import RecsysError
 from recsys_cli.models.registry import create_model, model_class
 from recsys_cli.pipeline.recipe import Recipe, RecipeError
 from recsys_cli.ranking.features import FEATURES
-from recsys_cli.ranking.lambdarank import RankerParams
+from recsys_cli.ranking.params import RANKER_DEFAULTS, RankerParams
 from recsys_cli.reporting import Reporter
+from recsys_cli.vocabulary import STAGE_ROWS
 from recsys_cli.runs.artifacts import (
     INDEX_KIND,
     RANKER_KIND,
@@ -50,7 +51,6 @@ from recsys_cli.runs.recommendations import generate_candidates
 from recsys_cli.runs.ranker import train_ranker
 from recsys_cli.runs.training import train_candidates
 
-FACTOR_MODELS = ("als", "bpr")  # the models an Annoy index can be built for
 
 
 @dataclass
@@ -199,7 +199,7 @@ def _generator_stages(recipe: Recipe, plan: Plan, table: dict[str, Any]) -> list
     config = {"run": run, **{k: table[k] for k in ("model", "params", "seed", "values")}}
     stages = [Stage(train_name, "train", config, ("split",), (f"run:{run}",), train)]
     index = recipe.config["index"]
-    if index["enabled"] and table["model"] in FACTOR_MODELS:
+    if index["enabled"] and model_class(table["model"]).indexable:
 
         def build(workspace: Workspace, reporter: Reporter) -> None:
             build_run_index(workspace, run, n_trees=index["trees"], seed=index["seed"], reporter=reporter)
@@ -229,9 +229,7 @@ def _ranker_stage(recipe: Recipe, plan: Plan) -> Stage:
             f"{recipe.path}: the ranker learns from the validation part, but the split has none",
             "set split.val_fraction (or split.val_after / split.val_n), or set ranker.enabled = false",
         )
-    params = _checked(lambda: RankerParams(**{k: section[k] for k in (
-        "num_leaves", "learning_rate", "trees", "early_stopping", "min_data_in_leaf", "valid_fraction", "seed",
-        "threads")}).validated(), recipe, "ranker")
+    params = _checked(lambda: RankerParams(**{k: section[k] for k in RANKER_DEFAULTS}).validated(), recipe, "ranker")
     others = [run for run in plan.runs.values() if run != plan.primary]
     if section["features"]:
 
@@ -266,10 +264,10 @@ def _evaluate_stages(recipe: Recipe, plan: Plan) -> list[Stage]:
                 f"{recipe.path}: evaluation.ks {too_big} exceed the primary generator's {recipe.config['candidates'][0]['k']} candidates",
                 "lower evaluation.ks or raise candidates.0.k",
             )
-    unknown = [row for row in section["rows"] if row not in ("popular", "candidates", "ranker")]
+    unknown = [row for row in section["rows"] if row not in STAGE_ROWS]
     if unknown:
         raise RecipeError(f"{recipe.path}: evaluation.rows has unknown row '{unknown[0]}'",
-                          "rows: popular, candidates, ranker")
+                          f"rows: {', '.join(STAGE_ROWS)}")
     minimum = section["relevant_min_rating"]
     config = {"ks": list(ks), "relevant_min_rating": minimum}
     stages = []

@@ -20,7 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from recsys_cli.data.split_strategies import STRATEGIES
 from recsys_cli.errors import RecsysError
+from recsys_cli.ranking.params import RANKER_DEFAULTS
+from recsys_cli.vocabulary import LABEL_SCHEMES, MATRIX_VALUES, MODEL_NAMES, STAGE_ROWS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -67,8 +70,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
     },
     "split": {
         "name": Key("str", REQUIRED),
-        "strategy": Key("str", "temporal-per-user",
-                        ("random", "random-per-user", "temporal", "temporal-per-user", "leave-last")),
+        "strategy": Key("str", "temporal-per-user", STRATEGIES),
         "test_fraction": Key("float"), "val_fraction": Key("float"),
         "test_after": Key("str"), "val_after": Key("str"),
         "n": Key("int", minimum=1), "val_n": Key("int", minimum=1),
@@ -76,26 +78,25 @@ SCHEMA: dict[str, dict[str, Key]] = {
     },
     "candidates": {
         "run": Key("str", REQUIRED),
-        "model": Key("str", REQUIRED, ("als", "bpr", "item-knn", "ease", "popular")),
+        "model": Key("str", REQUIRED, MODEL_NAMES),
         "k": Key("int", 200, minimum=1),
         "params": Key("table", {}),
         "seed": Key("int", 42, **SEED),
-        "values": Key("str", "ones", ("ones", "rating")),
+        "values": Key("str", "ones", MATRIX_VALUES),
     },
     "index": {"enabled": Key("bool", False), "trees": Key("int", 50, minimum=1), "seed": Key("int", 42, **SEED)},
     "ranker": {
         "enabled": Key("bool", True),
         "features": Key("list[str]", []),  # empty: every feature the data supports
-        "labels": Key("str", "graded", ("graded", "binary")),
-        "num_leaves": Key("int", 31), "learning_rate": Key("float", 0.05), "trees": Key("int", 300),
-        "early_stopping": Key("int", 30), "min_data_in_leaf": Key("int", 50),
-        "valid_fraction": Key("float", 0.2), "seed": Key("int", 42, **SEED), "threads": Key("int", 1),
+        "labels": Key("str", LABEL_SCHEMES[0], LABEL_SCHEMES),
+        **{name: Key(type(default).__name__, default) for name, default in RANKER_DEFAULTS.items() if name != "seed"},
+        "seed": Key("int", RANKER_DEFAULTS["seed"], **SEED),
         "refit": Key("bool", True),
     },
     "evaluation": {
         "ks": Key("list[int]", [10, 20], minimum=1),
         "relevant_min_rating": Key("float"),
-        "rows": Key("list[str]", ["popular", "candidates", "ranker"]),
+        "rows": Key("list[str]", list(STAGE_ROWS)),  # each one of STAGE_ROWS (checked by the plan)
     },
 }
 LIST_SECTIONS = ("candidates",)  # arrays of tables: [[candidates]]

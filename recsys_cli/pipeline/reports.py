@@ -14,7 +14,7 @@ from typing import Any
 
 from recsys_cli.data.workspace import Workspace
 from recsys_cli.errors import CorruptArtifactError, InvalidParameterError, UnknownNameError
-from recsys_cli.evaluation.significance import paired_bootstrap_many
+from recsys_cli.evaluation.significance import METHOD, paired_intervals
 from recsys_cli.reporting import SILENT
 from recsys_cli.runs.artifacts import MANIFEST_FILE, METRICS_FILE, PER_USER_FILE
 
@@ -101,13 +101,12 @@ class RecipeRunComparison:
 
     def document(self) -> dict[str, Any]:
         return {"a": self.a.name, "b": self.b.name, "ks": self.ks,
-                "method": "paired bootstrap of mean(b - a) over users, 2000 resamples, seed 0, 95%",
+                "method": METHOD,
                 "comparisons": [r.to_json() for r in self.rows], "warnings": self.warnings}
 
 
 def compare_recipe_runs(workspace: Workspace, a: str, b: str, k: int | str | None = None) -> RecipeRunComparison:
     """Every metric of every row both runs evaluated, at ``k`` (default: the smallest K both have; 'all')."""
-    import numpy as np
     import pyarrow.parquet as pq
 
 
@@ -138,14 +137,13 @@ def compare_recipe_runs(workspace: Workspace, a: str, b: str, k: int | str | Non
     for key in [key for key in frames[0] if key in frames[1]]:
         (users_a, values_a), (users_b, values_b) = frames[0][key], frames[1][key]
         shared, index_a, index_b = _align(users_a, users_b)
-        intervals = [None] * len(metrics)
+        intervals = {}
         if paired and len(shared):
-            intervals = [i.to_json() for i in paired_bootstrap_many(
-                np.column_stack([values_a[m][index_a] for m in metrics]),
-                np.column_stack([values_b[m][index_b] for m in metrics]), seed=0)]
-        for metric, interval in zip(metrics, intervals):
+            intervals = paired_intervals({m: values_a[m][index_a] for m in metrics},
+                                         {m: values_b[m][index_b] for m in metrics}, metrics)
+        for metric in metrics:
             rows.append(MetricComparison(key[0], key[1], metric, float(values_a[metric].mean()),
-                                         float(values_b[metric].mean()), interval))
+                                         float(values_b[metric].mean()), intervals.get(metric)))
     return RecipeRunComparison(first, second, wanted, rows, warnings)
 
 

@@ -20,7 +20,7 @@ _HOMES = {
     "Feature": "features",
     "compute_features": "features",
     "resolve_features": "features",
-    "RankerParams": "lambdarank",
+    "RankerParams": "params",
 }
 
 

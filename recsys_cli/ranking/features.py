@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import numpy as np
 
 from recsys_cli.data.canonical import configure
 from recsys_cli.data.sqltext import first_line, sql_ident, sql_literal

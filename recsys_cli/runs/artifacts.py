@@ -11,8 +11,7 @@ MANIFEST_FILE = "manifest.json"
 METRICS_FILE = "metrics.json"
 PER_USER_FILE = "per_user.parquet"
 
-# The split parts a run can be evaluated on, or make candidates for.
-EVALUATED_PARTS = ("test", "val")
+from recsys_cli.vocabulary import EVALUATED_PARTS  # noqa: F401 (the parts that have evaluations and candidates)
 
 
 def evaluation_kind(part: str) -> str:

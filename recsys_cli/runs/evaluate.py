@@ -17,12 +17,13 @@ import numpy as np
 
 from recsys_cli.data.workspace import Workspace
 from recsys_cli.errors import InvalidParameterError
-from recsys_cli.evaluation.metrics import DEFAULT_KS, evaluate_lists, history_shares
+from recsys_cli.evaluation.metrics import evaluate_lists, history_shares
 from recsys_cli.reporting import SILENT, Reporter
 from recsys_cli.runs.artifacts import EVALUATED_PARTS, METRICS_FILE, PER_USER_FILE, evaluation_kind
 from recsys_cli.runs.retrieval import exact_top_k
 from recsys_cli.runs.store import open_run, publish_artifact, reopen_for_writing
 from recsys_cli.topk import check_ks
+from recsys_cli.vocabulary import DEFAULT_KS
 
 
 @dataclass

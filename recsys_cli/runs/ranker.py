@@ -29,7 +29,9 @@ from recsys_cli.ranking.features import (
     read_features,
     resolve_features,
 )
-from recsys_cli.ranking.lambdarank import LABEL_SCHEMES, RankerParams, grade_labels, group_sizes, train_lambdarank
+from recsys_cli.ranking.lambdarank import grade_labels, group_sizes, train_lambdarank
+from recsys_cli.ranking.params import RankerParams
+from recsys_cli.vocabulary import LABEL_SCHEMES
 from recsys_cli.ranking.pool import (
     Pool,
     combined_history,
@@ -179,81 +181,151 @@ def train_ranker(
             check_split(primary)
             sources = [label_candidates(context) for context in contexts]
             names, columns = resolve(contexts, features)
-            n_users, n_items = primary.dataset.n_users, primary.dataset.n_items
-            pool = union_pool([read_lists(path) for path, _ in sources], n_items)
-            group_sizes(pool.users)  # LightGBM's per-query limit, checked before hours of features
-            batch = default_batch_size(n_items)
-            models = [context.model() for context in contexts]  # loaded (and checksummed) once each
-            for context, model in zip(contexts, models):
-                score, _ = model_scorer(model, context.part("train").user_items)
-                pool.scores.append(score_pool(pool, score, batch))
-            ratings, window_users, counts = window_ratings(primary.split_folder / "val.parquet", pool, n_items)
-            hits = ~np.isnan(ratings)
-            if not hits.any():
-                raise InvalidParameterError(
-                    f"the label window (the val part of split '{primary.split.name}': {int(counts.sum()):,} "
-                    f"interactions by {window_users.size:,} users) has no interaction among the "
-                    f"{len(pool):,} candidates",
-                    f"widen it (split again with a larger --val-fraction or --val-n) or make more candidates: "
-                    f"recsys candidates {run} --on val -k {min(500, n_items)}",
-                )
-            grades = grade_labels(ratings, labels)
-            _, features_path, report = build_features(contexts, LABEL_WINDOW, pool, scratch, names, reporter)
-            users, items, matrix = read_features(features_path, columns)
-            if not (np.array_equal(users, pool.users) and np.array_equal(items, pool.items)):
-                raise CorruptArtifactError("the features do not line up with the candidate pool")
-            # users without a positive candidate carry no pairwise signal: lambdarank skips them anyway
-            positive_users = np.unique(pool.users[hits])
-            keep = np.isin(pool.users, positive_users)
-            trained = train_lambdarank(
-                matrix[keep], grades.grades[keep], pool.users[keep], columns, grades.gains, params, reporter=reporter
-            )
-            refitted = []
-            if refit_generators:
-                for i, (context, model) in enumerate(zip(contexts, models)):
-                    data = combined_history([
-                        read_part(context.split_folder, part, n_users, n_items, context.values,
-                                  with_time=model.needs_time())
-                        for part in ("train", "val")
-                    ])
-                    reporter.info(f"refitting {context.run.model} ('{context.run.name}') on train + val")
-                    config = save_model(refit(model, data, reporter), _mkdir(scratch / REFIT_FOLDER / str(i)))
-                    refitted.append(config["sha256"])
-        _write_labels(scratch / LABELS_FILE, pool, grades.grades)
-        (scratch / RANKER_MODEL_FILE).write_text(trained.model_text)
-        importance = sorted(trained.importance.items(), key=lambda kv: (-kv[1], kv[0]))
-        _write_importance(scratch / IMPORTANCE_FILE, importance)
-        meta = {
-            "sources": [
-                {"run": c.run.name, "model": c.run.model, "model_sha256": c.run.manifest.get("model_sha256"),
-                 "candidates": int(m["k"]), "retrieval": m.get("retrieval", "exact"),
-                 "refit_sha256": refitted[i] if refitted else None}
-                for i, (c, (_, m)) in enumerate(zip(contexts, sources))
-            ],
-            "refit": bool(refit_generators),
-            "features": names,
-            "columns": columns,
-            "labels": {"scheme": grades.scheme, "gains": grades.gains, "levels": grades.levels},
-            "params": params.to_dict(),
-            "label_window": {
-                "part": LABEL_WINDOW.part, "history": list(LABEL_WINDOW.history),
-                "users": int(window_users.size), "interactions": int(counts.sum()),
-            },
-            "pool": {
-                "rows": len(pool), "users": int(np.unique(pool.users).size), "positives": int(hits.sum()),
-                "recall": pool_recall(pool, hits, window_users, counts),
-            },
-            "training": {
-                "rows": int(keep.sum()), "users": int(positive_users.size),
-                "best_iteration": trained.best_iteration, "trees_grown": trained.trees,
-                "valid_ndcg@10": trained.valid_ndcg, "seconds": round(trained.seconds, 3),
-            },
-            "features_seconds": round(report.seconds, 3),
-            "wall_seconds": round(time.perf_counter() - started, 3),
-        }
+            pool, models = _scored_pool(contexts, sources)
+            window = _label_window(primary, pool, run)
+            grades = grade_labels(window.ratings, labels)
+            matrix, report = _pool_features(contexts, pool, names, columns, scratch, reporter)
+            fit = _fit_lambdarank(matrix, pool, window.hits, grades, columns, params, reporter)
+            refitted = _refit_sources(contexts, models, scratch, reporter) if refit_generators else []
+        importance = _write_ranker(scratch, pool, grades, fit.trained)
+        meta = _ranker_meta(
+            contexts, sources, refitted, refit_generators=refit_generators, names=names, columns=columns,
+            grades=grades, params=params, window=window, pool=pool, fit=fit, report=report, started=started,
+        )
         return _publish(workspace, primary, contexts, scratch, meta, importance, reporter)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+# -- the steps of train_ranker -------------------------------------------------------------------
+
+
+@dataclass
+class _LabelWindow:
+    """The label window over the pool: each pool row's rating (NaN: no interaction) and whether it is a hit;
+    the window's users and their interaction counts."""
+
+    ratings: np.ndarray
+    hits: np.ndarray
+    users: np.ndarray
+    counts: np.ndarray
+
+
+@dataclass
+class _Fit:
+    """The trained ranker, the pool rows it learnt from and their users (those with a positive candidate)."""
+
+    trained: Any
+    keep: np.ndarray
+    positive_users: np.ndarray
+
+
+def _scored_pool(contexts, sources) -> tuple[Pool, list]:
+    """The union of the sources' label-window lists, scored by every source's model; returns (pool, models)."""
+    n_items = contexts[0].dataset.n_items
+    pool = union_pool([read_lists(path) for path, _ in sources], n_items)
+    group_sizes(pool.users)  # LightGBM's per-query limit, checked before hours of features
+    batch = default_batch_size(n_items)
+    models = [context.model() for context in contexts]  # loaded (and checksummed) once each
+    for context, model in zip(contexts, models):
+        score, _ = model_scorer(model, context.part("train").user_items)
+        pool.scores.append(score_pool(pool, score, batch))
+    return pool, models
+
+
+def _label_window(primary, pool: Pool, run: str) -> _LabelWindow:
+    """What the window's users did among the candidates; an error when the pool holds none of it."""
+    n_items = primary.dataset.n_items
+    ratings, window_users, counts = window_ratings(primary.split_folder / "val.parquet", pool, n_items)
+    hits = ~np.isnan(ratings)
+    if not hits.any():
+        raise InvalidParameterError(
+            f"the label window (the val part of split '{primary.split.name}': {int(counts.sum()):,} "
+            f"interactions by {window_users.size:,} users) has no interaction among the "
+            f"{len(pool):,} candidates",
+            f"widen it (split again with a larger --val-fraction or --val-n) or make more candidates: "
+            f"recsys candidates {run} --on val -k {min(500, n_items)}",
+        )
+    return _LabelWindow(ratings, hits, window_users, counts)
+
+
+def _pool_features(contexts, pool: Pool, names: list[str], columns: list[str], scratch: Path, reporter: Reporter):
+    """The pool's feature matrix (rows in pool order, checked) and the features report."""
+    _, features_path, report = build_features(contexts, LABEL_WINDOW, pool, scratch, names, reporter)
+    users, items, matrix = read_features(features_path, columns)
+    if not (np.array_equal(users, pool.users) and np.array_equal(items, pool.items)):
+        raise CorruptArtifactError("the features do not line up with the candidate pool")
+    return matrix, report
+
+
+def _fit_lambdarank(matrix, pool: Pool, hits, grades, columns, params: RankerParams, reporter: Reporter) -> _Fit:
+    # users without a positive candidate carry no pairwise signal: lambdarank skips them anyway
+    positive_users = np.unique(pool.users[hits])
+    keep = np.isin(pool.users, positive_users)
+    trained = train_lambdarank(
+        matrix[keep], grades.grades[keep], pool.users[keep], columns, grades.gains, params, reporter=reporter
+    )
+    return _Fit(trained, keep, positive_users)
+
+
+def _refit_sources(contexts, models, scratch: Path, reporter: Reporter) -> list[str]:
+    """Fit every source model again on train + val into ``scratch``; returns the refitted models' checksums."""
+    n_users, n_items = contexts[0].dataset.n_users, contexts[0].dataset.n_items
+    refitted = []
+    for i, (context, model) in enumerate(zip(contexts, models)):
+        data = combined_history([
+            read_part(context.split_folder, part, n_users, n_items, context.values, with_time=model.needs_time())
+            for part in ("train", "val")
+        ])
+        reporter.info(f"refitting {context.run.model} ('{context.run.name}') on train + val")
+        config = save_model(refit(model, data, reporter), _mkdir(scratch / REFIT_FOLDER / str(i)))
+        refitted.append(config["sha256"])
+    return refitted
+
+
+def _write_ranker(scratch: Path, pool: Pool, grades, trained) -> list[tuple[str, float]]:
+    """The labels, the model and the feature importance into ``scratch``; returns the importance, largest first."""
+    _write_labels(scratch / LABELS_FILE, pool, grades.grades)
+    (scratch / RANKER_MODEL_FILE).write_text(trained.model_text)
+    importance = sorted(trained.importance.items(), key=lambda kv: (-kv[1], kv[0]))
+    _write_importance(scratch / IMPORTANCE_FILE, importance)
+    return importance
+
+
+def _ranker_meta(
+    contexts, sources, refitted: list[str], *, refit_generators: bool, names, columns, grades,
+    params: RankerParams, window: _LabelWindow, pool: Pool, fit: _Fit, report, started: float,
+) -> dict[str, Any]:
+    """The ranker artifact's record."""
+    trained = fit.trained
+    return {
+        "sources": [
+            {"run": c.run.name, "model": c.run.model, "model_sha256": c.run.manifest.get("model_sha256"),
+             "candidates": int(m["k"]), "retrieval": m.get("retrieval", "exact"),
+             "refit_sha256": refitted[i] if refitted else None}
+            for i, (c, (_, m)) in enumerate(zip(contexts, sources))
+        ],
+        "refit": bool(refit_generators),
+        "features": names,
+        "columns": columns,
+        "labels": {"scheme": grades.scheme, "gains": grades.gains, "levels": grades.levels},
+        "params": params.to_dict(),
+        "label_window": {
+            "part": LABEL_WINDOW.part, "history": list(LABEL_WINDOW.history),
+            "users": int(window.users.size), "interactions": int(window.counts.sum()),
+        },
+        "pool": {
+            "rows": len(pool), "users": int(np.unique(pool.users).size), "positives": int(window.hits.sum()),
+            "recall": pool_recall(pool, window.hits, window.users, window.counts),
+        },
+        "training": {
+            "rows": int(fit.keep.sum()), "users": int(fit.positive_users.size),
+            "best_iteration": trained.best_iteration, "trees_grown": trained.trees,
+            "valid_ndcg@10": trained.valid_ndcg, "seconds": round(trained.seconds, 3),
+        },
+        "features_seconds": round(report.seconds, 3),
+        "wall_seconds": round(time.perf_counter() - started, 3),
+    }
 
 
 def _mkdir(path: Path) -> Path:

@@ -10,16 +10,17 @@ import numpy as np
 
 from recsys_cli.data.workspace import Workspace
 from recsys_cli.errors import InvalidParameterError
+from recsys_cli.models.registry import MODELS, model_class
 from recsys_cli.reporting import SILENT, Reporter
 from recsys_cli.runs.artifacts import CANDIDATES_FILE, EVALUATED_PARTS, candidates_kind
 from recsys_cli.runs.indexing import annoy_top_k
-from recsys_cli.runs.retrieval import RETRIEVALS, exact_top_k, popularity_order
+from recsys_cli.runs.retrieval import exact_top_k, popularity_order
+from recsys_cli.vocabulary import RETRIEVALS
 from recsys_cli.runs.store import open_run, publish_artifact, reopen_for_writing
 from recsys_cli.topk import check_k
 
 # not a K the user chose: capped at the catalogue instead of refused
 DEFAULT_CANDIDATES = "default"
-EXPLAINABLE = ("als", "item-knn", "ease")
 
 
 @dataclass
@@ -45,23 +46,6 @@ def _item_details(folder: Path, items: list[int]) -> dict[int, dict[str, Any]]:
     return out
 
 
-def _contributions(model, user: int, user_items, items: list[int], n: int) -> list[list[tuple[int, float]]]:
-    """For each of ``items``: the user's past items that contributed most to its score."""
-    if model.name == "als":
-        return [contributions for _, contributions in model.explain_many(user, user_items, items, n)]
-    row = user_items[user]
-    past = row.indices
-    explained = []
-    for item in items:
-        if model.name == "item-knn":
-            weights = np.asarray(model.similarity[past][:, [item]].todense()).ravel() * row.data
-        else:  # ease scores the binary row: x_u B
-            weights = model.weights[past, item].astype(np.float64)
-        order = np.lexsort((past, -weights))[:n]
-        explained.append([(int(past[i]), float(weights[i])) for i in order if weights[i] != 0])
-    return explained
-
-
 def recommend(
     workspace: Workspace, run: str, user_id: str, *, k: int = 10, explain: bool = False, explain_n: int = 3
 ) -> Recommendation:
@@ -70,10 +54,10 @@ def recommend(
     with workspace.reading():
         context = open_run(workspace, run)
         k = check_k(k, n_items=context.dataset.n_items)
-        if explain and context.run.model not in EXPLAINABLE:
+        if explain and not model_class(context.run.model).explainable:
             raise InvalidParameterError(
                 f"model '{context.run.model}' cannot explain its scores",
-                f"--explain works for {', '.join(EXPLAINABLE)} runs",
+                f"--explain works for {', '.join(name for name, cls in MODELS.items() if cls.explainable)} runs",
             )
         train = context.part("train").user_items
         model = context.model()
@@ -98,7 +82,7 @@ def recommend(
             scores = retrieved.scores[0][: top.size]
         else:
             scores = np.bincount(train.indices, minlength=train.shape[1])[top].astype(np.float64)
-        explained = _contributions(model, user, train, [int(i) for i in top], explain_n) if explain and reason is None else []
+        explained = model.contributions(user, train, [int(i) for i in top], explain_n) if explain and reason is None else []
         # one read of items.parquet for the recommended items and the past items behind them
         details = _item_details(context.dataset_folder, sorted({int(i) for i in top} | {j for b in explained for j, _ in b}))
         items = []
@@ -147,16 +131,7 @@ def generate_candidates(
     """
     import time
 
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-
-    if part not in EVALUATED_PARTS:
-        raise InvalidParameterError(f"unknown part '{part}'", f"use one of {', '.join(EVALUATED_PARTS)}")
-    if retrieval not in RETRIEVALS:
-        raise InvalidParameterError(f"unknown retrieval '{retrieval}'", f"use one of {', '.join(RETRIEVALS)}")
-    if search_k is not None and retrieval != "annoy":
-        raise InvalidParameterError("--search-k applies to --retrieval annoy only", "drop --search-k, or add --retrieval annoy")
+    _check_candidate_options(part, retrieval, search_k)
     started = time.perf_counter()
     with workspace.reading():
         context = open_run(workspace, run)
@@ -166,50 +141,107 @@ def generate_candidates(
         train = context.part("train").user_items
         truth = context.part(part, values="ones").user_items
         model = context.model()
-        users = np.flatnonzero(np.diff(truth.indptr))
-        if users.size == 0:
-            raise InvalidParameterError(
-                f"the {part} part of split '{context.split.name}' has no users", "choose the other part with --on"
-            )
-        if retrieval == "annoy":
-
-            retrieved = annoy_top_k(context, model, users, train, k, search_k=search_k, reporter=reporter)
-        else:
-            retrieved = exact_top_k(model, users, train, k, reporter=reporter, label=f"candidates for {users.size:,} users")
+        users = _part_users(context, truth, part)
+        retrieved = _retrieve(context, model, users, train, k, retrieval, search_k, reporter)
         known = model.known_users(train)[users]
-        user_ids = pa.array(context.vocabulary("user"), type=pa.string())
-        item_ids = pa.array(context.vocabulary("item"), type=pa.string())
-    lists, scores = retrieved.lists, retrieved.scores
-    filled = lists >= 0
-    row_users = np.repeat(users, filled.sum(axis=1))
-    items = lists[filled]
-    hits = np.asarray(truth[row_users, items]).ravel() > 0
-    per_user_hits = np.bincount(np.repeat(np.arange(users.size), filled.sum(axis=1)), weights=hits, minlength=users.size)
-    recall = float(np.mean(per_user_hits / np.diff(truth.indptr)[users]))
-    table = pa.table({
-        "user_idx": pa.array(row_users.astype(np.int32)),
-        "user_id": user_ids.take(pa.array(row_users)),
-        "item_idx": pa.array(items.astype(np.int32)),
-        "item_id": item_ids.take(pa.array(items)),
-        "score": pa.array(scores[filled].astype(np.float32)),
-        "rank": pa.array((np.nonzero(filled)[1] + 1).astype(np.int32)),
-        # the user has no train history: the row is a popularity pick and its score a popularity place
-        "fallback": pa.array(np.repeat(~known, filled.sum(axis=1))),
-    })
+        user_ids, item_ids = _id_arrays(context)
+    filled, row_users, items = _candidate_rows(retrieved.lists, users)
+    recall = _candidates_recall(truth, users, filled, row_users, items)
+    table = _candidates_table(retrieved, known, filled, row_users, items, user_ids, item_ids)
     meta = {
         "part": part, "k": k, "retrieval": retrieval, "search_k": retrieved.search_k, "users": int(users.size),
         "rows": table.num_rows, "fallback_users": retrieved.fallback_users, f"recall@{k}": recall,
         "short_lists": retrieved.short_lists,
     }
+    record = _publish_candidates(workspace, context, run, part, table, meta, reporter)
+    return CandidatesResult(
+        run, f"{record.path}/{CANDIDATES_FILE}", part, k, retrieval, int(users.size), table.num_rows,
+        retrieved.fallback_users, recall, time.perf_counter() - started, retrieved.short_lists,
+        retrieved.search_k,
+    )
+
+
+# -- the steps of generate_candidates ------------------------------------------------------------
+
+
+def _check_candidate_options(part: str, retrieval: str, search_k: int | None) -> None:
+    if part not in EVALUATED_PARTS:
+        raise InvalidParameterError(f"unknown part '{part}'", f"use one of {', '.join(EVALUATED_PARTS)}")
+    if retrieval not in RETRIEVALS:
+        raise InvalidParameterError(f"unknown retrieval '{retrieval}'", f"use one of {', '.join(RETRIEVALS)}")
+    if search_k is not None and retrieval != "annoy":
+        raise InvalidParameterError(
+            "--search-k applies to --retrieval annoy only", "drop --search-k, or add --retrieval annoy"
+        )
+
+
+def _part_users(context, truth, part: str) -> np.ndarray:
+    """The users with interactions in the part; an error when there are none."""
+    users = np.flatnonzero(np.diff(truth.indptr))
+    if users.size == 0:
+        raise InvalidParameterError(
+            f"the {part} part of split '{context.split.name}' has no users", "choose the other part with --on"
+        )
+    return users
+
+
+def _retrieve(context, model, users, train, k: int, retrieval: str, search_k: int | None, reporter: Reporter):
+    """Top-``k`` lists for ``users``, from the run's Annoy index or by exact scoring."""
+    if retrieval == "annoy":
+        return annoy_top_k(context, model, users, train, k, search_k=search_k, reporter=reporter)
+    return exact_top_k(model, users, train, k, reporter=reporter, label=f"candidates for {users.size:,} users")
+
+
+def _id_arrays(context):
+    """The run's original user and item ids as Arrow string arrays, indexed by user_idx and item_idx."""
+    import pyarrow as pa
+
+    user_ids = pa.array(context.vocabulary("user"), type=pa.string())
+    item_ids = pa.array(context.vocabulary("item"), type=pa.string())
+    return user_ids, item_ids
+
+
+def _candidate_rows(lists: np.ndarray, users: np.ndarray):
+    """(which list places hold an item, each candidate's user, each candidate's item), in list order."""
+    filled = lists >= 0
+    row_users = np.repeat(users, filled.sum(axis=1))
+    items = lists[filled]
+    return filled, row_users, items
+
+
+def _candidates_recall(truth, users: np.ndarray, filled: np.ndarray, row_users: np.ndarray, items: np.ndarray):
+    """Mean over the part's users of the share of their interactions among their candidates."""
+    hits = np.asarray(truth[row_users, items]).ravel() > 0
+    per_user_hits = np.bincount(
+        np.repeat(np.arange(users.size), filled.sum(axis=1)), weights=hits, minlength=users.size
+    )
+    return float(np.mean(per_user_hits / np.diff(truth.indptr)[users]))
+
+
+def _candidates_table(retrieved, known, filled, row_users, items, user_ids, item_ids):
+    import pyarrow as pa
+
+    return pa.table({
+        "user_idx": pa.array(row_users.astype(np.int32)),
+        "user_id": user_ids.take(pa.array(row_users)),
+        "item_idx": pa.array(items.astype(np.int32)),
+        "item_id": item_ids.take(pa.array(items)),
+        "score": pa.array(retrieved.scores[filled].astype(np.float32)),
+        "rank": pa.array((np.nonzero(filled)[1] + 1).astype(np.int32)),
+        # the user has no train history: the row is a popularity pick and its score a popularity place
+        "fallback": pa.array(np.repeat(~known, filled.sum(axis=1))),
+    })
+
+
+def _publish_candidates(
+    workspace: Workspace, context, run: str, part: str, table, meta: dict[str, Any], reporter: Reporter
+):
+    """Write the candidates beside the run as its ``candidates-<part>`` artifact; returns the artifact's record."""
+    import pyarrow.parquet as pq
 
     def write(folder: Path) -> dict[str, Any]:
         pq.write_table(table, folder / CANDIDATES_FILE, compression="zstd")
         return meta
 
     with workspace.writing(reporter, command=f"candidates {run}"):
-        record = publish_artifact(reopen_for_writing(context), candidates_kind(part), write)
-    return CandidatesResult(
-        run, f"{record.path}/{CANDIDATES_FILE}", part, k, retrieval, int(users.size), table.num_rows,
-        retrieved.fallback_users, recall, time.perf_counter() - started, retrieved.short_lists,
-        retrieved.search_k,
-    )
+        return publish_artifact(reopen_for_writing(context), candidates_kind(part), write)

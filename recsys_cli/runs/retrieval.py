@@ -18,10 +18,9 @@ from recsys_cli.errors import InvalidParameterError
 from recsys_cli.models.base import CandidateModel
 from recsys_cli.models.popular import item_counts, ranked_places
 from recsys_cli.reporting import SILENT, Reporter
+from recsys_cli.vocabulary import COLD_START_RULES
 from recsys_cli.topk import batched_top_k, check_k, top_k_of_one_order
 
-RETRIEVALS = ("exact", "annoy")
-COLD_START = ("popular", "none")
 
 
 @dataclass
@@ -88,8 +87,8 @@ def model_scorer(
     Users the model cannot score get the popularity places (``popular``) or ``-inf`` (``none``),
     so every caller that scores (full ranking, the ranker's pair scores) treats them alike.
     """
-    if cold_start not in COLD_START:
-        raise InvalidParameterError(f"cold start must be one of {', '.join(COLD_START)}, not '{cold_start}'")
+    if cold_start not in COLD_START_RULES:
+        raise InvalidParameterError(f"cold start must be one of {', '.join(COLD_START_RULES)}, not '{cold_start}'")
     known = model.known_users(user_items)
     fallback = popularity_places(user_items)
 

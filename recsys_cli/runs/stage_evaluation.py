@@ -26,8 +26,8 @@ import numpy as np
 
 from recsys_cli.data.workspace import Workspace
 from recsys_cli.errors import CorruptArtifactError, InvalidParameterError
-from recsys_cli.evaluation.metrics import DEFAULT_KS, evaluate_lists, history_shares
-from recsys_cli.evaluation.significance import paired_bootstrap_many
+from recsys_cli.evaluation.metrics import evaluate_lists, history_shares
+from recsys_cli.evaluation.significance import paired_intervals, paired_keys
 from recsys_cli.models.persistence import load_model
 from recsys_cli.ranking.features import read_features
 from recsys_cli.ranking.lambdarank import load_ranker, predict
@@ -47,11 +47,10 @@ from recsys_cli.runs.artifacts import (
 from recsys_cli.runs.retrieval import exact_top_k, model_scorer, popularity_places, seen_pattern
 from recsys_cli.runs.store import open_run, publish_artifact, read_part, reopen_for_writing
 from recsys_cli.runs.ranker import build_features
+from recsys_cli.vocabulary import DEFAULT_KS, STAGE_ROWS
 from recsys_cli.topk import check_ks, default_batch_size, top_k_of_one_order
 
-STAGES = ("popular", "candidates", "ranker")
 COMPARISONS = (("ranker", "candidates"), ("candidates", "popular"), ("ranker", "popular"))
-INTERVAL_METRICS = ("ndcg", "recall")
 
 
 @dataclass
@@ -154,7 +153,7 @@ def evaluate_stages(
             user_ids = primary.vocabulary("user")
         popularity = history_shares(seen)
         results = {}
-        for stage in STAGES:
+        for stage in STAGE_ROWS:
             full = np.full((n_users, k), -1, dtype=np.int64)
             full[users] = lists[stage]
             results[stage] = evaluate_lists(full, truth, ks, n_catalog_items=n_items, item_popularity=popularity)
@@ -243,12 +242,9 @@ def _lifts(results, ks) -> dict[str, dict[str, dict[str, Any]]]:
                 "relative": (value / reference - 1.0) if reference else None,
                 "difference": value - reference if reference is not None else None,
             }
-        tested = [key for key in b.metrics if key.split("@")[0] in INTERVAL_METRICS and key in a.per_user]
-        if tested:
-            intervals = paired_bootstrap_many(np.column_stack([a.per_user[key] for key in tested]),
-                                              np.column_stack([b.per_user[key] for key in tested]))
-            for key, interval in zip(tested, intervals):
-                entries[key]["interval"] = interval.to_json()
+        tested = [key for key in paired_keys(b.metrics) if key in a.per_user]
+        for key, interval in paired_intervals(a.per_user, b.per_user, tested).items():
+            entries[key]["interval"] = interval
         lift[f"{better}_vs_{base}"] = entries
     return lift
 

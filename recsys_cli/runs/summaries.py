@@ -9,7 +9,7 @@ from recsys_cli.data.catalog import RunRecord
 from recsys_cli.data.workspace import Workspace
 from recsys_cli.errors import InvalidParameterError, UnknownNameError
 from recsys_cli.evaluation.metrics import METRICS
-from recsys_cli.evaluation.significance import paired_bootstrap_many
+from recsys_cli.evaluation.significance import paired_intervals
 from recsys_cli.reporting import SILENT, Reporter
 from recsys_cli.runs.artifacts import PER_USER_FILE
 
@@ -90,14 +90,13 @@ def compare_runs(workspace: Workspace, names: list[str], part: str = "test") -> 
 
 
 def paired_differences(
-    workspace: Workspace, comparison: Comparison, metrics: list[str], *, seed: int = 0
+    workspace: Workspace, comparison: Comparison, metrics: list[str]
 ) -> tuple[dict[str, dict[str, Any]], str | None]:
     """Each run against the first: mean per-user difference and its paired bootstrap 95% interval.
 
     Returns ({run: {metric: interval}}, None), or ({}, why not) when the runs were not
     evaluated on the same users (then no paired test exists).
     """
-    import numpy as np
     import pyarrow.parquet as pq
 
 
@@ -113,11 +112,10 @@ def paired_differences(
     baseline = tables[0]
     differences: dict[str, dict[str, Any]] = {}
     for summary, table in zip(comparison.runs[1:], tables[1:]):
-        intervals = paired_bootstrap_many(
-            np.column_stack([baseline.column(m).to_numpy() for m in metrics]),
-            np.column_stack([table.column(m).to_numpy() for m in metrics]), seed=seed,
+        differences[summary.run.name] = paired_intervals(
+            {m: baseline.column(m).to_numpy() for m in metrics}, {m: table.column(m).to_numpy() for m in metrics},
+            metrics,
         )
-        differences[summary.run.name] = {metric: i.to_json() for metric, i in zip(metrics, intervals)}
     return differences, None
 
 

@@ -84,75 +84,30 @@ def train_candidates(
     cls = model_class(model)
     instance = create_model(cls, params, seed=seed)
     if values not in VALUES:
-
         raise InvalidParameterError(f"values must be one of {', '.join(VALUES)}, not '{values}'")
-
-    def check(existing) -> None:
-        if existing is not None and not force:
-            raise AlreadyExistsError(
-                f"run '{run}' already exists ({existing.model} on {existing.dataset}/{existing.split})",
-                "pass --force to replace it, or choose another --run name",
-            )
 
     with workspace.reading():
         dataset_record, _, existing = _lookup(workspace, dataset, split, run)
-        check(existing)
+        _check_replace(existing, run, force)
         instance.check_shape(dataset_record.n_users, dataset_record.n_items)
     with workspace.writing(reporter, command=f"train {model} {run}"):
         dataset_record, split_record, existing = _lookup(workspace, dataset, split, run)
-        check(existing)
+        _check_replace(existing, run, force)
         started = time.perf_counter()
         split_folder = workspace.resolve(split_record.path)
-        data = read_part(
-            split_folder, "train", dataset_record.n_users, dataset_record.n_items, values,
-            with_time=instance.needs_time(),
+        data, fit_seconds = _fit_on_train(
+            instance, split_folder, dataset_record, values, model, dataset, split, reporter
         )
-        reporter.info(
-            f"training {model} on {dataset}/{split}: {data.user_items.nnz:,} interactions, "
-            f"{dataset_record.n_users:,} users x {dataset_record.n_items:,} items"
-        )
-        fit_started = time.perf_counter()
-        instance.fit(data, reporter)
-        fit_seconds = time.perf_counter() - fit_started
         staging = workspace.new_staging_dir()
         try:
             config = save_model(instance, staging)
-            manifest = {
-                "run": run,
-                "dataset": dataset,
-                "split": split,
-                "split_strategy": split_record.strategy,
-                "split_params": split_record.params,
-                "model": model,
-                "params": instance.params.to_dict(),
-                "seed": seed,
-                "values": values,
-                "n_users": dataset_record.n_users,
-                "n_items": dataset_record.n_items,
-                "n_train_interactions": int(data.user_items.nnz),
-                "n_train_users": int((data.user_items.getnnz(axis=1) > 0).sum()),
-                "n_train_items": int((data.user_items.getnnz(axis=0) > 0).sum()),
-                "inputs": {
-                    "dataset_path": dataset_record.path,
-                    "split_path": split_record.path,
-                    "train_sha256": file_sha256(split_folder / "train.parquet"),
-                },
-                "model_sha256": config["sha256"],
-                "versions": package_versions(),
-                "platform": platform.platform(),
-                "argv": sys.argv[1:],
-                "fit_seconds": round(fit_seconds, 3),
-                "wall_seconds": round(time.perf_counter() - started, 3),
-            }
+            manifest = _manifest(
+                run, dataset, split, model, seed=seed, values=values, instance=instance,
+                dataset_record=dataset_record, split_record=split_record, split_folder=split_folder, data=data,
+                config=config, fit_seconds=fit_seconds, started=started,
+            )
             (staging / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-
-            def register(path: str):
-                with workspace.catalog(read_only=False) as catalog:
-                    return catalog.put_run(RunRecord(
-                        name=run, dataset=dataset, split=split, model=model,
-                        params=instance.params.to_dict(), path=path, manifest=manifest,
-                    ))
-
+            register = _run_registrar(workspace, run, dataset, split, model, instance, manifest)
             dropped = workspace.publish(staging, workspace.runs_dir / run, register)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
@@ -160,3 +115,79 @@ def train_candidates(
         with workspace.catalog() as catalog:
             record = catalog.run(run)
     return TrainResult(record, existing is not None, [a.kind for a in dropped.artifacts])
+
+
+# -- the steps of train_candidates ---------------------------------------------------------------
+
+
+def _check_replace(existing, run: str, force: bool) -> None:
+    """A run of that name may be replaced only with ``force``."""
+    if existing is not None and not force:
+        raise AlreadyExistsError(
+            f"run '{run}' already exists ({existing.model} on {existing.dataset}/{existing.split})",
+            "pass --force to replace it, or choose another --run name",
+        )
+
+
+def _fit_on_train(
+    instance, split_folder, dataset_record, values: str, model: str, dataset: str, split: str, reporter: Reporter
+):
+    """Read the split's train part and fit ``instance`` on it; returns (the train data, fit seconds)."""
+    data = read_part(
+        split_folder, "train", dataset_record.n_users, dataset_record.n_items, values,
+        with_time=instance.needs_time(),
+    )
+    reporter.info(
+        f"training {model} on {dataset}/{split}: {data.user_items.nnz:,} interactions, "
+        f"{dataset_record.n_users:,} users x {dataset_record.n_items:,} items"
+    )
+    fit_started = time.perf_counter()
+    instance.fit(data, reporter)
+    return data, time.perf_counter() - fit_started
+
+
+def _manifest(
+    run: str, dataset: str, split: str, model: str, *, seed: int, values: str, instance, dataset_record,
+    split_record, split_folder, data, config: dict[str, Any], fit_seconds: float, started: float,
+) -> dict[str, Any]:
+    """The run's manifest: what was trained on what, with which versions, and how long it took."""
+    return {
+        "run": run,
+        "dataset": dataset,
+        "split": split,
+        "split_strategy": split_record.strategy,
+        "split_params": split_record.params,
+        "model": model,
+        "params": instance.params.to_dict(),
+        "seed": seed,
+        "values": values,
+        "n_users": dataset_record.n_users,
+        "n_items": dataset_record.n_items,
+        "n_train_interactions": int(data.user_items.nnz),
+        "n_train_users": int((data.user_items.getnnz(axis=1) > 0).sum()),
+        "n_train_items": int((data.user_items.getnnz(axis=0) > 0).sum()),
+        "inputs": {
+            "dataset_path": dataset_record.path,
+            "split_path": split_record.path,
+            "train_sha256": file_sha256(split_folder / "train.parquet"),
+        },
+        "model_sha256": config["sha256"],
+        "versions": package_versions(),
+        "platform": platform.platform(),
+        "argv": sys.argv[1:],
+        "fit_seconds": round(fit_seconds, 3),
+        "wall_seconds": round(time.perf_counter() - started, 3),
+    }
+
+
+def _run_registrar(workspace: Workspace, run: str, dataset: str, split: str, model: str, instance, manifest):
+    """The ``register`` callback of ``Workspace.publish``: the run's catalog row, at the published path."""
+
+    def register(path: str):
+        with workspace.catalog(read_only=False) as catalog:
+            return catalog.put_run(RunRecord(
+                name=run, dataset=dataset, split=split, model=model,
+                params=instance.params.to_dict(), path=path, manifest=manifest,
+            ))
+
+    return register
