@@ -94,10 +94,24 @@ def main() -> None:
     name = "bench"
     if not (workspace / "catalog.duckdb").exists():
         t0 = time.perf_counter()
-        run_json(recsys(workspace, "ingest", "synthetic", "--name", name, "--users", str(args.users),
-                        "--items", str(args.items), "--interactions", str(args.interactions)))
-        run_json(recsys(workspace, "split", name, "--name", "s", "--strategy", "random-per-user",
-                        "--test-fraction", "0.2"))
+        run_json(
+            recsys(
+                workspace,
+                "ingest",
+                "synthetic",
+                "--name",
+                name,
+                "--users",
+                str(args.users),
+                "--items",
+                str(args.items),
+                "--interactions",
+                str(args.interactions),
+            )
+        )
+        run_json(
+            recsys(workspace, "split", name, "--name", "s", "--strategy", "random-per-user", "--test-fraction", "0.2")
+        )
         print(f"data ready in {time.perf_counter() - t0:.0f}s", file=sys.stderr)
     dataset = run_json(recsys(workspace, "datasets", "show", name))["dataset"]
     n_users, n_items = dataset["users"], dataset["items"]
@@ -107,51 +121,118 @@ def main() -> None:
 
     result: dict = {
         "shape": {"users": n_users, "items": n_items, "interactions": dataset["interactions"]},
-        "params": {"factors": args.factors, "regularization": args.regularization, "alpha": args.alpha,
-                   "iterations": args.iterations},
+        "params": {
+            "factors": args.factors,
+            "regularization": args.regularization,
+            "alpha": args.alpha,
+            "iterations": args.iterations,
+        },
     }
     train_runs: dict[str, list] = {"bare": [], "recsys": []}
     if not args.skip_train:
         for attempt in range(args.repeat):
-            train_runs["bare"].append(measure([
-                sys.executable, "-c", BARE_TRAIN, str(train), str(n_users), str(n_items), str(args.factors),
-                str(args.regularization), str(args.alpha), str(args.iterations), str(bare_model),
-            ]))
-            train_runs["recsys"].append(measure(recsys(
-                workspace, "train", "candidates", name, "--split", "s", "--model", "als", "--run", "als",
-                "--factors", str(args.factors), "--regularization", str(args.regularization),
-                "--alpha", str(args.alpha), "--iterations", str(args.iterations), "--force",
-            )))
-            print(f"train {attempt + 1}: bare {train_runs['bare'][-1]['wall_s']:.1f}s, "
-                  f"recsys {train_runs['recsys'][-1]['wall_s']:.1f}s", file=sys.stderr)
+            train_runs["bare"].append(
+                measure(
+                    [
+                        sys.executable,
+                        "-c",
+                        BARE_TRAIN,
+                        str(train),
+                        str(n_users),
+                        str(n_items),
+                        str(args.factors),
+                        str(args.regularization),
+                        str(args.alpha),
+                        str(args.iterations),
+                        str(bare_model),
+                    ]
+                )
+            )
+            train_runs["recsys"].append(
+                measure(
+                    recsys(
+                        workspace,
+                        "train",
+                        "candidates",
+                        name,
+                        "--split",
+                        "s",
+                        "--model",
+                        "als",
+                        "--run",
+                        "als",
+                        "--factors",
+                        str(args.factors),
+                        "--regularization",
+                        str(args.regularization),
+                        "--alpha",
+                        str(args.alpha),
+                        "--iterations",
+                        str(args.iterations),
+                        "--force",
+                    )
+                )
+            )
+            print(
+                f"train {attempt + 1}: bare {train_runs['bare'][-1]['wall_s']:.1f}s, "
+                f"recsys {train_runs['recsys'][-1]['wall_s']:.1f}s",
+                file=sys.stderr,
+            )
         bare = min(train_runs["bare"], key=lambda r: r["wall_s"])
         ours = min(train_runs["recsys"], key=lambda r: r["wall_s"])
-        result["train"] = {"bare": bare, "recsys": ours, "ratio": ours["wall_s"] / bare["wall_s"],
-                           "target_ratio": 1.1, "all_runs": train_runs}
+        result["train"] = {
+            "bare": bare,
+            "recsys": ours,
+            "ratio": ours["wall_s"] / bare["wall_s"],
+            "target_ratio": 1.1,
+            "all_runs": train_runs,
+        }
 
     run = run_json(recsys(workspace, "runs", "show", "als"))
     model_npz = workspace / run["path"] / "model.npz"
     eval_runs: dict[str, list] = {"bare": [], "recsys": []}
     for attempt in range(args.repeat):
-        eval_runs["bare"].append(measure([
-            sys.executable, "-c", BARE_EVALUATE, str(train), str(test), str(model_npz), str(n_users),
-            str(n_items), str(args.k),
-        ]))
+        eval_runs["bare"].append(
+            measure(
+                [
+                    sys.executable,
+                    "-c",
+                    BARE_EVALUATE,
+                    str(train),
+                    str(test),
+                    str(model_npz),
+                    str(n_users),
+                    str(n_items),
+                    str(args.k),
+                ]
+            )
+        )
         eval_runs["recsys"].append(measure(recsys(workspace, "evaluate", "als", "--k", str(args.k))))
-        print(f"evaluate {attempt + 1}: implicit {eval_runs['bare'][-1]['wall_s']:.1f}s, "
-              f"recsys {eval_runs['recsys'][-1]['wall_s']:.1f}s", file=sys.stderr)
+        print(
+            f"evaluate {attempt + 1}: implicit {eval_runs['bare'][-1]['wall_s']:.1f}s, "
+            f"recsys {eval_runs['recsys'][-1]['wall_s']:.1f}s",
+            file=sys.stderr,
+        )
     bare = min(eval_runs["bare"], key=lambda r: r["wall_s"])
     ours = min(eval_runs["recsys"], key=lambda r: r["wall_s"])
     result["evaluate"] = {
-        "implicit_ranking_metrics_at_k": bare, "recsys": ours, "speedup": bare["wall_s"] / ours["wall_s"],
-        "target_speedup": 1.0, "goal_speedup": 2.0, "k": args.k, "all_runs": eval_runs,
+        "implicit_ranking_metrics_at_k": bare,
+        "recsys": ours,
+        "speedup": bare["wall_s"] / ours["wall_s"],
+        "target_speedup": 1.0,
+        "goal_speedup": 2.0,
+        "k": args.k,
+        "all_runs": eval_runs,
     }
     import implicit
     import numpy
 
     result |= {
-        "implicit": implicit.__version__, "numpy": numpy.__version__, "python": platform.python_version(),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cpus", "date": time.strftime("%Y-%m-%d"),
+        "implicit": implicit.__version__,
+        "numpy": numpy.__version__,
+        "python": platform.python_version(),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cpus",
+        "date": time.strftime("%Y-%m-%d"),
     }
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"candidates-{args.interactions}.json"

@@ -98,8 +98,16 @@ def main() -> None:
     index = load_index(path, info.to_json(), expected_dimension=args.dim, expected_items=args.items)
     load_s = time.perf_counter() - t0
     search_ks = args.search_k or [round(args.k * args.n_trees * f) for f in (0.25, 0.5, 1, 2, 4, 8, 16, 32, 64)]
-    bench = bench_index(index, users, items, k=args.k, search_ks=search_ks, target_recall=args.target_recall,
-                        n_queries=args.queries, seed=args.seed)
+    bench = bench_index(
+        index,
+        users,
+        items,
+        k=args.k,
+        search_ks=search_ks,
+        target_recall=args.target_recall,
+        n_queries=args.queries,
+        seed=args.seed,
+    )
     index.close()
     path.unlink()
 
@@ -120,8 +128,12 @@ def main() -> None:
         "exact_threads": bench.exact_threads,
         "annoy_threads": 1,
         "sweep": [
-            {"search_k": r.search_k, "recall": round(r.recall, 4), "qps": round(r.qps, 1),
-             "speedup_vs_exact": round(r.speedup_vs_exact, 2)}
+            {
+                "search_k": r.search_k,
+                "recall": round(r.recall, 4),
+                "qps": round(r.qps, 1),
+                "speedup_vs_exact": round(r.speedup_vs_exact, 2),
+            }
             for r in bench.rows
         ],
         "target_recall": args.target_recall,

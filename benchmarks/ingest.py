@@ -76,7 +76,10 @@ def main() -> None:
     if not csv_path.exists():
         t0 = time.perf_counter()
         make_csv(csv_path, args.rows, args.users, args.items)
-        print(f"generated {csv_path} ({csv_path.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
+        print(
+            f"generated {csv_path} ({csv_path.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t0:.1f}s",
+            file=sys.stderr,
+        )
 
     bare_runs, ours_runs = [], []
     for attempt in range(args.repeat):
@@ -87,12 +90,35 @@ def main() -> None:
         shutil.rmtree(workspace, ignore_errors=True)
         ours_runs.append(
             measure(
-                [sys.executable, "-m", "recsys_cli", "--quiet", "--workspace", str(workspace), "ingest", "csv",
-                 str(csv_path), "--name", "bench", "--user-col", "userId", "--item-col", "movieId",
-                 "--rating-col", "rating", "--timestamp-col", "timestamp", "--format", "json"]
+                [
+                    sys.executable,
+                    "-m",
+                    "recsys_cli",
+                    "--quiet",
+                    "--workspace",
+                    str(workspace),
+                    "ingest",
+                    "csv",
+                    str(csv_path),
+                    "--name",
+                    "bench",
+                    "--user-col",
+                    "userId",
+                    "--item-col",
+                    "movieId",
+                    "--rating-col",
+                    "rating",
+                    "--timestamp-col",
+                    "timestamp",
+                    "--format",
+                    "json",
+                ]
             )
         )
-        print(f"run {attempt + 1}: bare {bare_runs[-1]['wall_s']:.2f}s, recsys {ours_runs[-1]['wall_s']:.2f}s", file=sys.stderr)
+        print(
+            f"run {attempt + 1}: bare {bare_runs[-1]['wall_s']:.2f}s, recsys {ours_runs[-1]['wall_s']:.2f}s",
+            file=sys.stderr,
+        )
 
     bare = min(bare_runs, key=lambda r: r["wall_s"])
     ours = min(ours_runs, key=lambda r: r["wall_s"])

@@ -129,19 +129,65 @@ ks = [10, 20]
 # Tried at 20M shape (with "features": DEFAULT_FEATURES_BUT_TWO in SIZING); that run failed with
 # DuckDB out of memory in the test window's features (docs/performance.md), so it is not used now.
 DEFAULT_FEATURES_BUT_TWO = [
-    "candidate_score", "candidate_rank", "source_count", "source_scores", "item_count", "item_count_7d",
-    "item_count_30d", "item_trend", "item_recent_share", "item_age_days", "item_mean_rating", "item_rating_std",
-    "user_count", "user_recency_days", "user_span_days", "user_mean_rating", "item_rating_gap", "genre_affinity",
-    "user_age", "item_same_age_share",
+    "candidate_score",
+    "candidate_rank",
+    "source_count",
+    "source_scores",
+    "item_count",
+    "item_count_7d",
+    "item_count_30d",
+    "item_trend",
+    "item_recent_share",
+    "item_age_days",
+    "item_mean_rating",
+    "item_rating_std",
+    "user_count",
+    "user_recency_days",
+    "user_span_days",
+    "user_mean_rating",
+    "item_rating_gap",
+    "genre_affinity",
+    "user_age",
+    "item_same_age_share",
 ]
 
 SIZING = {
-    "quick": {"als_k": 50, "factors": 32, "iterations": 5, "knn_k": 20, "neighbours": 50, "pop_k": 10,
-              "index_trees": 10, "trees": 30, "early_stopping": 10, "learning_rate": 0.1},
-    "1m": {"als_k": 100, "factors": 64, "iterations": 15, "knn_k": 50, "neighbours": 100, "pop_k": 20,
-           "index_trees": 50, "trees": 300, "early_stopping": 30, "learning_rate": 0.05},
-    "20m": {"als_k": 20, "factors": 32, "iterations": 8, "knn_k": 10, "neighbours": 50, "pop_k": 10,
-            "index_trees": 20, "trees": 40, "early_stopping": 10, "learning_rate": 0.1},
+    "quick": {
+        "als_k": 50,
+        "factors": 32,
+        "iterations": 5,
+        "knn_k": 20,
+        "neighbours": 50,
+        "pop_k": 10,
+        "index_trees": 10,
+        "trees": 30,
+        "early_stopping": 10,
+        "learning_rate": 0.1,
+    },
+    "1m": {
+        "als_k": 100,
+        "factors": 64,
+        "iterations": 15,
+        "knn_k": 50,
+        "neighbours": 100,
+        "pop_k": 20,
+        "index_trees": 50,
+        "trees": 300,
+        "early_stopping": 30,
+        "learning_rate": 0.05,
+    },
+    "20m": {
+        "als_k": 20,
+        "factors": 32,
+        "iterations": 8,
+        "knn_k": 10,
+        "neighbours": 50,
+        "pop_k": 10,
+        "index_trees": 20,
+        "trees": 40,
+        "early_stopping": 10,
+        "learning_rate": 0.1,
+    },
 }
 
 LIBRARIES = ("implicit", "lightgbm", "annoy", "duckdb", "pyarrow.parquet")
@@ -269,13 +315,12 @@ def install_timers() -> None:
     import pyarrow.parquet as pq
 
     import recsys_cli.data.catalog as catalog_module
-    from recsys_cli.datasets import synthetic
+    from recsys_cli.datasets import ingest, synthetic
     from recsys_cli.evaluation import metrics
     from recsys_cli.pipeline import runner
     from recsys_cli.ranking import pool
     from recsys_cli.runs import evaluate as run_evaluation
-    from recsys_cli.runs import stage_evaluation
-    from recsys_cli.runs import ranker, recommendations, retrieval
+    from recsys_cli.runs import ranker, recommendations, retrieval, stage_evaluation
 
     # implicit
     als = implicit.cpu.als.AlternatingLeastSquares
@@ -300,10 +345,14 @@ def install_timers() -> None:
 
     # annoy: a C type; its methods cannot be patched, a subclass's can
     real_annoy = annoy.AnnoyIndex
-    timed_annoy = type("AnnoyIndex", (real_annoy,), {
-        name: LIB.wrap(getattr(real_annoy, name), "annoy")
-        for name in ("add_item", "build", "save", "load", "unload", "get_nns_by_vector", "get_nns_by_item")
-    })
+    timed_annoy = type(
+        "AnnoyIndex",
+        (real_annoy,),
+        {
+            name: LIB.wrap(getattr(real_annoy, name), "annoy")
+            for name in ("add_item", "build", "save", "load", "unload", "get_nns_by_vector", "get_nns_by_item")
+        },
+    )
     annoy.AnnoyIndex = timed_annoy
 
     # duckdb: connect returns a proxy; connections opened by the catalog are tagged apart
@@ -336,7 +385,7 @@ def install_timers() -> None:
 
     # workbench functions, for the breakdown only (not library time)
     # (each wrapped where it is called: the runs modules import these names at load time)
-    synthetic.generate = WORK.wrap(synthetic.generate, "synthetic generator")
+    synthetic.generate = ingest.generate = WORK.wrap(synthetic.generate, "synthetic generator")
     wrapped = {
         "exact_top_k": WORK.wrap(retrieval.exact_top_k, "exact_top_k (score + top-k)"),
         "score_pool": WORK.wrap(pool.score_pool, "score_pool"),
@@ -392,8 +441,12 @@ def progress_reporter():
 
 
 def machine() -> dict:
-    info = {"machine": platform.machine(), "cpus": os.cpu_count(), "python": platform.python_version(),
-            "system": platform.platform()}
+    info = {
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "system": platform.platform(),
+    }
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -428,14 +481,20 @@ def stage_rows(manifest: dict, lib: dict, work: dict) -> list[dict]:
         libraries = {k: v for k, v in lib.get(name, {}).items() if k != CATALOG}
         library = sum(libraries.values())
         wall = stage["seconds"]
-        rows.append({
-            "stage": name, "status": stage["status"], "wall_s": wall, "peak_rss_mb": stage["peak_rss_mb"],
-            "library_s": round(library, 3), "libraries": libraries,
-            "catalog_s": lib.get(name, {}).get(CATALOG, 0.0),
-            "workbench_s": round(wall - library, 3),
-            "overhead": ratio(wall - library, library),
-            "workbench_breakdown": work.get(name, {}),
-        })
+        rows.append(
+            {
+                "stage": name,
+                "status": stage["status"],
+                "wall_s": wall,
+                "peak_rss_mb": stage["peak_rss_mb"],
+                "library_s": round(library, 3),
+                "libraries": libraries,
+                "catalog_s": lib.get(name, {}).get(CATALOG, 0.0),
+                "workbench_s": round(wall - library, 3),
+                "overhead": ratio(wall - library, library),
+                "workbench_breakdown": work.get(name, {}),
+            }
+        )
     return rows
 
 
@@ -474,8 +533,9 @@ def ranker_facts(workspace, primary: str) -> dict:
 
         with workspace.reading():
             meta = open_run(workspace, primary).artifact(RANKER_KIND).meta
-        return {k: meta.get(k) for k in ("pool", "training", "label_window", "features_seconds", "wall_seconds",
-                                          "columns")}
+        return {
+            k: meta.get(k) for k in ("pool", "training", "label_window", "features_seconds", "wall_seconds", "columns")
+        }
     except Exception as error:  # noqa: BLE001 - informative only, never fails the benchmark
         return {"error": repr(error)}
 
@@ -512,13 +572,25 @@ def run_shape(shape: str, work: Path, keep: bool) -> dict:
         except Exception as error:
             if shape != "quick":  # what happened, for the record: the progress log and the clocks so far
                 RESULTS.mkdir(exist_ok=True)
-                (RESULTS / f"pipeline-{shape}-failed.json").write_text(json.dumps({
-                    "shape": {"name": shape, **dims}, "recipe_toml": recipe_text, "error": repr(error),
-                    "seconds_until_failure": round(time.perf_counter() - began, 1), "machine": machine(),
-                    "versions": versions(), "date": time.strftime("%Y-%m-%d %H:%M"),
-                    "load_average": [round(x, 2) for x in os.getloadavg()], "progress": reporter.log,
-                    "library_s_by_stage": LIB.by_stage(), "workbench_breakdown": WORK.by_stage(),
-                }, indent=2) + "\n")
+                (RESULTS / f"pipeline-{shape}-failed.json").write_text(
+                    json.dumps(
+                        {
+                            "shape": {"name": shape, **dims},
+                            "recipe_toml": recipe_text,
+                            "error": repr(error),
+                            "seconds_until_failure": round(time.perf_counter() - began, 1),
+                            "machine": machine(),
+                            "versions": versions(),
+                            "date": time.strftime("%Y-%m-%d %H:%M"),
+                            "load_average": [round(x, 2) for x in os.getloadavg()],
+                            "progress": reporter.log,
+                            "library_s_by_stage": LIB.by_stage(),
+                            "workbench_breakdown": WORK.by_stage(),
+                        },
+                        indent=2,
+                    )
+                    + "\n"
+                )
             raise
         total = time.perf_counter() - began
         load_after = os.getloadavg()
@@ -534,8 +606,13 @@ def run_shape(shape: str, work: Path, keep: bool) -> dict:
         began = time.perf_counter()
         again = run_recipe(workspace, recipe, name="bench", reporter=reporter)
         rerun = time.perf_counter() - began
-        rerun_info = {"wall_s": round(rerun, 3), "ratio": ratio(rerun, total), "cached_stages": again.cached,
-                      "stages": len(again.outcomes), "library_s": round(sum(LIB.seconds.values()), 3)}
+        rerun_info = {
+            "wall_s": round(rerun, 3),
+            "ratio": ratio(rerun, total),
+            "cached_stages": again.cached,
+            "stages": len(again.outcomes),
+            "library_s": round(sum(LIB.seconds.values()), 3),
+        }
         stages_metrics = (result.metrics.get("stages") or {}).get("stages", {})
         return {
             "shape": {"name": shape, **dims},
@@ -548,14 +625,19 @@ def run_shape(shape: str, work: Path, keep: bool) -> dict:
             "load_average_before": [round(x, 2) for x in load_before],
             "load_average_after": [round(x, 2) for x in load_after],
             "stages": rows,
-            "runner": {"wall_s": totals["runner_s"], "libraries": lib.get("(runner)", {}),
-                       "workbench_breakdown": wb.get("(runner)", {})},
+            "runner": {
+                "wall_s": totals["runner_s"],
+                "libraries": lib.get("(runner)", {}),
+                "workbench_breakdown": wb.get("(runner)", {}),
+            },
             "totals": totals,
             "library_calls": calls,
             "rerun_all_cached": rerun_info,
             "ranker": facts,
-            "quality": {"two_stage": stages_metrics,
-                        "generators": {k: v["metrics"] for k, v in result.metrics.get("generators", {}).items()}},
+            "quality": {
+                "two_stage": stages_metrics,
+                "generators": {k: v["metrics"] for k, v in result.metrics.get("generators", {}).items()},
+            },
             "targets": {
                 "overhead_max": 0.15,
                 "overhead_met": totals["overhead"] is not None and totals["overhead"] <= 0.15,
@@ -575,37 +657,53 @@ def print_table(result: dict) -> None:
     print(f"{'stage':<16}{'wall s':>9}{'peak MB':>9}{'lib s':>9}{'overhead':>10}  libraries / workbench")
     for row in result["stages"]:
         overhead = f"{row['overhead'] * 100:.0f}%" if row["overhead"] is not None else "-"
-        print(f"{row['stage']:<16}{row['wall_s']:>9.1f}{row['peak_rss_mb'] or 0:>9.0f}{row['library_s']:>9.1f}"
-              f"{overhead:>10}  {row['libraries']} {row['workbench_breakdown']}")
+        print(
+            f"{row['stage']:<16}{row['wall_s']:>9.1f}{row['peak_rss_mb'] or 0:>9.0f}{row['library_s']:>9.1f}"
+            f"{overhead:>10}  {row['libraries']} {row['workbench_breakdown']}"
+        )
     t = result["totals"]
-    print(f"{'total':<16}{t['wall_s']:>9.1f}{t['peak_rss_mb']:>9.0f}{t['library_s']:>9.1f}"
-          f"{t['overhead'] * 100:>9.0f}%  (runner outside stages {t['runner_s']:.1f}s; "
-          f"excluding the generator {t['overhead_excluding_generator'] * 100:.0f}%)")
+    print(
+        f"{'total':<16}{t['wall_s']:>9.1f}{t['peak_rss_mb']:>9.0f}{t['library_s']:>9.1f}"
+        f"{t['overhead'] * 100:>9.0f}%  (runner outside stages {t['runner_s']:.1f}s; "
+        f"excluding the generator {t['overhead_excluding_generator'] * 100:.0f}%)"
+    )
     r = result["rerun_all_cached"]
-    print(f"rerun (all cached): {r['wall_s']:.2f}s = {r['ratio']:.4f} of the first run; "
-          f"{r['cached_stages']}/{r['stages']} stages cached")
+    print(
+        f"rerun (all cached): {r['wall_s']:.2f}s = {r['ratio']:.4f} of the first run; "
+        f"{r['cached_stages']}/{r['stages']} stages cached"
+    )
 
 
 def markdown(result: dict) -> str:
     """The docs' table for one results file (``--markdown``)."""
+
     def pct(x):
         return f"{x * 100:,.0f}%" if x is not None else "-"
 
-    lines = ["| stage | wall s | peak RSS MB | library s | overhead | where the time goes |",
-             "|---|---:|---:|---:|---:|---|"]
+    lines = [
+        "| stage | wall s | peak RSS MB | library s | overhead | where the time goes |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
     for row in result["stages"]:
         parts = [f"{k} {v:,.1f}" for k, v in sorted(row["libraries"].items(), key=lambda kv: -kv[1]) if v >= 0.05]
-        parts += [f"*{k} {v:,.1f}*" for k, v in sorted(row["workbench_breakdown"].items(), key=lambda kv: -kv[1])
-                  if v >= 0.05]
-        lines.append(f"| {row['stage']} | {row['wall_s']:,.1f} | {row['peak_rss_mb'] or 0:,.0f} | "
-                     f"{row['library_s']:,.1f} | {pct(row['overhead'])} | {', '.join(parts)} |")
+        parts += [
+            f"*{k} {v:,.1f}*" for k, v in sorted(row["workbench_breakdown"].items(), key=lambda kv: -kv[1]) if v >= 0.05
+        ]
+        lines.append(
+            f"| {row['stage']} | {row['wall_s']:,.1f} | {row['peak_rss_mb'] or 0:,.0f} | "
+            f"{row['library_s']:,.1f} | {pct(row['overhead'])} | {', '.join(parts)} |"
+        )
     t = result["totals"]
-    lines.append(f"| (runner: digests, cache records, metrics, publish) | {t['runner_s']:,.1f} | | "
-                 f"{sum(v for k, v in result['runner']['libraries'].items() if k != CATALOG):,.1f} | | |")
-    lines.append(f"| **whole recipe** | **{t['wall_s']:,.1f}** | **{t['peak_rss_mb']:,.0f}** | "
-                 f"**{t['library_s']:,.1f}** | **{pct(t['overhead'])}** | "
-                 + ", ".join(f"{k} {v:,.1f}" for k, v in t["per_library_s"].items() if k != CATALOG)
-                 + f"; catalog queries {t['per_library_s'].get(CATALOG, 0.0):,.1f} (workbench) |")
+    lines.append(
+        f"| (runner: digests, cache records, metrics, publish) | {t['runner_s']:,.1f} | | "
+        f"{sum(v for k, v in result['runner']['libraries'].items() if k != CATALOG):,.1f} | | |"
+    )
+    lines.append(
+        f"| **whole recipe** | **{t['wall_s']:,.1f}** | **{t['peak_rss_mb']:,.0f}** | "
+        f"**{t['library_s']:,.1f}** | **{pct(t['overhead'])}** | "
+        + ", ".join(f"{k} {v:,.1f}" for k, v in t["per_library_s"].items() if k != CATALOG)
+        + f"; catalog queries {t['per_library_s'].get(CATALOG, 0.0):,.1f} (workbench) |"
+    )
     return "\n".join(lines)
 
 
@@ -613,11 +711,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shape", choices=("1m", "20m", "both"), default="both")
     parser.add_argument("--quick", action="store_true", help="a tiny shape, for a smoke run; no results file")
-    parser.add_argument("--work", type=Path, default=HERE / "work",
-                        help="where the temporary workspaces go (on disk); default benchmarks/work")
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=HERE / "work",
+        help="where the temporary workspaces go (on disk); default benchmarks/work",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the workspace afterwards")
-    parser.add_argument("--markdown", type=Path, nargs="+", metavar="RESULTS_JSON",
-                        help="only print the docs' table for these results files")
+    parser.add_argument(
+        "--markdown",
+        type=Path,
+        nargs="+",
+        metavar="RESULTS_JSON",
+        help="only print the docs' table for these results files",
+    )
     args = parser.parse_args()
     if args.markdown:
         for path in args.markdown:

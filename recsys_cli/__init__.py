@@ -47,10 +47,14 @@ def __getattr__(name: str):
         from recsys_cli.datasets import cards
 
         return getattr(cards, name)
-    if name in ("SyntheticConfig", "ingest_synthetic"):
-        from recsys_cli.datasets import synthetic
+    if name == "SyntheticConfig":
+        from recsys_cli.datasets.synthetic import SyntheticConfig
 
-        return getattr(synthetic, name)
+        return SyntheticConfig
+    if name == "ingest_synthetic":
+        from recsys_cli.datasets.ingest import ingest_synthetic
+
+        return ingest_synthetic
     if name in ("SplitConfig", "make_split"):
         from recsys_cli.data import splits
 

@@ -7,8 +7,8 @@ the silent default or pass their own.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 class Task:

@@ -50,6 +50,8 @@ def feature_memory_limit() -> str:
         return DEFAULT_FEATURE_MEMORY
     match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([KMGT]i?B)", raw, flags=re.I)
     if not match or float(match.group(1)) <= 0:
-        raise InvalidParameterError(f"{ENV_FEATURE_MEMORY}={raw} is not a memory size",
-                                    f"use e.g. {ENV_FEATURE_MEMORY}=8GB, or unset it for {DEFAULT_FEATURE_MEMORY}")
+        raise InvalidParameterError(
+            f"{ENV_FEATURE_MEMORY}={raw} is not a memory size",
+            f"use e.g. {ENV_FEATURE_MEMORY}=8GB, or unset it for {DEFAULT_FEATURE_MEMORY}",
+        )
     return raw

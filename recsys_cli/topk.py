@@ -313,6 +313,20 @@ def batched_top_k(
     do not depend on the number of threads or the batch size.
     """
     k = check_k(k)
+    users, exclude_csr, n_items = _check_batched_inputs(users, k, exclude_csr, n_threads)
+    if batch_size is None:
+        batch_size = default_batch_size(n_items) if n_items is not None else 1024
+    batch_size = check_k(batch_size, "batch_size")
+    batches = [users[start : start + batch_size] for start in range(0, users.size, batch_size)]
+
+    def rank(batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return _rank_batch(score_fn, batch, k, exclude_csr, n_items)
+
+    return _rank_batches(rank, batches, users.size, k, n_threads, progress)
+
+
+def _check_batched_inputs(users, k: int, exclude_csr, n_threads):
+    """(users as int64, ``exclude_csr`` as CSR or None, the number of items or None when there is no exclusion)."""
     users = np.asarray(users)
     if users.ndim != 1 or (users.size and not np.issubdtype(users.dtype, np.integer)):
         raise InvalidParameterError("users must be a 1-D array of user indices", "pass e.g. np.arange(n_users)")
@@ -334,27 +348,29 @@ def batched_top_k(
                 "index users the same way as the rows of the exclusion matrix",
             )
         check_k(k, n_items=n_items)
-    if batch_size is None:
-        batch_size = default_batch_size(n_items) if n_items is not None else 1024
-    batch_size = check_k(batch_size, "batch_size")
-    batches = [users[start : start + batch_size] for start in range(0, users.size, batch_size)]
+    return users, exclude_csr, n_items
 
-    def rank(batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        block = np.asarray(score_fn(batch))
-        if block.ndim != 2 or block.shape[0] != batch.size or (n_items is not None and block.shape[1] != n_items):
-            expected = f"({batch.size}, {n_items if n_items is not None else 'n_items'})"
-            raise InvalidParameterError(
-                f"score_fn returned an array of shape {block.shape} for {batch.size} users, expected {expected}",
-                "return one row of item scores per user in the batch",
-            )
-        if not np.issubdtype(block.dtype, np.floating):
-            block = block.astype(np.float64)
-        lists = top_k(block, k, exclude_csr[batch] if exclude_csr is not None else None)
-        values = np.take_along_axis(block, np.maximum(lists, 0), axis=1)
-        values[lists < 0] = np.nan
-        return lists, values
 
-    lists = np.full((users.size, k), -1, dtype=np.int64)
+def _rank_batch(score_fn, batch: np.ndarray, k: int, exclude_csr, n_items) -> tuple[np.ndarray, np.ndarray]:
+    """Score one batch of users and keep each one's top ``k`` (lists, scores with NaN at padding)."""
+    block = np.asarray(score_fn(batch))
+    if block.ndim != 2 or block.shape[0] != batch.size or (n_items is not None and block.shape[1] != n_items):
+        expected = f"({batch.size}, {n_items if n_items is not None else 'n_items'})"
+        raise InvalidParameterError(
+            f"score_fn returned an array of shape {block.shape} for {batch.size} users, expected {expected}",
+            "return one row of item scores per user in the batch",
+        )
+    if not np.issubdtype(block.dtype, np.floating):
+        block = block.astype(np.float64)
+    lists = top_k(block, k, exclude_csr[batch] if exclude_csr is not None else None)
+    values = np.take_along_axis(block, np.maximum(lists, 0), axis=1)
+    values[lists < 0] = np.nan
+    return lists, values
+
+
+def _rank_batches(rank, batches: list[np.ndarray], n_users: int, k: int, n_threads: int, progress):
+    """Run ``rank`` over the batches (in ``n_threads`` threads) and gather the results in order."""
+    lists = np.full((n_users, k), -1, dtype=np.int64)
     scores = None
     done = 0
     # Batches already run in parallel: a multi-threaded BLAS under each would oversubscribe the
@@ -367,7 +383,7 @@ def batched_top_k(
         try:
             for batch, (batch_lists, batch_scores) in zip(batches, results):
                 if scores is None:
-                    scores = np.full((users.size, k), np.nan, dtype=batch_scores.dtype)
+                    scores = np.full((n_users, k), np.nan, dtype=batch_scores.dtype)
                 lists[done : done + batch.size] = batch_lists
                 scores[done : done + batch.size] = batch_scores
                 done += batch.size
@@ -399,7 +415,7 @@ def top_k_of_one_order(
     k = check_k(k)
     if np.unique(scores).size != scores.size or not np.isfinite(scores).all():
         return full(users)  # ties or -inf: the general rules apply
-    head = np.argsort(-scores, kind="stable")[:k + spare]
+    head = np.argsort(-scores, kind="stable")[: k + spare]
     column = np.full(scores.size, -1, dtype=np.int64)
     column[head] = np.arange(head.size)
     rows = exclude_csr[users]

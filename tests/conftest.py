@@ -1,29 +1,23 @@
-"""Shared fixtures: an isolated environment for every test, a CLI runner, real-data paths."""
+"""Shared fixtures: an isolated environment for every test, a CLI runner, real-data paths.
+
+Helpers that are not fixtures live in tests/support.py (``from tests.support import ...``)."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-SHARED_DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
+from tests.support import SHARED_DATASETS, quiet_environment
 
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path, monkeypatch):
     """Every test runs in its own folder with stable, colourless, narrow-enough output."""
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("NO_COLOR", "1")
-    monkeypatch.setenv("COLUMNS", "200")
-    monkeypatch.setenv("TERM", "dumb")
-    monkeypatch.setenv("RECSYS_LOCK_TIMEOUT", "20")
-    monkeypatch.delenv("RECSYS_WORKSPACE", raising=False)
-    monkeypatch.delenv("RECSYS_DEBUG", raising=False)
-    monkeypatch.delenv("RECSYS_DOWNLOAD_CACHE", raising=False)
+    quiet_environment(monkeypatch)
     return tmp_path
 
 
@@ -46,56 +40,6 @@ def cli(workspace_dir):
         return result
 
     return run
-
-
-def run_json(cli, *args: str):
-    """Run a command with --format json and parse stdout (fails the test on a non-zero exit)."""
-    result = cli(*args, "--format", "json")
-    assert result.exit_code == 0, f"exit {result.exit_code}: {result.stderr}"
-    return json.loads(result.stdout)
-
-
-def snapshot(root: Path) -> dict[str, str]:
-    """Every file's content digest and every folder in a workspace (except the lock file's
-    content, which names the last writer), for 'unchanged' checks."""
-    if not root.exists():
-        return {}
-    state = {}
-    for path in sorted(root.rglob("*")):
-        key = path.relative_to(root).as_posix()
-        if path.is_dir():
-            state[key] = "folder"
-        elif path.name == ".lock":
-            state[key] = "lock"
-        else:
-            state[key] = hashlib.sha256(path.read_bytes()).hexdigest()
-    return state
-
-
-def assert_refused(cli, root: Path, args, fragments=(), *, exit_code: int = 1, hint: bool = True,
-                   only_progress_before: bool = False):
-    """A refused command: ``exit_code``, no traceback, nothing on stdout, every fragment on stderr,
-    the workspace at ``root`` unchanged. With exit 1 the error is one ``error:`` line, last on stderr,
-    carrying a ``(hint: ...)`` when ``hint``; the lines before it hold no error (or, with
-    ``only_progress_before``, are only progress lines such as ``splitting toy ...``)."""
-    before = snapshot(root)
-    result = cli(*args)
-    assert result.exit_code == exit_code, (result.exit_code, result.stderr)
-    assert "Traceback" not in result.stderr and "Traceback" not in result.stdout
-    assert result.stdout == ""
-    if exit_code == 1:
-        lines = result.stderr.strip().splitlines()
-        assert lines[-1].startswith("error: "), lines
-        if only_progress_before:
-            assert all(line.endswith(" ...") for line in lines[:-1]), lines
-        else:
-            assert not any("error" in line for line in lines[:-1]), lines
-        if hint:
-            assert "(hint: " in lines[-1], lines[-1]
-    for fragment in [fragments] if isinstance(fragments, str) else fragments:
-        assert fragment in result.stderr, result.stderr
-    assert snapshot(root) == before
-    return result
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from recsys_cli.version import __version__
 from recsys_cli.cli.application import Application
-from recsys_cli.settings import ENV_WORKSPACE, DEFAULT_WORKSPACE
+from recsys_cli.settings import DEFAULT_WORKSPACE, ENV_WORKSPACE
+from recsys_cli.version import __version__
 
 app = typer.Typer(
     name="recsys",
@@ -58,7 +58,19 @@ def main_callback(
 
 def _register() -> None:
     from recsys_cli.cli import (
-        cache, datasets, demo, evaluate, features, index, ingest, recommend, run_recipe, runs, split, sql, train,
+        cache,
+        datasets,
+        demo,
+        evaluate,
+        features,
+        index,
+        ingest,
+        recommend,
+        run_recipe,
+        runs,
+        split,
+        sql,
+        train,
     )
 
     app.add_typer(datasets.app, name="datasets")

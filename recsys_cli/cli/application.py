@@ -13,8 +13,8 @@ import sys
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from enum import Enum
+from pathlib import Path
 from typing import Annotated, Any, Optional, TypeVar
 
 import typer
@@ -171,7 +171,10 @@ def _environment_error(error: Exception) -> RecsysError | None:
         where = f": {error.filename}" if error.filename else ""
         return WorkspaceError(f"{error.strerror or error}{where}")
     kind = type(error)
-    if kind.__module__.split(".")[0] in ("duckdb", "_duckdb") and kind.__name__ in ("IOException", "PermissionException"):
+    if kind.__module__.split(".")[0] in ("duckdb", "_duckdb") and kind.__name__ in (
+        "IOException",
+        "PermissionException",
+    ):
         return WorkspaceError(first_line(error))
     return None
 
@@ -195,4 +198,3 @@ def choices(name: str, values: tuple[str, ...]) -> type[Enum]:
     """A str Enum of ``values`` for a Typer option (members named with ``_`` for ``-``), so every choice
     list comes from the vocabulary that owns it."""
     return Enum(name, {value.replace("-", "_"): value for value in values}, type=str)
-

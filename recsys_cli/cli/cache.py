@@ -20,16 +20,24 @@ def list_command(ctx: typer.Context, fmt: FormatOption = None) -> None:
 
     entries = list_entries(get_app(ctx).workspace)
     rows = [
-        [e.record.key[:12], e.record.stage, e.record.recipe_run, "complete" if e.complete else "stale",
-         ", ".join(o.ref for o in e.record.outputs), round(e.bytes / 1e6, 2), round(e.record.seconds, 2),
-         e.record.created_at]
+        [
+            e.record.key[:12],
+            e.record.stage,
+            e.record.recipe_run,
+            "complete" if e.complete else "stale",
+            ", ".join(o.ref for o in e.record.outputs),
+            round(e.bytes / 1e6, 2),
+            round(e.record.seconds, 2),
+            e.record.created_at,
+        ]
         for e in entries
     ]
-    document = [
-        e.record.to_json() | {"complete": e.complete, "bytes": e.bytes} for e in entries
-    ]
-    table = Table(["key", "stage", "recipe run", "state", "outputs", "MB", "seconds", "created"], rows,
-                  title=f"stage cache: {sum(e.complete for e in entries)} complete, {sum(not e.complete for e in entries)} stale")
+    document = [e.record.to_json() | {"complete": e.complete, "bytes": e.bytes} for e in entries]
+    table = Table(
+        ["key", "stage", "recipe run", "state", "outputs", "MB", "seconds", "created"],
+        rows,
+        title=f"stage cache: {sum(e.complete for e in entries)} complete, {sum(not e.complete for e in entries)} stale",
+    )
     get_app(ctx).emit(Result(document, [table]), fmt)
 
 
@@ -52,6 +60,9 @@ def prune_command(
         with pipeline_lock(workspace, "cache prune", application.reporter()):
             removed = prune(workspace, everything=everything)
     document = {"removed": [r.to_json() for r in removed]}
-    table = Table(["key", "stage", "recipe run"], [[r.key[:12], r.stage, r.recipe_run] for r in removed],
-                  title=f"removed {len(removed)} stage record(s)")
+    table = Table(
+        ["key", "stage", "recipe run"],
+        [[r.key[:12], r.stage, r.recipe_run] for r in removed],
+        title=f"removed {len(removed)} stage record(s)",
+    )
     application.emit(Result(document, [table]), fmt)

@@ -10,7 +10,9 @@ import typer
 from recsys_cli.cli.application import FormatOption, get_app, handles_errors
 from recsys_cli.cli.output import OutputFormat, Result, Table, format_cell, resolve_format
 
-app = typer.Typer(help="Dataset cards (datasets/*.toml) and the datasets ingested in the workspace.", no_args_is_help=True)
+app = typer.Typer(
+    help="Dataset cards (datasets/*.toml) and the datasets ingested in the workspace.", no_args_is_help=True
+)
 
 _SEPARATORS = {"\t": "TAB", ",": "comma", ";": "semicolon", " ": "space"}
 
@@ -33,31 +35,40 @@ def list_command(ctx: typer.Context, fmt: FormatOption = None) -> None:
     known = {card.name for card in cards}
     entries: list[dict[str, Any]] = []
     for card in cards:
-        entries.append({
-            "name": card.name,
-            "kind": "card",
-            "title": card.title,
-            "interactions": card.counts.get("interactions"),
-            "checksum": "sha256" if card.sha256 else ("md5" if card.md5 else None),
-            "ingested_as": [r.name for r in records if r.card == card.name],
-            "source": card.url,
-        })
+        entries.append(
+            {
+                "name": card.name,
+                "kind": "card",
+                "title": card.title,
+                "interactions": card.counts.get("interactions"),
+                "checksum": "sha256" if card.sha256 else ("md5" if card.md5 else None),
+                "ingested_as": [r.name for r in records if r.card == card.name],
+                "source": card.url,
+            }
+        )
     for record in records:
         if record.card not in known:
-            entries.append({
-                "name": record.name,
-                "kind": "dataset",
-                "title": None,
-                "interactions": record.n_interactions,
-                "checksum": None,
-                "ingested_as": [record.name],
-                "source": record.source,
-            })
+            entries.append(
+                {
+                    "name": record.name,
+                    "kind": "dataset",
+                    "title": None,
+                    "interactions": record.n_interactions,
+                    "checksum": None,
+                    "ingested_as": [record.name],
+                    "source": record.source,
+                }
+            )
     table = Table(
         ["name", "title", "interactions", "checksum", "ingested as"],
         [
-            [e["name"], e["title"] or f"no card (source: {e['source'] or '?'})", e["interactions"],
-             e["checksum"] or "none", ", ".join(e["ingested_as"]) or "-"]
+            [
+                e["name"],
+                e["title"] or f"no card (source: {e['source'] or '?'})",
+                e["interactions"],
+                e["checksum"] or "none",
+                ", ".join(e["ingested_as"]) or "-",
+            ]
             for e in entries
         ],
         title="datasets",
@@ -69,7 +80,9 @@ def list_command(ctx: typer.Context, fmt: FormatOption = None) -> None:
 @handles_errors
 def show_command(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="A card name (see `recsys datasets list`) or an ingested dataset's name.")],
+    name: Annotated[
+        str, typer.Argument(help="A card name (see `recsys datasets list`) or an ingested dataset's name.")
+    ],
     fmt: FormatOption = None,
 ) -> None:
     """Show a dataset card and, once ingested, its statistics.
@@ -112,14 +125,21 @@ def show_command(
     if record:
         tables.append(_dataset_table(document["dataset"]))
         if splits:
-            tables.append(Table(
-                ["split", "strategy", "created", "parameters"],
-                [[s["name"], s["strategy"], s["created_at"], s["params"]] for s in document["splits"]],
-                title=f"splits of {name}",
-            ))
+            tables.append(
+                Table(
+                    ["split", "strategy", "created", "parameters"],
+                    [[s["name"], s["strategy"], s["created_at"], s["params"]] for s in document["splits"]],
+                    title=f"splits of {name}",
+                )
+            )
     elif card:
-        tables.append(Table(["dataset"], [[f"not ingested: run `recsys ingest {card.name} --source PATH_OR_URL`"]],
-                            title="workspace"))
+        tables.append(
+            Table(
+                ["dataset"],
+                [[f"not ingested: run `recsys ingest {card.name} --source PATH_OR_URL`"]],
+                title="workspace",
+            )
+        )
     application.emit(Result(document, tables), fmt)
 
 
@@ -136,7 +156,9 @@ def remove_command(
     application = get_app(ctx)
     result = remove_dataset(application.workspace, name, reporter=application.reporter())
     document = {
-        "removed": name, "dropped_splits": result.dropped_splits, "dropped_runs": result.dropped_runs,
+        "removed": name,
+        "dropped_splits": result.dropped_splits,
+        "dropped_runs": result.dropped_runs,
         "path": result.dataset.path,
     }
     table = Table(
@@ -203,8 +225,11 @@ def _card_tables(card) -> list[Table]:
         ["description", card.description],
         ["homepage", card.homepage],
         ["url", card.url],
-        ["archive", f"{card.archive_name}, folder {card.archive_root}/"
-         + (f", {card.archive_size:,} bytes" if card.archive_size else "")],
+        [
+            "archive",
+            f"{card.archive_name}, folder {card.archive_root}/"
+            + (f", {card.archive_size:,} bytes" if card.archive_size else ""),
+        ],
         ["sha256", card.sha256 or "none published"],
         ["md5", card.md5 or "none published"],
         ["checksum note", card.checksum_note or None],
@@ -215,19 +240,29 @@ def _card_tables(card) -> list[Table]:
         ["citation", card.citation],
     ]
     tables = [Table(["field", "value"], [r for r in rows if r[1]], title=f"card {card.name}")]
-    tables.append(Table(
-        ["table", "file", "format", "notes"],
-        [[role, spec.file, _describe_format(spec), spec.notes or None] for role, spec in card.files.items()],
-        title="files",
-    ))
-    tables.append(Table(
-        ["file", "column", "type", "kept as", "meaning"],
-        [[spec.file, c.name, c.type, c.field or "-", c.meaning] for spec in card.files.values() for c in spec.columns],
-        title="columns",
-    ))
+    tables.append(
+        Table(
+            ["table", "file", "format", "notes"],
+            [[role, spec.file, _describe_format(spec), spec.notes or None] for role, spec in card.files.items()],
+            title="files",
+        )
+    )
+    tables.append(
+        Table(
+            ["file", "column", "type", "kept as", "meaning"],
+            [
+                [spec.file, c.name, c.type, c.field or "-", c.meaning]
+                for spec in card.files.values()
+                for c in spec.columns
+            ],
+            title="columns",
+        )
+    )
     codes = [
         [spec.file, column, code, label]
-        for spec in card.files.values() for column, mapping in spec.codes.items() for code, label in mapping.items()
+        for spec in card.files.values()
+        for column, mapping in spec.codes.items()
+        for code, label in mapping.items()
     ]
     if codes:
         tables.append(Table(["file", "field", "code", "meaning"], codes, title="codes"))

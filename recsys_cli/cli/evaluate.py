@@ -64,24 +64,30 @@ def evaluate_command(
     run: Annotated[Optional[str], typer.Argument(help="A trained run (recsys runs list).")] = None,
     k: Annotated[
         Optional[str],
-        typer.Option("--k", help="Cut-offs, comma-separated [default: 10,20,100; with stages, those within the "
-                     "ranker's candidates]."),
+        typer.Option(
+            "--k",
+            help="Cut-offs, comma-separated [default: 10,20,100; with stages, those within the ranker's candidates].",
+        ),
     ] = None,
     on: Annotated[Part, typer.Option("--on", help="Which part of the run's split to evaluate.")] = Part.test,
     relevant_min_rating: Annotated[
         Optional[float],
-        typer.Option("--relevant-min-rating", help="Only interactions rated at least this are relevant "
-                     "(default: every interaction of the part)."),
+        typer.Option(
+            "--relevant-min-rating",
+            help="Only interactions rated at least this are relevant (default: every interaction of the part).",
+        ),
     ] = None,
     cold_start: Annotated[
         ColdStart,
-        typer.Option("--cold-start", help="Users without train history: the most popular items, or none "
-                     "(they then score 0)."),
+        typer.Option(
+            "--cold-start", help="Users without train history: the most popular items, or none (they then score 0)."
+        ),
     ] = ColdStart.popular,
     predictions: Annotated[
         Optional[Path],
-        typer.Option("--predictions", help="Instead of a run: a CSV/Parquet file with user_id, item_id, score "
-                     "(optional rank)."),
+        typer.Option(
+            "--predictions", help="Instead of a run: a CSV/Parquet file with user_id, item_id, score (optional rank)."
+        ),
     ] = None,
     truth: Annotated[
         Optional[Path],
@@ -89,13 +95,18 @@ def evaluate_command(
     ] = None,
     catalog_size: Annotated[
         Optional[int],
-        typer.Option("--catalog-size", help="With --predictions: the number of items, for coverage "
-                     "(default: items seen in either file)."),
+        typer.Option(
+            "--catalog-size",
+            help="With --predictions: the number of items, for coverage (default: items seen in either file).",
+        ),
     ] = None,
     stages: Annotated[
         Optional[bool],
-        typer.Option("--stages/--no-stages", help="With a ranker: popularity, the generator alone and generator + "
-                     "ranker on the test part (default when the run has a ranker); --no-stages: full ranking only."),
+        typer.Option(
+            "--stages/--no-stages",
+            help="With a ranker: popularity, the generator alone and generator + "
+            "ranker on the test part (default when the run has a ranker); --no-stages: full ranking only.",
+        ),
     ] = None,
     fmt: FormatOption = None,
 ) -> None:
@@ -130,7 +141,10 @@ def _evaluate_prediction_files(application, predictions, truth, ks, relevant_min
     from recsys_cli.evaluation.predictions import evaluate_files
 
     evaluation = evaluate_files(
-        predictions, truth, ks=ks or DEFAULT_KS, relevant_min_rating=relevant_min_rating,
+        predictions,
+        truth,
+        ks=ks or DEFAULT_KS,
+        relevant_min_rating=relevant_min_rating,
         n_catalog_items=catalog_size,
     )
     document = {"protocol": evaluation.protocol, "metrics": evaluation.metrics}
@@ -145,8 +159,10 @@ def _check_stage_options(on, cold_start) -> None:
     if on is not Part.test:
         raise typer.BadParameter("--stages evaluates the test part: the val part is the ranker's label window")
     if cold_start is not ColdStart.popular:
-        raise typer.BadParameter("--cold-start applies to full ranking (add --no-stages); with stages every "
-                                 "source serves users without history the most popular items")
+        raise typer.BadParameter(
+            "--cold-start applies to full ranking (add --no-stages); with stages every "
+            "source serves users without history the most popular items"
+        )
 
 
 def _evaluate_full_ranking(application, run: str, ks, on, relevant_min_rating, cold_start, fmt) -> None:
@@ -154,8 +170,13 @@ def _evaluate_full_ranking(application, run: str, ks, on, relevant_min_rating, c
     from recsys_cli.runs.evaluate import evaluate_run
 
     evaluation = evaluate_run(
-        application.workspace, run, ks=ks or DEFAULT_KS, part=on.value, relevant_min_rating=relevant_min_rating,
-        cold_start=cold_start.value, reporter=application.reporter(),
+        application.workspace,
+        run,
+        ks=ks or DEFAULT_KS,
+        part=on.value,
+        relevant_min_rating=relevant_min_rating,
+        cold_start=cold_start.value,
+        reporter=application.reporter(),
     )
     protocol = evaluation.protocol
     if protocol["cold_start_users"]:
@@ -192,18 +213,35 @@ def stage_tables(evaluation) -> list[Table]:
         names = [m for m in METRICS if f"{m}@{k}" in evaluation.metrics]
         rows = [[stage, *(evaluation.stages[stage].get(f"{m}@{k}") for m in names)] for stage in evaluation.stages]
         rows.append(["lift (ranker / candidates)", *(_percent(lift[f"{m}@{k}"]["relative"]) for m in names)])
-        tables.append(Table(["stage", *names], rows, title=f"{evaluation.run} on {evaluation.protocol['dataset']}"
-                            f"/{evaluation.protocol['split']} test @{k}"))
+        tables.append(
+            Table(
+                ["stage", *names],
+                rows,
+                title=f"{evaluation.run} on {evaluation.protocol['dataset']}/{evaluation.protocol['split']} test @{k}",
+            )
+        )
     rows = []
     for comparison, entries in evaluation.lift.items():
         for key, entry in entries.items():
             if "interval" in entry:
                 interval = entry["interval"]
-                rows.append([comparison.replace("_vs_", " - "), key, round(interval["difference"], 4),
-                             round(interval["low"], 4), round(interval["high"], 4),
-                             "yes" if interval["excludes_zero"] else "no"])
-    tables.append(Table(["comparison", "metric", "mean difference", "95% low", "95% high", "excludes 0"], rows,
-                        title="paired bootstrap over users (2,000 resamples)"))
+                rows.append(
+                    [
+                        comparison.replace("_vs_", " - "),
+                        key,
+                        round(interval["difference"], 4),
+                        round(interval["low"], 4),
+                        round(interval["high"], 4),
+                        "yes" if interval["excludes_zero"] else "no",
+                    ]
+                )
+    tables.append(
+        Table(
+            ["comparison", "metric", "mean difference", "95% low", "95% high", "excludes 0"],
+            rows,
+            title="paired bootstrap over users (2,000 resamples)",
+        )
+    )
     return tables
 
 
@@ -215,6 +253,8 @@ def _evaluate_stages(application, run: str, ks, relevant_min_rating, fmt) -> Non
     )
     protocol = evaluation.protocol
     if protocol["cold_start_users"]:
-        application.warn(f"{protocol['cold_start_users']:,} evaluated users have no history: every source "
-                         "serves them the most popular items")
+        application.warn(
+            f"{protocol['cold_start_users']:,} evaluated users have no history: every source "
+            "serves them the most popular items"
+        )
     application.emit(Result(evaluation.document(), stage_tables(evaluation), preamble=protocol_lines(protocol)), fmt)

@@ -85,8 +85,17 @@ def ingest_result(result, what: str) -> Result:
     }
     table = Table(
         ["dataset", "interactions", "users", "items", "catalogue items", "density", "bad lines skipped"],
-        [[record.name, record.n_interactions, record.n_users, record.n_items, record.n_catalog_items,
-          stats.get("density"), result.bad_lines_skipped]],
+        [
+            [
+                record.name,
+                record.n_interactions,
+                record.n_users,
+                record.n_items,
+                record.n_catalog_items,
+                stats.get("density"),
+                result.bad_lines_skipped,
+            ]
+        ],
         title=f"ingested {what}",
     )
     return Result(document, [table])
@@ -119,7 +128,9 @@ def card_command(
             "Default: the card's official URL.",
         ),
     ] = None,
-    name: Annotated[Optional[str], typer.Option("--name", help="Register under this name (default: the card's).")] = None,
+    name: Annotated[
+        Optional[str], typer.Option("--name", help="Register under this name (default: the card's).")
+    ] = None,
     on_bad_lines: OnBadLines = BadLines.error,
     allow_count_mismatch: Annotated[
         bool,
@@ -214,7 +225,8 @@ def synthetic_command(
     fmt: FormatOption = None,
 ) -> None:
     """Generate a seeded dataset with real structure (tastes, popularity, genres, drift)."""
-    from recsys_cli.datasets.synthetic import SyntheticConfig, ingest_synthetic
+    from recsys_cli.datasets.ingest import ingest_synthetic
+    from recsys_cli.datasets.synthetic import SyntheticConfig
 
     application = get_app(ctx)
     config = SyntheticConfig(users=users, items=items, interactions=interactions, seed=seed)

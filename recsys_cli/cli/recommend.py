@@ -11,7 +11,6 @@ from recsys_cli.cli.evaluate import Part
 from recsys_cli.cli.output import Result, Table
 from recsys_cli.vocabulary import RETRIEVALS
 
-
 Retrieval = choices("Retrieval", RETRIEVALS)
 
 
@@ -22,7 +21,8 @@ def recommend_command(
     user: Annotated[str, typer.Option("--user", help="The user's original id (as in the dataset).")],
     k: Annotated[int, typer.Option("-k", "--k", help="How many items.")] = 10,
     explain: Annotated[
-        bool, typer.Option("--explain", help="Show which of the user's past items contributed most (als, item-knn, ease).")
+        bool,
+        typer.Option("--explain", help="Show which of the user's past items contributed most (als, item-knn, ease)."),
     ] = False,
     fmt: FormatOption = None,
 ) -> None:
@@ -35,8 +35,10 @@ def recommend_command(
         application.warn(f"{result.fallback_reason}: showing the most popular train items instead")
     columns = ["rank", "item_id", "title", "year", "genres", "score"]
     # a year is a label, not a quantity: no thousands separator
-    rows = [[str(entry[c]) if c == "year" and entry.get(c) is not None else entry.get(c) for c in columns]
-            for entry in result.items]
+    rows = [
+        [str(entry[c]) if c == "year" and entry.get(c) is not None else entry.get(c) for c in columns]
+        for entry in result.items
+    ]
     if explain and result.personalised:
         columns.append("because you interacted with")
         for row, entry in zip(rows, result.items):
@@ -44,8 +46,12 @@ def recommend_command(
     kind = "recommendations" if result.personalised else "most popular (fallback)"
     table = Table(columns, rows, title=f"{kind} for user {user} ({result.history_size} train interactions)")
     document = {
-        "run": run, "user_id": result.user_id, "personalised": result.personalised,
-        "fallback_reason": result.fallback_reason, "history_size": result.history_size, "items": result.items,
+        "run": run,
+        "user_id": result.user_id,
+        "personalised": result.personalised,
+        "fallback_reason": result.fallback_reason,
+        "history_size": result.history_size,
+        "items": result.items,
     }
     application.emit(Result(document, [table]), fmt)
 
@@ -55,15 +61,24 @@ def candidates_command(
     ctx: typer.Context,
     run: Annotated[str, typer.Argument(help="A trained run.")],
     k: Annotated[
-        Optional[int], typer.Option("-k", "--k", help="Candidates per user (default 200, or the whole catalogue "
-                                    "when it is smaller).", show_default=False)
+        Optional[int],
+        typer.Option(
+            "-k",
+            "--k",
+            help="Candidates per user (default 200, or the whole catalogue when it is smaller).",
+            show_default=False,
+        ),
     ] = None,
-    on: Annotated[Part, typer.Option("--on", help="Whose candidates: the users of this part of the split.")] = Part.test,
+    on: Annotated[
+        Part, typer.Option("--on", help="Whose candidates: the users of this part of the split.")
+    ] = Part.test,
     retrieval: Annotated[
-        Retrieval, typer.Option("--retrieval", help="exact: score every item; annoy: the run's index (recsys index build).")
+        Retrieval,
+        typer.Option("--retrieval", help="exact: score every item; annoy: the run's index (recsys index build)."),
     ] = Retrieval.exact,
     search_k: Annotated[
-        Optional[int], typer.Option("--search-k", help="annoy: nodes inspected per query (default: the bench's choice).")
+        Optional[int],
+        typer.Option("--search-k", help="annoy: nodes inspected per query (default: the bench's choice)."),
     ] = None,
     fmt: FormatOption = None,
 ) -> None:
@@ -72,7 +87,12 @@ def candidates_command(
 
     application = get_app(ctx)
     result = generate_candidates(
-        application.workspace, run, k=k if k is not None else DEFAULT_CANDIDATES, part=on.value, retrieval=retrieval.value, search_k=search_k,
+        application.workspace,
+        run,
+        k=k if k is not None else DEFAULT_CANDIDATES,
+        part=on.value,
+        retrieval=retrieval.value,
+        search_k=search_k,
         reporter=application.reporter(),
     )
     if result.fallback_users:
@@ -83,10 +103,18 @@ def candidates_command(
             "items): raise --search-k or rebuild with more --trees"
         )
     document = {
-        "run": run, "path": result.path, "part": result.part, "k": result.k, "retrieval": result.retrieval,
-        "users": result.users, "rows": result.rows, "fallback_users": result.fallback_users,
-        "short_lists": result.short_lists, "search_k": result.search_k,
-        f"recall@{result.k}": result.recall, "seconds": round(result.seconds, 3),
+        "run": run,
+        "path": result.path,
+        "part": result.part,
+        "k": result.k,
+        "retrieval": result.retrieval,
+        "users": result.users,
+        "rows": result.rows,
+        "fallback_users": result.fallback_users,
+        "short_lists": result.short_lists,
+        "search_k": result.search_k,
+        f"recall@{result.k}": result.recall,
+        "seconds": round(result.seconds, 3),
     }
     table = Table(
         ["run", "users", "rows", f"recall@{result.k}", "retrieval", "path"],

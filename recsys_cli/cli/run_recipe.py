@@ -13,7 +13,10 @@ from recsys_cli.vocabulary import STAGE_ROWS
 
 SetOption = Annotated[
     Optional[list[str]],
-    typer.Option("--set", help="Override a recipe key: SECTION.KEY=VALUE (candidates.0.k=100 for the first generator). Repeatable."),
+    typer.Option(
+        "--set",
+        help="Override a recipe key: SECTION.KEY=VALUE (candidates.0.k=100 for the first generator). Repeatable.",
+    ),
 ]
 
 
@@ -23,8 +26,12 @@ def run_command(
     recipe: Annotated[Path, typer.Argument(help="A recipe file, e.g. recipes/ml-100k.toml.")],
     overrides: SetOption = None,
     force: Annotated[bool, typer.Option("--force", help="Run every stage again, ignoring the stage cache.")] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the stage plan and which stages are cached; run nothing.")] = False,
-    name: Annotated[Optional[str], typer.Option("--run", help="Name of this recipe run (default: the recipe file's name).")] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the stage plan and which stages are cached; run nothing.")
+    ] = False,
+    name: Annotated[
+        Optional[str], typer.Option("--run", help="Name of this recipe run (default: the recipe file's name).")
+    ] = None,
     fmt: FormatOption = None,
 ) -> None:
     """Run a recipe: ingest, split, train the candidate generators, build the index, generate candidates,
@@ -42,14 +49,22 @@ def execute(ctx: typer.Context, recipe, *, name=None, force=False, dry_run=False
     from recsys_cli.pipeline.runner import run_recipe
 
     application = get_app(ctx)
-    result = run_recipe(application.workspace, recipe, name=name, force=force, dry_run=dry_run,
-                        reporter=application.reporter())
+    result = run_recipe(
+        application.workspace, recipe, name=name, force=force, dry_run=dry_run, reporter=application.reporter()
+    )
     if dry_run:
         rows = [[o.stage, o.status, o.key[:12] if o.key else "after the stages before it"] for o in result.outcomes]
-        document = {"run": result.name, "recipe": recipe.path, "dry_run": True,
-                    "stages": [o.to_json() for o in result.outcomes]}
-        table = Table(["stage", "status", "key"], rows,
-                      title=f"plan for recipe run '{result.name}': {result.cached} of {len(rows)} stages cached")
+        document = {
+            "run": result.name,
+            "recipe": recipe.path,
+            "dry_run": True,
+            "stages": [o.to_json() for o in result.outcomes],
+        }
+        table = Table(
+            ["stage", "status", "key"],
+            rows,
+            title=f"plan for recipe run '{result.name}': {result.cached} of {len(rows)} stages cached",
+        )
         application.emit(Result(document, [table]), fmt)
         return result
     application.emit(Result(result_document(result), result_tables(result.manifest, result.metrics)), fmt)
@@ -57,8 +72,13 @@ def execute(ctx: typer.Context, recipe, *, name=None, force=False, dry_run=False
 
 
 def result_document(result) -> dict:
-    return {"run": result.name, "recipe": result.plan.recipe.path, "path": result.path,
-            "stages": result.manifest["stages"], "metrics": result.metrics}
+    return {
+        "run": result.name,
+        "recipe": result.plan.recipe.path,
+        "path": result.path,
+        "stages": result.manifest["stages"],
+        "metrics": result.metrics,
+    }
 
 
 def result_tables(manifest: dict, metrics: dict) -> list[Table]:
@@ -68,31 +88,50 @@ def result_tables(manifest: dict, metrics: dict) -> list[Table]:
     shown = [f"{m}@{k}" for k in ks for m in ("ndcg", "recall")] + [f"precision@{ks[0]}", f"coverage@{ks[0]}"]
     stages = Table(
         ["stage", "status", "seconds", "peak RSS MB", "key"],
-        [[s["stage"], s["status"], s["seconds"], s.get("peak_rss_mb") or "-", (s["key"] or "")[:12]]
-         for s in manifest["stages"]],
+        [
+            [s["stage"], s["status"], s["seconds"], s.get("peak_rss_mb") or "-", (s["key"] or "")[:12]]
+            for s in manifest["stages"]
+        ],
         title=f"recipe run '{manifest['run']}' ({manifest['recipe_file']}): {manifest['cached_stages']} of "
-              f"{len(manifest['stages'])} stages cached, {manifest['wall_seconds']:.1f}s",
+        f"{len(manifest['stages'])} stages cached, {manifest['wall_seconds']:.1f}s",
     )
     generators = metrics["generators"]
     users = next(iter(generators.values()))["protocol"]["users_evaluated"]
-    tables = [stages, Table(
-        ["run", "model", *shown],
-        [[short, g["model"], *(g["metrics"].get(m) for m in shown)] for short, g in generators.items()],
-        title=f"candidate generators trained on train, full ranking on test ({users:,} users)",
-    )]
+    tables = [
+        stages,
+        Table(
+            ["run", "model", *shown],
+            [[short, g["model"], *(g["metrics"].get(m) for m in shown)] for short, g in generators.items()],
+            title=f"candidate generators trained on train, full ranking on test ({users:,} users)",
+        ),
+    ]
     evaluation = metrics.get("stages")
     if evaluation:
-        rows = [[stage, *(evaluation["stages"][stage].get(m) for m in shown)]
-                for stage in STAGE_ROWS
-                if stage in evaluation["stages"] and stage in recipe["evaluation"]["rows"]]
+        rows = [
+            [stage, *(evaluation["stages"][stage].get(m) for m in shown)]
+            for stage in STAGE_ROWS
+            if stage in evaluation["stages"] and stage in recipe["evaluation"]["rows"]
+        ]
         lift = evaluation["lift"].get("ranker_vs_candidates")
         if lift and {"ranker", "candidates"} <= set(recipe["evaluation"]["rows"]):
-            rows.append(["lift (ranker / candidates)", *(
-                "-" if m not in lift or lift[m]["relative"] is None else f"{lift[m]['relative']:+.1%}" for m in shown)])
+            rows.append(
+                [
+                    "lift (ranker / candidates)",
+                    *(
+                        "-" if m not in lift or lift[m]["relative"] is None else f"{lift[m]['relative']:+.1%}"
+                        for m in shown
+                    ),
+                ]
+            )
         sources = ", ".join(recipe_run["run"] for recipe_run in recipe["candidates"])
         refit = " (generators refit on train + val)" if recipe["ranker"]["refit"] else ""
-        tables.append(Table(["stage", *shown], rows,
-                            title=f"two stages on test{refit}: {sources} candidates re-ranked by LambdaRank"))
+        tables.append(
+            Table(
+                ["stage", *shown],
+                rows,
+                title=f"two stages on test{refit}: {sources} candidates re-ranked by LambdaRank",
+            )
+        )
     return tables
 
 
@@ -106,6 +145,8 @@ def interval_line(metrics: dict) -> str | None:
     if key is None:
         return None
     interval = lift[key]["interval"]
-    return (f"{key} ranker - candidates: {interval['difference']:+.4f}, paired 95% interval "
-            f"[{interval['low']:+.4f}, {interval['high']:+.4f}] over {interval['n_users']:,} users; "
-            f"pool recall {evaluation['protocol']['pool_recall']:.2f}")
+    return (
+        f"{key} ranker - candidates: {interval['difference']:+.4f}, paired 95% interval "
+        f"[{interval['low']:+.4f}, {interval['high']:+.4f}] over {interval['n_users']:,} users; "
+        f"pool recall {evaluation['protocol']['pool_recall']:.2f}"
+    )

@@ -27,14 +27,29 @@ def list_command(
 
     summaries = list_runs(get_app(ctx).workspace, dataset)
     rows = [
-        [s.run.name, s.run.model, s.run.dataset, s.run.split, s.headline(), ", ".join(s.artifacts) or "-",
-         s.run.created_at]
+        [
+            s.run.name,
+            s.run.model,
+            s.run.dataset,
+            s.run.split,
+            s.headline(),
+            ", ".join(s.artifacts) or "-",
+            s.run.created_at,
+        ]
         for s in summaries
     ]
     table = Table(["run", "model", "dataset", "split", f"{HEADLINE} (test)", "built", "created"], rows, title="runs")
     document = [
-        {"run": s.run.name, "model": s.run.model, "dataset": s.run.dataset, "split": s.run.split,
-         "params": s.run.params, HEADLINE: s.headline(), "artifacts": s.artifacts, "created_at": s.run.created_at}
+        {
+            "run": s.run.name,
+            "model": s.run.model,
+            "dataset": s.run.dataset,
+            "split": s.run.split,
+            "params": s.run.params,
+            HEADLINE: s.headline(),
+            "artifacts": s.artifacts,
+            "created_at": s.run.created_at,
+        }
         for s in summaries
     ]
     get_app(ctx).emit(Result(document, [table]), fmt)
@@ -58,10 +73,22 @@ def show_command(
         return
     summary = show_run(get_app(ctx).workspace, run)
     m = summary.run.manifest
-    rows = [[key, m.get(key)] for key in (
-        "model", "params", "seed", "values", "dataset", "split", "split_strategy", "n_train_interactions",
-        "fit_seconds", "wall_seconds", "model_sha256",
-    )]
+    rows = [
+        [key, m.get(key)]
+        for key in (
+            "model",
+            "params",
+            "seed",
+            "values",
+            "dataset",
+            "split",
+            "split_strategy",
+            "n_train_interactions",
+            "fit_seconds",
+            "wall_seconds",
+            "model_sha256",
+        )
+    ]
     rows += [["artifacts", ", ".join(summary.artifacts) or "-"], ["versions", m.get("versions")]]
     tables = [Table(["field", "value"], rows, title=f"run {run}")]
     for part, evaluation in summary.evaluations.items():
@@ -84,8 +111,8 @@ def compare_command(
     """Put the stored evaluations of several runs in one table (evaluate each run first), with a
     paired bootstrap 95% interval of each run's per-user ndcg and recall difference from the first.
     Two recipe runs (`recsys run`) are compared row by row, every metric with its interval."""
-    from recsys_cli.pipeline.reports import is_recipe_run
     from recsys_cli.evaluation.significance import METHOD, paired_keys
+    from recsys_cli.pipeline.reports import is_recipe_run
     from recsys_cli.runs.summaries import compare_runs, paired_differences
 
     application = get_app(ctx)
@@ -103,40 +130,49 @@ def compare_command(
         k = str(evaluated[0]) if evaluated else "all"
     keys = [key for key in comparison.metrics if k == "all" or key.endswith(f"@{k}")]
     if not keys:
-        per_run = "; ".join(
-            f"{s.run.name}: {', '.join(sorted({key.split('@')[1] for key in s.evaluations[on.value]['metrics']}, key=int))}"
+        evaluated_ks = {
+            s.run.name: sorted({key.split("@")[1] for key in s.evaluations[on.value]["metrics"]}, key=int)
             for s in comparison.runs
-        )
+        }
+        per_run = "; ".join(f"{name}: {', '.join(ks)}" for name, ks in evaluated_ks.items())
         wanted = f"at K={k}" if k != "all" else "at a K they share"
         raise typer.BadParameter(f"no metric {wanted}; evaluated K's are {per_run}", param_hint="--k")
     for warning in comparison.warnings:
         application.warn(warning)
     rows = [
-        [s.run.name, s.run.model, *(s.evaluations[on.value]["metrics"][key] for key in keys)]
-        for s in comparison.runs
+        [s.run.name, s.run.model, *(s.evaluations[on.value]["metrics"][key] for key in keys)] for s in comparison.runs
     ]
     document = {
         "part": on.value,
-        "runs": {s.run.name: {"model": s.run.model, "params": s.run.params,
-                              "protocol": s.evaluations[on.value]["protocol"],
-                              "metrics": {key: s.evaluations[on.value]["metrics"][key] for key in keys}}
-                 for s in comparison.runs},
+        "runs": {
+            s.run.name: {
+                "model": s.run.model,
+                "params": s.run.params,
+                "protocol": s.evaluations[on.value]["protocol"],
+                "metrics": {key: s.evaluations[on.value]["metrics"][key] for key in keys},
+            }
+            for s in comparison.runs
+        },
     }
     table = Table(["run", "model", *keys], rows, title=f"runs on {on.value}")
     tested = paired_keys(keys)
     differences, why_not = paired_differences(application.workspace, comparison, tested) if tested else ({}, None)
     if why_not:
         application.warn(why_not)
-    document["differences"] = {"baseline": runs[0], "method": METHOD,
-                               "runs": differences}
+    document["differences"] = {"baseline": runs[0], "method": METHOD, "runs": differences}
     tables = [table]
     if differences:
-        tables.append(Table(
-            ["run", "metric", f"difference vs {runs[0]}", "95% CI low", "95% CI high", "excludes 0"],
-            [[run, metric, i["difference"], i["low"], i["high"], "yes" if i["excludes_zero"] else "no"]
-             for run, by_metric in differences.items() for metric, i in by_metric.items()],
-            title=f"paired differences per user against {runs[0]} (bootstrap)",
-        ))
+        tables.append(
+            Table(
+                ["run", "metric", f"difference vs {runs[0]}", "95% CI low", "95% CI high", "excludes 0"],
+                [
+                    [run, metric, i["difference"], i["low"], i["high"], "yes" if i["excludes_zero"] else "no"]
+                    for run, by_metric in differences.items()
+                    for metric, i in by_metric.items()
+                ],
+                title=f"paired differences per user against {runs[0]} (bootstrap)",
+            )
+        )
     application.emit(Result(document, tables), fmt)
 
 
@@ -155,13 +191,19 @@ def remove_command(
     application = get_app(ctx)
     if is_recipe_run(application.workspace, run):
         path = remove_recipe_run(application.workspace, run, application.reporter())
-        application.emit(Result({"removed": run, "recipe_run": True, "path": path},
-                                [Table(["removed", "path"], [[run, path]])]), fmt)
+        application.emit(
+            Result({"removed": run, "recipe_run": True, "path": path}, [Table(["removed", "path"], [[run, path]])]), fmt
+        )
         return
     summary = remove_run(application.workspace, run, application.reporter())
     document = {"removed": run, "artifacts": summary.artifacts, "path": summary.run.path}
-    application.emit(Result(document, [Table(["removed", "artifacts", "path"],
-                                             [[run, ", ".join(summary.artifacts) or "-", summary.run.path]])]), fmt)
+    application.emit(
+        Result(
+            document,
+            [Table(["removed", "artifacts", "path"], [[run, ", ".join(summary.artifacts) or "-", summary.run.path]])],
+        ),
+        fmt,
+    )
 
 
 def _show_recipe_run(ctx: typer.Context, name: str, fmt) -> None:
@@ -170,10 +212,18 @@ def _show_recipe_run(ctx: typer.Context, name: str, fmt) -> None:
 
     report = show_recipe_run(get_app(ctx).workspace, name)
     m = report.manifest
-    rows = [["recipe file", m["recipe_file"]], ["recipe sha256", m["recipe_sha256"]], ["seeds", m["seeds"]],
-            ["input checksums", m["input_checksums"]], ["versions", m["versions"]], ["platform", m["platform"]],
-            ["started", m["started_at"]], ["wall seconds", m["wall_seconds"]], ["peak RSS MB", m["peak_rss_mb"]],
-            ["folder", report.path]]
+    rows = [
+        ["recipe file", m["recipe_file"]],
+        ["recipe sha256", m["recipe_sha256"]],
+        ["seeds", m["seeds"]],
+        ["input checksums", m["input_checksums"]],
+        ["versions", m["versions"]],
+        ["platform", m["platform"]],
+        ["started", m["started_at"]],
+        ["wall seconds", m["wall_seconds"]],
+        ["peak RSS MB", m["peak_rss_mb"]],
+        ["folder", report.path],
+    ]
     tables = [Table(["field", "value"], rows, title=f"recipe run {name}"), *result_tables(m, report.metrics)]
     get_app(ctx).emit(Result(report.document(), tables), fmt)
 

@@ -98,8 +98,11 @@ def split_command(
     ] = None,
     k_core: Annotated[
         Optional[int],
-        typer.Option("--k-core", help="Before splitting, drop users and items with fewer than K interactions, "
-                     "repeatedly, until none is left."),
+        typer.Option(
+            "--k-core",
+            help="Before splitting, drop users and items with fewer than K interactions, "
+            "repeatedly, until none is left.",
+        ),
     ] = None,
     seed: Annotated[
         Optional[int],
@@ -113,8 +116,16 @@ def split_command(
 
     application = get_app(ctx)
     config = SplitConfig(
-        strategy=strategy.value, test_fraction=test_fraction, test_after=test_after, n=n,
-        val_fraction=val_fraction, val_after=val_after, val_n=val_n, min_rating=min_rating, k_core=k_core, seed=seed,
+        strategy=strategy.value,
+        test_fraction=test_fraction,
+        test_after=test_after,
+        n=n,
+        val_fraction=val_fraction,
+        val_after=val_after,
+        val_n=val_n,
+        min_rating=min_rating,
+        k_core=k_core,
+        seed=seed,
     )
     result = make_split(application.workspace, dataset, name, config, force=force, reporter=application.reporter())
     for note in result.notes:

@@ -16,7 +16,9 @@ def sql_command(
     query: Annotated[str, typer.Argument(help="One SELECT statement.")],
     dataset: Annotated[
         Optional[str],
-        typer.Option("--dataset", "-d", help="Dataset whose views are the default schema (automatic with one dataset)."),
+        typer.Option(
+            "--dataset", "-d", help="Dataset whose views are the default schema (automatic with one dataset)."
+        ),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, help="Print at most this many rows.")] = 1000,
     fmt: FormatOption = None,

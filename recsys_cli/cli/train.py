@@ -60,37 +60,73 @@ def train_candidates_command(
     from recsys_cli.runs.training import train_candidates
 
     given = {
-        "factors": factors, "regularization": regularization, "alpha": alpha, "iterations": iterations,
-        "learning_rate": learning_rate, "weighting": weighting, "neighbours": neighbours,
-        "similarity": similarity, "bm25_k1": bm25_k1, "bm25_b": bm25_b, "window_days": window_days,
+        "factors": factors,
+        "regularization": regularization,
+        "alpha": alpha,
+        "iterations": iterations,
+        "learning_rate": learning_rate,
+        "weighting": weighting,
+        "neighbours": neighbours,
+        "similarity": similarity,
+        "bm25_k1": bm25_k1,
+        "bm25_b": bm25_b,
+        "window_days": window_days,
         "memory_fraction": memory_fraction,
     }
     params = {key.replace("_", "-"): value for key, value in given.items() if value is not None}
     application = get_app(ctx)
     result = train_candidates(
-        application.workspace, dataset, split, model.value, run, params=params, seed=seed,
-        values=values.value, force=force, reporter=application.reporter(),
+        application.workspace,
+        dataset,
+        split,
+        model.value,
+        run,
+        params=params,
+        seed=seed,
+        values=values.value,
+        force=force,
+        reporter=application.reporter(),
     )
     if result.replaced:
         application.warn(f"replaced the existing run '{run}'")
     if result.dropped_artifacts:
         application.warn(f"dropped what was built from the old model: {', '.join(result.dropped_artifacts)}")
+    application.emit(_trained_result(result, dataset, split, seed), fmt)
+    application.success(f"next: recsys evaluate {run}")
+
+
+def _trained_result(result, dataset: str, split: str, seed: int) -> Result:
+    run = result.run.name
     manifest = result.manifest
     document = {
-        "run": run, "path": result.run.path, "model": manifest["model"], "params": manifest["params"],
-        "dataset": dataset, "split": split, "seed": seed, "values": manifest["values"],
-        "train_interactions": manifest["n_train_interactions"], "fit_seconds": manifest["fit_seconds"],
+        "run": run,
+        "path": result.run.path,
+        "model": manifest["model"],
+        "params": manifest["params"],
+        "dataset": dataset,
+        "split": split,
+        "seed": seed,
+        "values": manifest["values"],
+        "train_interactions": manifest["n_train_interactions"],
+        "fit_seconds": manifest["fit_seconds"],
         "wall_seconds": manifest["wall_seconds"],
     }
     params_text = ", ".join(f"{k}={v}" for k, v in manifest["params"].items())
     table = Table(
         ["run", "model", "params", "train interactions", "fit s", "wall s"],
-        [[run, manifest["model"], params_text or "-", manifest["n_train_interactions"],
-          manifest["fit_seconds"], manifest["wall_seconds"]]],
+        [
+            [
+                run,
+                manifest["model"],
+                params_text or "-",
+                manifest["n_train_interactions"],
+                manifest["fit_seconds"],
+                manifest["wall_seconds"],
+            ]
+        ],
         title=f"trained on {dataset}/{split}",
     )
-    application.emit(Result(document, [table]), fmt)
-    application.success(f"next: recsys evaluate {run}")
+    return Result(document, [table])
 
 
 LabelScheme = choices("LabelScheme", LABEL_SCHEMES)
@@ -109,11 +145,16 @@ def _names(values: list[str] | None) -> list[str]:
 @handles_errors
 def train_ranker_command(
     ctx: typer.Context,
-    run: Annotated[str, typer.Argument(help="A candidate run with label-window candidates (recsys candidates RUN --on val).")],
+    run: Annotated[
+        str, typer.Argument(help="A candidate run with label-window candidates (recsys candidates RUN --on val).")
+    ],
     with_runs: Annotated[
         Optional[list[str]],
-        typer.Option("--with", help="More candidate runs on the same split: their top-N join the pool and "
-                     "their scores become features (repeat or comma-separate)."),
+        typer.Option(
+            "--with",
+            help="More candidate runs on the same split: their top-N join the pool and "
+            "their scores become features (repeat or comma-separate).",
+        ),
     ] = None,
     features: Annotated[
         Optional[list[str]],
@@ -121,7 +162,9 @@ def train_ranker_command(
     ] = None,
     labels: Annotated[
         LabelScheme,
-        typer.Option("--labels", help="graded: each rating level is a grade (gain 1 to 2); binary: any interaction is 1."),
+        typer.Option(
+            "--labels", help="graded: each rating level is a grade (gain 1 to 2); binary: any interaction is 1."
+        ),
     ] = LabelScheme.graded,
     num_leaves: Annotated[int, _ranker_option("Leaves per tree.")] = RANKER_DEFAULTS["num_leaves"],
     learning_rate: Annotated[float, _ranker_option("Shrinkage per tree.")] = RANKER_DEFAULTS["learning_rate"],
@@ -137,13 +180,19 @@ def train_ranker_command(
         int, typer.Option("--seed", help="LightGBM's seed and the held-out users' draw.")
     ] = RANKER_DEFAULTS["seed"],
     threads: Annotated[
-        int, _ranker_option("LightGBM threads. The model is identical for the same thread count; 1 (the default) "
-                            "reproduces on every machine.")
+        int,
+        _ranker_option(
+            "LightGBM threads. The model is identical for the same thread count; 1 (the default) "
+            "reproduces on every machine."
+        ),
     ] = RANKER_DEFAULTS["threads"],
     refit: Annotated[
         bool,
-        typer.Option("--refit/--no-refit", help="Refit the generators on train + val for the test window "
-                     "(as in production), or rank test with the models as trained on train."),
+        typer.Option(
+            "--refit/--no-refit",
+            help="Refit the generators on train + val for the test window "
+            "(as in production), or rank test with the models as trained on train.",
+        ),
     ] = True,
     fmt: FormatOption = None,
 ) -> None:
@@ -160,20 +209,54 @@ def train_ranker_command(
     if features is not None and not _names(features):
         raise typer.BadParameter("--features needs at least one name (recsys features list); leave it out for all")
     params = RankerParams(
-        num_leaves=num_leaves, learning_rate=learning_rate, trees=trees, early_stopping=early_stopping,
-        min_data_in_leaf=min_data_in_leaf, valid_fraction=valid_fraction, seed=seed, threads=threads,
+        num_leaves=num_leaves,
+        learning_rate=learning_rate,
+        trees=trees,
+        early_stopping=early_stopping,
+        min_data_in_leaf=min_data_in_leaf,
+        valid_fraction=valid_fraction,
+        seed=seed,
+        threads=threads,
     )
     result = train_ranker(
-        application.workspace, run, with_runs=_names(with_runs), features=_names(features) or None,
-        labels=labels.value, params=params, refit_generators=refit, reporter=application.reporter(),
+        application.workspace,
+        run,
+        with_runs=_names(with_runs),
+        features=_names(features) or None,
+        labels=labels.value,
+        params=params,
+        refit_generators=refit,
+        reporter=application.reporter(),
     )
+    application.emit(_ranker_result(result), fmt)
+    application.success(f"next: recsys evaluate {run}")
+
+
+def _ranker_result(result) -> Result:
+    run = result.run
     meta = result.meta
     pool, training = meta["pool"], meta["training"]
     summary = Table(
-        ["sources", "pool rows", "pool recall", "positives", "users with a positive", "best iteration", "held-out ndcg@10"],
-        [[", ".join(f"{s['run']} top {s['candidates']}" for s in meta["sources"]), pool["rows"],
-          round(pool["recall"], 4), pool["positives"], training["users"], training["best_iteration"],
-          None if training["valid_ndcg@10"] is None else round(training["valid_ndcg@10"], 4)]],
+        [
+            "sources",
+            "pool rows",
+            "pool recall",
+            "positives",
+            "users with a positive",
+            "best iteration",
+            "held-out ndcg@10",
+        ],
+        [
+            [
+                ", ".join(f"{s['run']} top {s['candidates']}" for s in meta["sources"]),
+                pool["rows"],
+                round(pool["recall"], 4),
+                pool["positives"],
+                training["users"],
+                training["best_iteration"],
+                None if training["valid_ndcg@10"] is None else round(training["valid_ndcg@10"], 4),
+            ]
+        ],
         title=f"ranker for {run} (label window: val, features from train)",
     )
     total = sum(value for _, value in result.importance) or 1.0
@@ -182,5 +265,4 @@ def train_ranker_command(
         [[name, round(value, 2), f"{value / total:.1%}"] for name, value in result.importance],
         title="feature importance (total gain)",
     )
-    application.emit(Result(result.document(), [summary, importance]), fmt)
-    application.success(f"next: recsys evaluate {run}")
+    return Result(result.document(), [summary, importance])

@@ -58,9 +58,7 @@ def configure(con, scratch: Path, memory_limit: str = "3GB") -> None:
 
 def _has_table(con, name: str) -> bool:
     return bool(
-        con.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND NOT internal", [name]
-        ).fetchone()[0]
+        con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND NOT internal", [name]).fetchone()[0]
         or con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = ?", [name]).fetchone()[0]
     )
 
@@ -124,8 +122,9 @@ def _write_items(con, path: Path) -> int:
             "SELECT item_vocab.item_idx,"
             " coalesce(raw_items.item_id::VARCHAR, item_vocab.item_id::VARCHAR) AS item_id,"
             " raw_items.title::VARCHAR AS title, raw_items.year::INTEGER AS year,"
-            " coalesce(raw_items.genres, []::VARCHAR[]) AS genres" + extra_sql +
-            f" FROM raw_items FULL OUTER JOIN item_vocab ON {left} = {right}"
+            " coalesce(raw_items.genres, []::VARCHAR[]) AS genres"
+            + extra_sql
+            + f" FROM raw_items FULL OUTER JOIN item_vocab ON {left} = {right}"
         )
     else:
         select = (
@@ -134,8 +133,7 @@ def _write_items(con, path: Path) -> int:
         )
     con.execute(f"CREATE OR REPLACE TEMP TABLE canonical_items AS {select}")
     con.execute(
-        f"COPY (SELECT * FROM canonical_items ORDER BY item_idx NULLS LAST, item_id)"
-        f" TO {sql_path(path)} {PARQUET}"
+        f"COPY (SELECT * FROM canonical_items ORDER BY item_idx NULLS LAST, item_id) TO {sql_path(path)} {PARQUET}"
     )
     return con.execute("SELECT count(*) FROM canonical_items").fetchone()[0]
 
@@ -147,8 +145,9 @@ def _write_users(con, path: Path) -> None:
         extra_sql = "".join(f", raw_users.{sql_ident(c)}" for c in extra)
         select = (
             "SELECT user_vocab.user_idx,"
-            " coalesce(raw_users.user_id::VARCHAR, user_vocab.user_id::VARCHAR) AS user_id" + extra_sql +
-            f" FROM raw_users FULL OUTER JOIN user_vocab ON {left} = {right}"
+            " coalesce(raw_users.user_id::VARCHAR, user_vocab.user_id::VARCHAR) AS user_id"
+            + extra_sql
+            + f" FROM raw_users FULL OUTER JOIN user_vocab ON {left} = {right}"
         )
     else:
         select = "SELECT user_idx, user_id::VARCHAR AS user_id FROM user_vocab"
@@ -166,9 +165,7 @@ def dataset_stats(con, table: str = "raw_interactions") -> dict[str, Any]:
     ).fetchone()
     users = con.execute("SELECT count(*) FROM user_vocab").fetchone()[0]
     items = con.execute("SELECT count(*) FROM item_vocab").fetchone()[0]
-    histogram = con.execute(
-        f"SELECT rating, count(*) FROM {table} GROUP BY rating ORDER BY rating LIMIT 51"
-    ).fetchall()
+    histogram = con.execute(f"SELECT rating, count(*) FROM {table} GROUP BY rating ORDER BY rating LIMIT 51").fetchall()
     # more than 50 distinct values is a continuous signal (play counts): no histogram
     histogram_out = {} if len(histogram) > 50 else {_rating_key(r): int(c) for r, c in histogram}
     return {

@@ -9,33 +9,23 @@ process holds it.
 from __future__ import annotations
 
 import json
-import re
 import time
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from recsys_cli.data.records import (
+    ArtifactRecord,
+    DatasetRecord,
+    Dropped,
+    PipelineRunRecord,
+    RunRecord,
+    SplitRecord,
+)
 from recsys_cli.data.sqltext import first_line
-from recsys_cli.errors import InvalidParameterError, WorkspaceError, WorkspaceLockedError
+from recsys_cli.errors import WorkspaceError, WorkspaceLockedError
 
 SCHEMA_VERSION = "1"
-
-# Dataset and split names are catalog keys, folder names and (datasets) SQL schema names.
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-# schemas `recsys sql` already uses, or DuckDB's own
-_RESERVED = {"catalog", "main", "temp", "system", "information_schema", "pg_catalog"}
-
-
-def validate_name(kind: str, name: str) -> None:
-    """Raise InvalidParameterError unless ``name`` can name a ``kind`` ('dataset' or 'split')."""
-    if not _NAME.match(name):
-        raise InvalidParameterError(
-            f"invalid {kind} name '{name}'",
-            "use letters, digits, '.', '_' or '-' (at most 64 characters, starting with a letter or digit)",
-        )
-    if kind == "dataset" and name.lower() in _RESERVED:
-        raise InvalidParameterError(f"'{name}' is reserved", "choose another dataset name")
 
 _SCHEMA = [
     "CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
@@ -88,82 +78,6 @@ _SCHEMA = [
 _LATER_TABLES = ("runs", "run_artifacts", "pipeline_runs")
 
 
-@dataclass
-class DatasetRecord:
-    name: str
-    card: str | None
-    source: str | None
-    source_sha256: str | None
-    path: str
-    n_interactions: int
-    n_users: int
-    n_items: int
-    n_catalog_items: int
-    stats: dict[str, Any] = field(default_factory=dict)
-    created_at: datetime | None = None
-    recsys_version: str | None = None
-
-
-@dataclass
-class SplitRecord:
-    dataset: str
-    name: str
-    strategy: str
-    params: dict[str, Any]
-    path: str
-    summary: dict[str, Any]
-    created_at: datetime | None = None
-
-
-@dataclass
-class RunRecord:
-    """A trained candidate generator: its model folder and how it was made."""
-
-    name: str
-    dataset: str
-    split: str
-    model: str
-    params: dict[str, Any]
-    path: str
-    manifest: dict[str, Any]
-    created_at: datetime | None = None
-
-
-@dataclass
-class ArtifactRecord:
-    """Something built from a run (an evaluation, an index, candidates), one per (run, kind)."""
-
-    run: str
-    kind: str
-    path: str
-    meta: dict[str, Any]
-    created_at: datetime | None = None
-
-
-@dataclass
-class PipelineRunRecord:
-    """One `recsys run` of a recipe: its folder holds manifest.json, metrics.json and per-user values."""
-
-    name: str
-    recipe: str
-    path: str
-    manifest: dict[str, Any]
-    created_at: datetime | None = None
-
-
-@dataclass
-class Dropped:
-    """What a replaced or removed dataset or split took with it (already unregistered)."""
-
-    splits: list[SplitRecord] = field(default_factory=list)
-    runs: list[RunRecord] = field(default_factory=list)
-    artifacts: list[ArtifactRecord] = field(default_factory=list)
-
-    @property
-    def paths(self) -> list[str]:
-        return [r.path for r in (*self.splits, *self.runs, *self.artifacts)]
-
-
 class Catalog:
     """A context manager around one DuckDB connection to catalog.duckdb."""
 
@@ -173,7 +87,7 @@ class Catalog:
         self.timeout = timeout
         self._con = None
 
-    def __enter__(self) -> "Catalog":
+    def __enter__(self) -> Catalog:
         import duckdb
 
         if self.read_only and not self.path.exists():
@@ -221,9 +135,7 @@ class Catalog:
             self.con.execute(statement)
 
     def ensure_schema(self) -> None:
-        present = self.con.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'meta'"
-        ).fetchone()[0]
+        present = self.con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'meta'").fetchone()[0]
         if present:
             # Writing nothing when nothing is missing keeps a failed command from touching the file.
             for table in _LATER_TABLES:
@@ -235,9 +147,9 @@ class Catalog:
         self.con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
 
     def _has_table(self, table: str) -> bool:
-        return bool(self.con.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [table]
-        ).fetchone()[0])
+        return bool(
+            self.con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [table]).fetchone()[0]
+        )
 
     def referenced_paths(self) -> set[str]:
         sql = "SELECT path FROM datasets UNION ALL SELECT path FROM splits"
@@ -277,9 +189,17 @@ class Catalog:
             self.con.execute(
                 "INSERT INTO datasets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    record.name, record.card, record.source, record.source_sha256, record.path,
-                    record.n_interactions, record.n_users, record.n_items, record.n_catalog_items,
-                    json.dumps(record.stats, sort_keys=True), record.created_at or _now(),
+                    record.name,
+                    record.card,
+                    record.source,
+                    record.source_sha256,
+                    record.path,
+                    record.n_interactions,
+                    record.n_users,
+                    record.n_items,
+                    record.n_catalog_items,
+                    json.dumps(record.stats, sort_keys=True),
+                    record.created_at or _now(),
                     record.recsys_version,
                 ],
             )
@@ -331,9 +251,13 @@ class Catalog:
             self.con.execute(
                 "INSERT INTO splits VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
-                    record.dataset, record.name, record.strategy,
-                    json.dumps(record.params, sort_keys=True), record.path,
-                    json.dumps(record.summary, sort_keys=True), record.created_at or _now(),
+                    record.dataset,
+                    record.name,
+                    record.strategy,
+                    json.dumps(record.params, sort_keys=True),
+                    record.path,
+                    json.dumps(record.summary, sort_keys=True),
+                    record.created_at or _now(),
                 ],
             )
             self.con.execute("COMMIT")
@@ -374,9 +298,14 @@ class Catalog:
             self.con.execute(
                 "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    record.name, record.dataset, record.split, record.model,
-                    json.dumps(record.params, sort_keys=True), record.path,
-                    json.dumps(record.manifest, sort_keys=True), record.created_at or _now(),
+                    record.name,
+                    record.dataset,
+                    record.split,
+                    record.model,
+                    json.dumps(record.params, sort_keys=True),
+                    record.path,
+                    json.dumps(record.manifest, sort_keys=True),
+                    record.created_at or _now(),
                 ],
             )
             self.con.execute("COMMIT")
@@ -447,15 +376,19 @@ class Catalog:
                     self.con.execute("DELETE FROM run_artifacts WHERE run = ? AND kind = ?", [record.run, kind])
             self.con.execute(
                 "INSERT INTO run_artifacts VALUES (?, ?, ?, ?, ?)",
-                [record.run, record.kind, record.path, json.dumps(record.meta, sort_keys=True),
-                 record.created_at or _now()],
+                [
+                    record.run,
+                    record.kind,
+                    record.path,
+                    json.dumps(record.meta, sort_keys=True),
+                    record.created_at or _now(),
+                ],
             )
             self.con.execute("COMMIT")
         except BaseException:
             self._rollback()
             raise
         return dropped
-
 
     # -- recipe runs -----------------------------------------------------------------
     def pipeline_runs(self) -> list[PipelineRunRecord]:
@@ -482,8 +415,13 @@ class Catalog:
             self.con.execute("DELETE FROM pipeline_runs WHERE name = ?", [record.name])
             self.con.execute(
                 "INSERT INTO pipeline_runs VALUES (?, ?, ?, ?, ?)",
-                [record.name, record.recipe, record.path, json.dumps(record.manifest, sort_keys=True),
-                 record.created_at or _now()],
+                [
+                    record.name,
+                    record.recipe,
+                    record.path,
+                    json.dumps(record.manifest, sort_keys=True),
+                    record.created_at or _now(),
+                ],
             )
             self.con.execute("COMMIT")
         except BaseException:
@@ -504,23 +442,43 @@ def _now() -> datetime:
 
 def _dataset_from_row(row: tuple) -> DatasetRecord:
     return DatasetRecord(
-        name=row[0], card=row[1], source=row[2], source_sha256=row[3], path=row[4],
-        n_interactions=row[5], n_users=row[6], n_items=row[7], n_catalog_items=row[8],
-        stats=json.loads(row[9]) if row[9] else {}, created_at=row[10], recsys_version=row[11],
+        name=row[0],
+        card=row[1],
+        source=row[2],
+        source_sha256=row[3],
+        path=row[4],
+        n_interactions=row[5],
+        n_users=row[6],
+        n_items=row[7],
+        n_catalog_items=row[8],
+        stats=json.loads(row[9]) if row[9] else {},
+        created_at=row[10],
+        recsys_version=row[11],
     )
 
 
 def _split_from_row(row: tuple) -> SplitRecord:
     return SplitRecord(
-        dataset=row[0], name=row[1], strategy=row[2], params=json.loads(row[3] or "{}"),
-        path=row[4], summary=json.loads(row[5] or "{}"), created_at=row[6],
+        dataset=row[0],
+        name=row[1],
+        strategy=row[2],
+        params=json.loads(row[3] or "{}"),
+        path=row[4],
+        summary=json.loads(row[5] or "{}"),
+        created_at=row[6],
     )
 
 
 def _run_from_row(row: tuple) -> RunRecord:
     return RunRecord(
-        name=row[0], dataset=row[1], split=row[2], model=row[3], params=json.loads(row[4] or "{}"),
-        path=row[5], manifest=json.loads(row[6] or "{}"), created_at=row[7],
+        name=row[0],
+        dataset=row[1],
+        split=row[2],
+        model=row[3],
+        params=json.loads(row[4] or "{}"),
+        path=row[5],
+        manifest=json.loads(row[6] or "{}"),
+        created_at=row[7],
     )
 
 

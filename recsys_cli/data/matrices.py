@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from recsys_cli.data.catalog import DatasetRecord
+from recsys_cli.data.records import DatasetRecord
 from recsys_cli.data.workspace import Workspace
 from recsys_cli.errors import InvalidParameterError, UnknownNameError
 from recsys_cli.vocabulary import MATRIX_VALUES
@@ -48,7 +48,11 @@ def interactions_matrix(
             f"{path.name} has indices beyond the dataset's {n_users} users x {n_items} items",
             "was the split made from another version of the dataset? Make the split again",
         )
-    data = np.ones(len(users), dtype=np.float32) if values == "ones" else table.column("rating").to_numpy().astype(np.float32)
+    data = (
+        np.ones(len(users), dtype=np.float32)
+        if values == "ones"
+        else table.column("rating").to_numpy().astype(np.float32)
+    )
     matrix = sp.csr_matrix((data, (users, items)), shape=(n_users, n_items), dtype=np.float32)
     matrix.sum_duplicates()
     if values == "ones":

@@ -199,11 +199,14 @@ def _hint_for(exc: Exception, names: list[str], default: str | None) -> str:
     if "does not exist" in text and "Table" in text and default is None and names:
         example = names[0]
         return (
-            f"there are {len(names)} datasets: qualify the view, e.g. \"{example}\".interactions,"
+            f'there are {len(names)} datasets: qualify the view, e.g. "{example}".interactions,'
             f" or pass --dataset {example}"
         )
     if "does not exist" in text and "Table" in text:
-        return "views: interactions, items, users, user_vocab, item_vocab, splits (per dataset schema), catalog.datasets, catalog.splits"
+        return (
+            "views: interactions, items, users, user_vocab, item_vocab, splits (per dataset schema), "
+            "catalog.datasets, catalog.splits"
+        )
     if "Permission" in text or "disabled by configuration" in text:
         return "queries may read only the workspace's own files"
     return "check the query"

@@ -92,7 +92,7 @@ class SplitConfig:
     k_core: int | None = None
     seed: int | None = None
 
-    def resolve(self) -> "SplitConfig":
+    def resolve(self) -> SplitConfig:
         """Validate and return a copy with defaults filled in; raises InvalidParameterError."""
         strategy = str(getattr(self.strategy, "value", self.strategy))
         if strategy not in STRATEGIES:
@@ -108,9 +108,7 @@ class SplitConfig:
                 )
         cfg = replace(self, strategy=strategy)
         if strategy == "temporal" and cfg.test_after is not None and cfg.test_fraction is not None:
-            raise InvalidParameterError(
-                "--test-fraction and --test-after both set the test cut", "pass one of them"
-            )
+            raise InvalidParameterError("--test-fraction and --test-after both set the test cut", "pass one of them")
         if cfg.val_after is not None and cfg.val_fraction is not None:
             raise InvalidParameterError(
                 "--val-fraction and --val-after both set the validation window", "pass one of them"
@@ -227,7 +225,7 @@ class Interactions:
     def __len__(self) -> int:
         return len(self.user_idx)
 
-    def take(self, index) -> "Interactions":
+    def take(self, index) -> Interactions:
         return Interactions(self.user_idx[index], self.item_idx[index], self.rating[index], self.ts[index])
 
 
@@ -236,8 +234,10 @@ def canonical(user_idx, item_idx, rating, ts) -> Interactions:
     import numpy as np
 
     data = Interactions(
-        np.asarray(user_idx, dtype=np.int32), np.asarray(item_idx, dtype=np.int32),
-        np.asarray(rating, dtype=np.float32), np.asarray(ts, dtype=np.int64),
+        np.asarray(user_idx, dtype=np.int32),
+        np.asarray(item_idx, dtype=np.int32),
+        np.asarray(rating, dtype=np.float32),
+        np.asarray(ts, dtype=np.int64),
     )
     if len(data) < 2:
         return data
@@ -306,7 +306,7 @@ def assign_parts(data: Interactions, config: SplitConfig) -> tuple[Any, dict[str
         n_val = int(round_half_up(config.val_fraction * n))
         order = np.random.default_rng(config.seed).permutation(n)
         parts[order[:n_test]] = TEST
-        parts[order[n_test:n_test + n_val]] = VAL
+        parts[order[n_test : n_test + n_val]] = VAL
     elif strategy == "random-per-user":
         counts, start, position = _user_groups(data.user_idx)
         rng = np.random.default_rng(config.seed)
@@ -463,8 +463,7 @@ def _check_not_empty(summary: dict[str, Any], config: SplitConfig, data: Interac
         hint = {
             "random": "raise --test-fraction",
             "random-per-user": "raise --test-fraction (users with one interaction stay in train)",
-            "temporal": span
-            + ("raise --test-fraction" if config.test_after is None else "move --test-after earlier"),
+            "temporal": span + ("raise --test-fraction" if config.test_after is None else "move --test-after earlier"),
             "temporal-per-user": "raise --test-fraction (users with one interaction stay in train)",
             "leave-last": "every user has a single interaction, so nothing can be left out",
         }[config.strategy]

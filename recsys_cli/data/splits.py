@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from recsys_cli.data.canonical import INTERACTIONS_FILE
-from recsys_cli.data.catalog import DatasetRecord, SplitRecord, validate_name
+from recsys_cli.data.records import DatasetRecord, SplitRecord, validate_name
 from recsys_cli.data.split_strategies import (  # noqa: F401 (re-exported: the public names of splits)
     _NEEDS_TIME,
     COLUMNS,
@@ -73,10 +73,14 @@ def write_parts(out_dir, data: Interactions, parts) -> None:
     import pyarrow.parquet as pq
 
     # the same types (and NOT NULL) as the interactions.parquet that DuckDB writes at ingest
-    schema = pa.schema([
-        pa.field("user_idx", pa.int32(), nullable=False), pa.field("item_idx", pa.int32(), nullable=False),
-        pa.field("rating", pa.float32(), nullable=False), pa.field("ts", pa.int64(), nullable=False),
-    ])
+    schema = pa.schema(
+        [
+            pa.field("user_idx", pa.int32(), nullable=False),
+            pa.field("item_idx", pa.int32(), nullable=False),
+            pa.field("rating", pa.float32(), nullable=False),
+            pa.field("ts", pa.int64(), nullable=False),
+        ]
+    )
     for code, part in enumerate(PARTS):
         sel = parts == code
         arrays = [pa.array(getattr(data, c)[sel]) for c in COLUMNS]
@@ -137,10 +141,16 @@ def make_split(
 
             def register(path: str):
                 with workspace.catalog(read_only=False) as catalog:
-                    return catalog.put_split(SplitRecord(
-                        dataset=dataset, name=name, strategy=config.strategy, params=config.params(),
-                        path=path, summary=summary,
-                    ))
+                    return catalog.put_split(
+                        SplitRecord(
+                            dataset=dataset,
+                            name=name,
+                            strategy=config.strategy,
+                            params=config.params(),
+                            path=path,
+                            summary=summary,
+                        )
+                    )
 
             dropped = workspace.publish(staging, workspace.splits_dir / dataset / name, register)
         finally:

@@ -95,7 +95,7 @@ class Workspace:
 
     # -- reading -------------------------------------------------------------
     @contextmanager
-    def reading(self) -> Iterator["Workspace"]:
+    def reading(self) -> Iterator[Workspace]:
         """Keep the generations a reader sees from being deleted under it.
 
         Take this *before* reading the catalog. Writers delete a replaced
@@ -115,7 +115,7 @@ class Workspace:
 
     # -- writing -------------------------------------------------------------
     @contextmanager
-    def writing(self, reporter: Reporter = SILENT, command: str | None = None) -> Iterator["Workspace"]:
+    def writing(self, reporter: Reporter = SILENT, command: str | None = None) -> Iterator[Workspace]:
         """Hold the workspace's write lock; sweep what interrupted writers left."""
         self.check_writable()
         created = not self.root.exists()
@@ -159,8 +159,14 @@ class Workspace:
                 return
         for name in ("catalog.duckdb", "catalog.duckdb.wal", READERS_LOCK):
             (self.root / name).unlink(missing_ok=True)
-        for folder in (self.staging_dir, self.datasets_dir, self.splits_dir, self.runs_dir, self.pipelines_dir,
-                       self.root / "cache" / "stages"):
+        for folder in (
+            self.staging_dir,
+            self.datasets_dir,
+            self.splits_dir,
+            self.runs_dir,
+            self.pipelines_dir,
+            self.root / "cache" / "stages",
+        ):
             shutil.rmtree(folder, ignore_errors=True)
         (self.root / "cache" / "pipeline.lock").unlink(missing_ok=True)
         try:
@@ -210,7 +216,10 @@ class Workspace:
             # generation folders sit two levels down under datasets/, three under splits/,
             # two (a run's model) or three (a run's index, evaluation ...) under runs/
             for top, depth in (
-                (self.datasets_dir, 2), (self.splits_dir, 3), (self.runs_dir, 2), (self.runs_dir, 3),
+                (self.datasets_dir, 2),
+                (self.splits_dir, 3),
+                (self.runs_dir, 2),
+                (self.runs_dir, 3),
                 (self.pipelines_dir, 2),
             ):
                 if not top.exists():
@@ -291,7 +300,10 @@ def _remove(path: Path) -> None:
 @contextmanager
 def _exclusive_lock(root: Path, timeout: float, reporter: Reporter, command: str | None) -> Iterator[None]:
     with exclusive_file_lock(
-        root / ".lock", f"pid {os.getpid()}: {command or ' '.join(sys.argv)}", timeout, reporter,
+        root / ".lock",
+        f"pid {os.getpid()}: {command or ' '.join(sys.argv)}",
+        timeout,
+        reporter,
         waiting=lambda holder: f"waiting for the workspace lock held by {holder} ...",
         refused=lambda holder: WorkspaceLockedError(f"workspace {root} is locked by another command ({holder})"),
     ):

@@ -41,12 +41,37 @@ COLUMN_TYPES = ("BIGINT", "INTEGER", "DOUBLE", "VARCHAR", "DATE")
 ENCODINGS = ("utf-8", "latin-1", "utf-16")
 
 _TOP_KEYS = {
-    "name", "title", "description", "homepage", "url", "archive_size", "sha256", "md5",
-    "checksum_note", "archive_root", "released", "rating_scale", "other_files", "licence",
-    "citation", "counts", *ROLES,
+    "name",
+    "title",
+    "description",
+    "homepage",
+    "url",
+    "archive_size",
+    "sha256",
+    "md5",
+    "checksum_note",
+    "archive_root",
+    "released",
+    "rating_scale",
+    "other_files",
+    "licence",
+    "citation",
+    "counts",
+    *ROLES,
 }
-_TABLE_KEYS = {"file", "separator", "header", "encoding", "quote", "escape", "date_format", "notes",
-               "columns", "genres", "codes"}
+_TABLE_KEYS = {
+    "file",
+    "separator",
+    "header",
+    "encoding",
+    "quote",
+    "escape",
+    "date_format",
+    "notes",
+    "columns",
+    "genres",
+    "codes",
+}
 _COLUMN_KEYS = {"name", "type", "field", "meaning"}
 _GENRE_KEYS = {"column", "separator", "flags", "none"}
 _FIELD = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -101,12 +126,14 @@ class FileFormat:
             "quote": self.quote,
             "escape": self.escape,
             "date_format": self.date_format,
-            "columns": [
-                {"name": c.name, "type": c.type, "field": c.field, "meaning": c.meaning} for c in self.columns
-            ],
-            "genres": None if self.genres is None else {
-                "column": self.genres.column, "separator": self.genres.separator,
-                "flags": list(self.genres.flags), "none": self.genres.none,
+            "columns": [{"name": c.name, "type": c.type, "field": c.field, "meaning": c.meaning} for c in self.columns],
+            "genres": None
+            if self.genres is None
+            else {
+                "column": self.genres.column,
+                "separator": self.genres.separator,
+                "flags": list(self.genres.flags),
+                "none": self.genres.none,
             },
             "codes": self.codes,
             "notes": self.notes,
@@ -258,7 +285,9 @@ def _parse_table(path: Path, role: str, raw: dict[str, Any]) -> FileFormat:
     columns = []
     for entry in raw["columns"]:
         _no_unknown_keys(path, f"{where} column", entry, _COLUMN_KEYS)
-        column = Column(entry["name"], entry.get("type", "VARCHAR").upper(), entry.get("field"), entry.get("meaning", ""))
+        column = Column(
+            entry["name"], entry.get("type", "VARCHAR").upper(), entry.get("field"), entry.get("meaning", "")
+        )
         if column.type not in COLUMN_TYPES:
             raise _card_error(path, f"{where} column '{column.name}': type must be one of {', '.join(COLUMN_TYPES)}")
         if column.field is not None and not _FIELD.match(column.field):

@@ -10,22 +10,30 @@ with one rename and register it in the catalog last.
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from recsys_cli.data.canonical import configure, write_canonical
-from recsys_cli.data.catalog import DatasetRecord, validate_name
+from recsys_cli.data.records import DatasetRecord, validate_name
 from recsys_cli.data.workspace import Workspace
 from recsys_cli.datasets import movielens, sources
 from recsys_cli.datasets.cards import load_card
 from recsys_cli.datasets.interaction_file import (
-    ColumnMapping, CsvDialect, LoadReport, check_bad_lines_mode, check_readable, load_interactions,
+    ColumnMapping,
+    CsvDialect,
+    LoadReport,
+    check_bad_lines_mode,
+    check_readable,
+    load_interactions,
 )
+from recsys_cli.datasets.synthetic import SyntheticConfig, generate
 from recsys_cli.errors import AlreadyExistsError, UnknownNameError
 from recsys_cli.reporting import SILENT, Reporter
 from recsys_cli.settings import download_cache
 from recsys_cli.version import __version__
+
 
 @dataclass
 class LoadResult:
@@ -214,8 +222,13 @@ def ingest_card(
     def loader(con, scratch: Path, reporter: Reporter) -> LoadResult:
         fetched = sources.fetch(card, plan, scratch, cache, reporter)
         loaded = movielens.load_release(
-            con, card, fetched.files, on_bad_lines, reporter,
-            allow_count_mismatch=allow_count_mismatch, source=plan.location,
+            con,
+            card,
+            fetched.files,
+            on_bad_lines,
+            reporter,
+            allow_count_mismatch=allow_count_mismatch,
+            source=plan.location,
         )
         return LoadResult(
             source=fetched.source,
@@ -223,6 +236,58 @@ def ingest_card(
             source_sha256=fetched.sha256,
             bad_lines_skipped=loaded.bad_lines_skipped,
             notes=fetched.notes + loaded.notes,
+        )
+
+    return ingest_with(workspace, name, loader, force=force, reporter=reporter)
+
+
+def ingest_synthetic(
+    workspace: Workspace,
+    name: str,
+    config: SyntheticConfig,
+    *,
+    force: bool = False,
+    reporter: Reporter = SILENT,
+) -> IngestResult:
+    """Generate ``config``'s dataset and register it under ``name``."""
+    config.validate()
+    validate_dataset_name(name)  # before generating: a bad name should fail fast
+
+    def loader(con, _scratch, reporter: Reporter) -> LoadResult:
+        began = time.perf_counter()
+        data = generate(config, reporter=reporter)
+        elapsed = time.perf_counter() - began
+        for table, view, select in (
+            (
+                data.interactions,
+                "raw_interactions",
+                "user_id::BIGINT AS user_id, item_id::BIGINT AS item_id, rating::DOUBLE AS rating, ts::BIGINT AS ts",
+            ),
+            (
+                data.items,
+                "raw_items",
+                "item_id::BIGINT AS item_id, title::VARCHAR AS title, year::INTEGER AS year,"
+                " genres::VARCHAR[] AS genres, released_at::BIGINT AS released_at",
+            ),
+            (
+                data.users,
+                "raw_users",
+                "user_id::BIGINT AS user_id, age_group::VARCHAR AS age_group, segment::VARCHAR AS segment",
+            ),
+        ):
+            con.register("_synthetic_source", table)
+            try:
+                con.execute(f"CREATE TABLE {view} AS SELECT {select} FROM _synthetic_source")
+            finally:
+                con.unregister("_synthetic_source")
+        return LoadResult(
+            source=config.describe(),
+            card=None,
+            notes=[
+                f"generated {config.interactions:,} interactions ({config.users:,} users x "
+                f"{config.items:,} items, {config.genres} genres, {config.factors} latent factors) "
+                f"in {elapsed:.2f}s"
+            ],
         )
 
     return ingest_with(workspace, name, loader, force=force, reporter=reporter)

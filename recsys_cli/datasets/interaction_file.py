@@ -181,9 +181,7 @@ def load_interactions(
 
 
 # -- CSV ----------------------------------------------------------------------------------------
-def _load_csv(
-    con, path: Path, mapping: ColumnMapping, dialect: CsvDialect, on_bad_lines: str, into: str
-) -> LoadReport:
+def _load_csv(con, path: Path, mapping: ColumnMapping, dialect: CsvDialect, on_bad_lines: str, into: str) -> LoadReport:
     sniffed = sniff_columns(con, path, dialect)
     names = [n for n, _ in sniffed]
     types = dict(sniffed)
@@ -191,7 +189,9 @@ def _load_csv(
         cols = resolve_mapping(mapping, names)
     except FormatError:
         if _line_count(path) <= 1:  # the sniffer cannot tell a lone header from a data row
-            raise FormatError(f"{path.name} holds no interactions", "the file has at most one line (a header?)") from None
+            raise FormatError(
+                f"{path.name} holds no interactions", "the file has at most one line (a header?)"
+            ) from None
         raise
 
     def id_type(column: str) -> str:
@@ -238,7 +238,9 @@ def _load_csv(
         _raise_for_rows(path, problems, "line(s)")
     if reject_lines:
         report.bad_lines_skipped = len(reject_lines)
-        report.notes.append(f"skipped {len(reject_lines)} malformed line(s) of {path.name} (first: line {reject_lines[0]})")
+        report.notes.append(
+            f"skipped {len(reject_lines)} malformed line(s) of {path.name} (first: line {reject_lines[0]})"
+        )
     _drop_bad_rows(con, into, path, problems, "line(s)", report)
     return report
 
@@ -289,8 +291,9 @@ def _read_csv(con, path, dialect, names, column_types, cols: _Columns, into: str
     return _scan(
         con,
         path,
-        f"CREATE OR REPLACE TABLE {into} AS SELECT {sql_ident(cols.user)} AS user_id, {sql_ident(cols.item)} AS item_id,"
-        f" {rating_sql} AS rating, {ts_sql} AS ts FROM {_csv_source(path, dialect, names, column_types)}",
+        f"CREATE OR REPLACE TABLE {into} AS SELECT {sql_ident(cols.user)} AS user_id, "
+        f"{sql_ident(cols.item)} AS item_id, {rating_sql} AS rating, {ts_sql} AS ts "
+        f"FROM {_csv_source(path, dialect, names, column_types)}",
     )
 
 

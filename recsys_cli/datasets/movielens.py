@@ -26,7 +26,6 @@ from recsys_cli.datasets.interaction_file import ColumnMapping, CsvDialect, chec
 from recsys_cli.errors import FormatError, MalformedLineError
 from recsys_cli.reporting import Reporter
 
-
 # The year in parentheses at the end of a title: "Toy Story (1995)", and a
 # series' first year in "Death Note: Desu nôto (2006–2007)".
 YEAR_PATTERN = r"\((\d{4})(?:[-–]\d{4})?\)\s*$"
@@ -37,8 +36,7 @@ class CountMismatchError(FormatError):
     """A release whose interaction count is not the card's published one."""
 
     default_hint = (
-        "pass --allow-count-mismatch (Python: allow_count_mismatch=True) to ingest a partial or "
-        "modified release anyway"
+        "pass --allow-count-mismatch (Python: allow_count_mismatch=True) to ingest a partial or modified release anyway"
     )
 
 
@@ -185,7 +183,9 @@ def read_table(con, spec: FileFormat, path: Path, into: str, on_bad_lines: str, 
             "SELECT line, column_name, error_type, csv_line, error_message FROM reject_errors ORDER BY line"
         ).fetchall()
     except duckdb.Error as exc:
-        raise FormatError(f"cannot parse {path.name}: {first_line(exc)}", "is this the right file for this release?") from None
+        raise FormatError(
+            f"cannot parse {path.name}: {first_line(exc)}", "is this the right file for this release?"
+        ) from None
     if not rejects:
         return 0
     if on_bad_lines == "error":
@@ -239,7 +239,9 @@ def build_items(con, spec: FileFormat, item_type: str, report: ReleaseReport) ->
         f"{_genres_sql(spec)} AS genres",
     ]
     select += [
-        f"{sql_ident(c.name)} AS {sql_ident(c.field)}" for c in spec.columns if c.field and c.field not in ("item_id", "title")
+        f"{sql_ident(c.name)} AS {sql_ident(c.field)}"
+        for c in spec.columns
+        if c.field and c.field not in ("item_id", "title")
     ]
     con.execute(
         f"CREATE OR REPLACE TABLE raw_items AS SELECT {', '.join(select)} FROM file_items"
@@ -253,10 +255,12 @@ def join_links(con, spec: FileFormat, item_type: str) -> None:
     item = spec.column_for("item_id")
     extra = [c for c in spec.columns if c.field and c.field != "item_id"]
     columns = ", ".join(f"{sql_ident(c.name)} AS {sql_ident(c.field)}" for c in extra)
+    joined = ", ".join("l." + sql_ident(c.field) for c in extra)
     con.execute(
-        f"CREATE OR REPLACE TABLE raw_items AS SELECT raw_items.*, {', '.join('l.' + sql_ident(c.field) for c in extra)}"
-        f" FROM raw_items LEFT JOIN (SELECT DISTINCT ON (item_id) TRY_CAST({sql_ident(item)} AS {item_type}) AS item_id,"
-        f" {columns} FROM file_links ORDER BY item_id) l ON raw_items.item_id = l.item_id"
+        f"CREATE OR REPLACE TABLE raw_items AS SELECT raw_items.*, {joined}"
+        f" FROM raw_items LEFT JOIN (SELECT DISTINCT ON (item_id)"
+        f" TRY_CAST({sql_ident(item)} AS {item_type}) AS item_id, {columns} FROM file_links ORDER BY item_id) l"
+        " ON raw_items.item_id = l.item_id"
     )
 
 

@@ -45,6 +45,7 @@ from recsys_cli.version import __version__
 class WrongReleaseError(ChecksumError):
     """An archive whose checksum is another card's: that release, not this card's."""
 
+
 URL_SCHEMES = ("http://", "https://", "file://")
 CHUNK = 1 << 20
 DOWNLOAD_TIMEOUT = 60.0
@@ -56,7 +57,7 @@ class SourcePlan:
     kind: str  # "url", "downloaded", "zip" or "folder"
     location: str  # the URL, or the absolute path, as recorded in the catalog
     path: Path | None = None
-    digests: "Digests | None" = None  # of a downloaded archive, verified already
+    digests: Digests | None = None  # of a downloaded archive, verified already
     notes: list[str] = field(default_factory=list)
 
 
@@ -233,8 +234,11 @@ def check_digests(card: Card, digests: Digests, what: str, source: str | Path = 
         return algorithm
     for other in other_cards(card):
         # either published digest identifies a release; md5 alone for cards without sha256
-        by = "sha256" if other.sha256 and digests.sha256 == other.sha256 else (
-            "md5" if other.md5 and digests.md5 == other.md5 else None)
+        by = (
+            "sha256"
+            if other.sha256 and digests.sha256 == other.sha256
+            else ("md5" if other.md5 and digests.md5 == other.md5 else None)
+        )
         if by:
             raise WrongReleaseError(
                 f"{what}: this archive is {other.archive_name} (its {by} is the {other.name} card's), "
@@ -371,7 +375,9 @@ def check_entries(archive_name: str, infos: list[zipfile.ZipInfo]) -> None:
         name = info.filename
         posix = name.replace("\\", "/")
         if posix.startswith("/") or re.match(r"^[A-Za-z]:", posix) or ".." in PurePosixPath(posix).parts:
-            raise ArchiveError(f"{archive_name}: archive entry '{name}' would land outside the target folder", _UNSAFE_HINT)
+            raise ArchiveError(
+                f"{archive_name}: archive entry '{name}' would land outside the target folder", _UNSAFE_HINT
+            )
         if stat.S_ISLNK(info.external_attr >> 16):
             raise ArchiveError(f"{archive_name}: archive entry '{name}' is a symbolic link", _UNSAFE_HINT)
 

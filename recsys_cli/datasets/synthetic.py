@@ -26,7 +26,6 @@ always gives the same tables.
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
@@ -37,9 +36,9 @@ if TYPE_CHECKING:  # keep `recsys --help` free of numpy/pyarrow imports
     import numpy as np
     import pyarrow as pa
 
-    from recsys_cli.data.workspace import Workspace
-    from recsys_cli.datasets.ingest import IngestResult
 
+# Word lists read best as paragraphs: kept out of the formatter.
+# fmt: off
 # Ordered by how common they are in MovieLens, so the prevalence weights below
 # give Drama/Comedy the lion's share, as real catalogues do.
 GENRE_NAMES = (
@@ -62,6 +61,7 @@ _NOUNS = (
     "Alibi", "Ballad", "Comet", "Detective", "Wedding", "Winter", "Tide", "Galaxy", "Outlaw",
 )
 _SEQUEL = ("", "", "", "", "", "", " II", " III", " Returns", ": Part Two")
+# fmt: on
 
 _DAY = 86_400
 # Max elements of one (users x items) score block: bounds memory (a few such
@@ -106,8 +106,7 @@ class SyntheticConfig:
         if self.interactions > pairs:
             raise bad(
                 f"{self.interactions:,} interactions do not fit {self.users:,} users x {self.items:,} items",
-                f"each user-item pair occurs at most once: use --interactions <= {pairs:,}, "
-                "or raise --users/--items",
+                f"each user-item pair occurs at most once: use --interactions <= {pairs:,}, or raise --users/--items",
             )
         if self.interactions < self.users:
             raise bad(
@@ -115,8 +114,10 @@ class SyntheticConfig:
                 f"use --interactions >= {self.users:,}, or lower --users",
             )
         if self.genres > len(GENRE_NAMES):
-            raise bad(f"at most {len(GENRE_NAMES)} genres are available, got {self.genres}",
-                      f"use genres <= {len(GENRE_NAMES)}")
+            raise bad(
+                f"at most {len(GENRE_NAMES)} genres are available, got {self.genres}",
+                f"use genres <= {len(GENRE_NAMES)}",
+            )
         for name in ("popularity_skew", "activity_sigma", "taste_strength", "rating_noise"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
@@ -126,13 +127,17 @@ class SyntheticConfig:
             if not 0 <= value <= 1:
                 raise bad(f"{name} must lie in [0, 1], got {value}", "use a fraction such as 0.5")
         if not (math.isfinite(self.interest_half_life_days) and self.interest_half_life_days > 0):
-            raise bad(f"interest_half_life_days must be > 0, got {self.interest_half_life_days}",
-                      "use a number of days such as 120")
+            raise bad(
+                f"interest_half_life_days must be > 0, got {self.interest_half_life_days}",
+                "use a number of days such as 120",
+            )
         if self.interest_half_life_days < self.span_days / 2000:
             # Beyond this the decay terms leave float64's range (and interest
             # would vanish within hours of release anyway).
-            raise bad(f"interest_half_life_days {self.interest_half_life_days} is too short for a "
-                      f"{self.span_days}-day span", f"use at least {self.span_days / 2000:g} days")
+            raise bad(
+                f"interest_half_life_days {self.interest_half_life_days} is too short for a {self.span_days}-day span",
+                f"use at least {self.span_days / 2000:g} days",
+            )
 
     def describe(self) -> str:
         """``synthetic:users=..,items=..,...`` listing the fields that differ from the defaults."""
@@ -148,11 +153,11 @@ class SyntheticConfig:
 class SyntheticData:
     """The generated raw tables plus the latent truth that produced them."""
 
-    interactions: "pa.Table"  # user_id int64, item_id int64, rating float64, ts int64
-    items: "pa.Table"  # item_id int64, title string, year int32, genres list<string>
-    users: "pa.Table"  # user_id int64, age_group string, segment string
-    user_factors: "np.ndarray" = field(repr=False)
-    item_factors: "np.ndarray" = field(repr=False)
+    interactions: pa.Table  # user_id int64, item_id int64, rating float64, ts int64
+    items: pa.Table  # item_id int64, title string, year int32, genres list<string>
+    users: pa.Table  # user_id int64, age_group string, segment string
+    user_factors: np.ndarray = field(repr=False)
+    item_factors: np.ndarray = field(repr=False)
     config: SyntheticConfig = field(default_factory=SyntheticConfig)
 
 
@@ -246,8 +251,9 @@ def _make_users(config: SyntheticConfig, rng, genre_vecs, release) -> dict[str, 
     # Each segment loves one or two genres; its members' tastes scatter around them.
     fav = np.stack([rng.permutation(max(g, 2))[:2] % g for _ in range(k)])
     two = (rng.random(k) < 0.6) & (g > 1)
-    centers = np.where(two[:, None], (genre_vecs[fav[:, 0]] + genre_vecs[fav[:, 1]]) / math.sqrt(2),
-                       genre_vecs[fav[:, 0]])
+    centers = np.where(
+        two[:, None], (genre_vecs[fav[:, 0]] + genre_vecs[fav[:, 1]]) / math.sqrt(2), genre_vecs[fav[:, 0]]
+    )
     names = [GENRE_NAMES[a] + ("/" + GENRE_NAMES[b] if t else "") for (a, b), t in zip(fav, two)]
     names = [f"{name} fans" if names.count(name) == 1 else f"{name} fans #{i + 1}" for i, name in enumerate(names)]
     seg_weights = rng.dirichlet(np.full(k, 2.0))
@@ -269,8 +275,16 @@ def _make_users(config: SyntheticConfig, rng, genre_vecs, release) -> dict[str, 
     # A user can only pick released items: stretch a window until enough exist.
     needed = np.sort(release)[counts - 1] + 1.0 / _DAY
     end = np.minimum(np.maximum(end, needed), span)
-    return {"taste": taste, "segment": segment, "segment_names": names, "age": age,
-            "counts": counts, "begin": begin, "end": end, "bias": rng.normal(0.0, 0.35, n)}
+    return {
+        "taste": taste,
+        "segment": segment,
+        "segment_names": names,
+        "age": age,
+        "counts": counts,
+        "begin": begin,
+        "end": end,
+        "bias": rng.normal(0.0, 0.35, n),
+    }
 
 
 def _split_counts(total: int, weights, cap: int):
@@ -411,13 +425,13 @@ def _zscore(x):
     return (x - x.mean()) / (x.std() + 1e-12)
 
 
-def _table(**columns) -> "pa.Table":
+def _table(**columns) -> pa.Table:
     import pyarrow as pa
 
     return pa.table({name: pa.array(values) for name, values in columns.items()})
 
 
-def _items_table(config: SyntheticConfig, items) -> "pa.Table":
+def _items_table(config: SyntheticConfig, items) -> pa.Table:
     import numpy as np
     import pyarrow as pa
 
@@ -429,8 +443,16 @@ def _items_table(config: SyntheticConfig, items) -> "pa.Table":
     sequels = np.asarray(_SEQUEL, dtype=object)[pick[:, 3] % len(_SEQUEL)]
     patterns = pick[:, 3] % 4
     titles = [
-        (f"The {adj} {noun}" if p == 0 else f"{noun} of the {other}" if p == 1
-         else f"{adj} {noun}" if p == 2 else f"The {noun}") + seq
+        (
+            f"The {adj} {noun}"
+            if p == 0
+            else f"{noun} of the {other}"
+            if p == 1
+            else f"{adj} {noun}"
+            if p == 2
+            else f"The {noun}"
+        )
+        + seq
         for adj, noun, other, seq, p in zip(adjectives, nouns, others, sequels, patterns)
     ]
     release_s = config.start + np.floor(items["release"] * _DAY).astype(np.int64)
@@ -441,53 +463,12 @@ def _items_table(config: SyntheticConfig, items) -> "pa.Table":
     genres = pa.ListArray.from_arrays(
         pa.array(offsets), pa.array(np.asarray(GENRE_NAMES, dtype=object)[flat], type=pa.string())
     )
-    return pa.table({
-        "item_id": pa.array(np.arange(1, n + 1, dtype=np.int64)),
-        "title": pa.array(titles, type=pa.string()),
-        "year": pa.array(year.astype(np.int32)),
-        "genres": genres,
-        "released_at": pa.array(release_s),
-    })
-
-
-def ingest_synthetic(
-    workspace: "Workspace",
-    name: str,
-    config: SyntheticConfig,
-    *,
-    force: bool = False,
-    reporter: Reporter = SILENT,
-) -> "IngestResult":
-    """Generate ``config``'s dataset and register it under ``name``."""
-    from recsys_cli.datasets.ingest import LoadResult, ingest_with, validate_dataset_name
-
-    config.validate()
-    validate_dataset_name(name)  # before generating: a bad name should fail fast
-
-    def loader(con, _scratch, reporter: Reporter) -> LoadResult:
-        began = time.perf_counter()
-        data = generate(config, reporter=reporter)
-        elapsed = time.perf_counter() - began
-        for table, view, select in (
-            (data.interactions, "raw_interactions",
-             "user_id::BIGINT AS user_id, item_id::BIGINT AS item_id, rating::DOUBLE AS rating, ts::BIGINT AS ts"),
-            (data.items, "raw_items",
-             "item_id::BIGINT AS item_id, title::VARCHAR AS title, year::INTEGER AS year,"
-             " genres::VARCHAR[] AS genres, released_at::BIGINT AS released_at"),
-            (data.users, "raw_users",
-             "user_id::BIGINT AS user_id, age_group::VARCHAR AS age_group, segment::VARCHAR AS segment"),
-        ):
-            con.register("_synthetic_source", table)
-            try:
-                con.execute(f"CREATE TABLE {view} AS SELECT {select} FROM _synthetic_source")
-            finally:
-                con.unregister("_synthetic_source")
-        return LoadResult(
-            source=config.describe(),
-            card=None,
-            notes=[f"generated {config.interactions:,} interactions ({config.users:,} users x "
-                   f"{config.items:,} items, {config.genres} genres, {config.factors} latent factors) "
-                   f"in {elapsed:.2f}s"],
-        )
-
-    return ingest_with(workspace, name, loader, force=force, reporter=reporter)
+    return pa.table(
+        {
+            "item_id": pa.array(np.arange(1, n + 1, dtype=np.int64)),
+            "title": pa.array(titles, type=pa.string()),
+            "year": pa.array(year.astype(np.int32)),
+            "genres": genres,
+            "released_at": pa.array(release_s),
+        }
+    )

@@ -118,6 +118,41 @@ def evaluate_lists(
     same population as the other metrics). Novelty is the mean self-information over
     every non-padding slot of those lists; it is left out when ``item_popularity`` is None.
     """
+    rec, truth, ks, n_catalog_items, popularity = _check_inputs(
+        recommended, truth, ks, n_catalog_items, item_popularity
+    )
+    n_relevant_all = np.diff(truth.indptr)
+    users = _evaluated_users(n_relevant_all)
+    n_relevant = n_relevant_all[users]
+    lists = rec[users, : ks[-1]]
+    filled = lists >= 0
+    hits = _hits(truth, n_relevant_all, users, lists, filled)
+    sums = _RunningSums.of(hits)
+    self_information = _self_information(popularity)
+
+    metrics: dict[str, float] = {}
+    per_user: dict[str, np.ndarray] = {"user": users.astype(np.int64), "n_relevant": n_relevant.astype(np.int64)}
+    for k in ks:
+        values = sums.per_user_values(k, n_relevant)
+        for name in PER_USER_METRICS:
+            per_user[f"{name}@{k}"] = values[name]
+            metrics[f"{name}@{k}"] = float(values[name].mean())
+        metrics.update(_catalogue_metrics(lists, filled, k, n_catalog_items, self_information))
+
+    return EvaluationResult(
+        metrics=metrics,
+        per_user=per_user,
+        ks=tuple(ks),
+        n_users=int(users.size),
+        n_users_without_predictions=int((~filled[:, 0]).sum()),
+    )
+
+
+# -- the steps of evaluate_lists -----------------------------------------------------------------
+
+
+def _check_inputs(recommended, truth, ks, n_catalog_items, item_popularity):
+    """The checked inputs: (lists, canonical binary CSR truth, sorted K's, catalogue size, popularity or None)."""
     if not sp.issparse(truth):
         raise InvalidParameterError(
             f"truth must be a scipy sparse matrix, got {type(truth).__name__}",
@@ -140,69 +175,87 @@ def evaluate_lists(
         )
     n_catalog_items = check_k(n_catalog_items, "n_catalog_items")
     popularity = _check_popularity(item_popularity, n_items)
+    return rec, truth, ks, n_catalog_items, popularity
 
-    n_relevant_all = np.diff(truth.indptr)
+
+def _evaluated_users(n_relevant_all: np.ndarray) -> np.ndarray:
+    """The users with at least one relevant item; an error when there are none."""
     users = np.flatnonzero(n_relevant_all)
     if users.size == 0:
         raise InvalidParameterError(
             "truth has no relevant items for any user", "check the relevance rule and the evaluation part"
         )
-    n_relevant = n_relevant_all[users]
-    lists = rec[users, : ks[-1]]
-    filled = lists >= 0
+    return users
 
+
+def _hits(truth, n_relevant_all: np.ndarray, users: np.ndarray, lists: np.ndarray, filled: np.ndarray) -> np.ndarray:
+    """Whether each list place holds a relevant item (users x K_max)."""
     # Membership test without a loop: encode (user, item) as one int64 key; the canonical
     # CSR's keys are already sorted, so searchsorted finds each recommended pair.
+    n_users, n_items = truth.shape
     truth_rows = np.repeat(np.arange(n_users, dtype=np.int64), n_relevant_all)
     truth_keys = truth_rows * n_items + truth.indices
     query = users[:, None].astype(np.int64) * n_items + np.where(filled, lists, 0)
     pos = np.minimum(np.searchsorted(truth_keys, query), truth_keys.size - 1)
-    hits = (truth_keys[pos] == query) & filled
+    return (truth_keys[pos] == query) & filled
 
-    ranks = np.arange(1, lists.shape[1] + 1, dtype=np.float64)
-    discounts = 1.0 / np.log2(ranks + 1.0)
-    ideal = np.cumsum(discounts)
-    cum_hits = np.cumsum(hits, axis=1)
-    cum_dcg = np.cumsum(hits * discounts, axis=1)
-    cum_ap = np.cumsum(hits * (cum_hits / ranks), axis=1)
-    first_hit = np.where(hits.any(axis=1), hits.argmax(axis=1) + 1, np.iinfo(np.int64).max)
 
-    if popularity is not None:
-        with np.errstate(divide="ignore"):
-            self_information = -np.log2(popularity)
+@dataclass
+class _RunningSums:
+    """Per-user running sums over list places, from which every per-user metric at any K is read."""
 
-    metrics: dict[str, float] = {}
-    per_user: dict[str, np.ndarray] = {"user": users.astype(np.int64), "n_relevant": n_relevant.astype(np.int64)}
-    for k in ks:
-        hits_k = cum_hits[:, k - 1].astype(np.float64)
+    ranks: np.ndarray
+    ideal: np.ndarray
+    cum_hits: np.ndarray
+    cum_dcg: np.ndarray
+    cum_ap: np.ndarray
+    first_hit: np.ndarray
+
+    @classmethod
+    def of(cls, hits: np.ndarray) -> _RunningSums:
+        ranks = np.arange(1, hits.shape[1] + 1, dtype=np.float64)
+        discounts = 1.0 / np.log2(ranks + 1.0)
+        ideal = np.cumsum(discounts)
+        cum_hits = np.cumsum(hits, axis=1)
+        cum_dcg = np.cumsum(hits * discounts, axis=1)
+        cum_ap = np.cumsum(hits * (cum_hits / ranks), axis=1)
+        first_hit = np.where(hits.any(axis=1), hits.argmax(axis=1) + 1, np.iinfo(np.int64).max)
+        return cls(ranks, ideal, cum_hits, cum_dcg, cum_ap, first_hit)
+
+    def per_user_values(self, k: int, n_relevant: np.ndarray) -> dict[str, np.ndarray]:
+        """Every per-user metric at ``k``, one value per evaluated user."""
+        hits_k = self.cum_hits[:, k - 1].astype(np.float64)
         cutoff = np.minimum(k, n_relevant)
-        values = {
+        return {
             "precision": hits_k / k,
             "recall": hits_k / n_relevant,
-            "ndcg": cum_dcg[:, k - 1] / ideal[cutoff - 1],
-            "map": cum_ap[:, k - 1] / cutoff,
-            "mrr": np.where(first_hit <= k, 1.0 / np.minimum(first_hit, k), 0.0),
+            "ndcg": self.cum_dcg[:, k - 1] / self.ideal[cutoff - 1],
+            "map": self.cum_ap[:, k - 1] / cutoff,
+            "mrr": np.where(self.first_hit <= k, 1.0 / np.minimum(self.first_hit, k), 0.0),
             "hit_rate": (hits_k > 0).astype(np.float64),
         }
-        for name in PER_USER_METRICS:
-            per_user[f"{name}@{k}"] = values[name]
-            metrics[f"{name}@{k}"] = float(values[name].mean())
-        shown = lists[:, :k][filled[:, :k]]
-        metrics[f"coverage@{k}"] = float(np.unique(shown).size / n_catalog_items)
-        if popularity is not None:
-            info = self_information[shown]
-            if np.isinf(info).any():
-                raise InvalidParameterError(
-                    "novelty is undefined: a recommended item has no training interactions (share 0)",
-                    "floor item_popularity at 1/n_training_users, or pass item_popularity=None to skip novelty",
-                )
-            # No recommendation at all carries no novelty, like a user without predictions.
-            metrics[f"novelty@{k}"] = float(info.mean()) if info.size else 0.0
 
-    return EvaluationResult(
-        metrics=metrics,
-        per_user=per_user,
-        ks=tuple(ks),
-        n_users=int(users.size),
-        n_users_without_predictions=int((~filled[:, 0]).sum()),
-    )
+
+def _self_information(popularity: np.ndarray | None) -> np.ndarray | None:
+    """-log2 of each item's training share (inf for an item never seen); None without popularity."""
+    if popularity is None:
+        return None
+    with np.errstate(divide="ignore"):
+        return -np.log2(popularity)
+
+
+def _catalogue_metrics(lists, filled, k: int, n_catalog_items: int, self_information) -> dict[str, float]:
+    """coverage@k, and novelty@k when there is popularity, over the evaluated users' lists."""
+    metrics: dict[str, float] = {}
+    shown = lists[:, :k][filled[:, :k]]
+    metrics[f"coverage@{k}"] = float(np.unique(shown).size / n_catalog_items)
+    if self_information is not None:
+        info = self_information[shown]
+        if np.isinf(info).any():
+            raise InvalidParameterError(
+                "novelty is undefined: a recommended item has no training interactions (share 0)",
+                "floor item_popularity at 1/n_training_users, or pass item_popularity=None to skip novelty",
+            )
+        # No recommendation at all carries no novelty, like a user without predictions.
+        metrics[f"novelty@{k}"] = float(info.mean()) if info.size else 0.0
+    return metrics

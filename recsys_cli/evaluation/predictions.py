@@ -41,6 +41,7 @@ from recsys_cli.errors import FormatError, InputFileError, InvalidParameterError
 from recsys_cli.evaluation.metrics import evaluate_lists
 from recsys_cli.topk import check_k, check_ks
 from recsys_cli.vocabulary import DEFAULT_KS
+
 PREDICTION_COLUMNS = ("user_id", "item_id", "score")
 TRUTH_COLUMNS = ("user_id", "item_id")
 # An id that is an integer: the whole trimmed text, at most 38 digits (fits HUGEINT).
@@ -97,8 +98,16 @@ def evaluate_files(
 
     counts.update(_list_counts(result, has_relevant, list_length, k_max))
     protocol = _protocol(
-        predictions, truth, rule=rule, has_rank=has_rank, items_as_integers=items_as_integers, ks=ks,
-        result=result, catalog=catalog, catalog_given=n_catalog_items is not None, counts=counts,
+        predictions,
+        truth,
+        rule=rule,
+        has_rank=has_rank,
+        items_as_integers=items_as_integers,
+        ks=ks,
+        result=result,
+        catalog=catalog,
+        catalog_given=n_catalog_items is not None,
+        counts=counts,
     )
     warnings = _warnings(counts, k_max)
     return FileEvaluation(
@@ -221,13 +230,10 @@ def _file_counts(con, n_users: int, k_max: int) -> dict[str, int]:
         "predicted_items": _scalar(con, "SELECT count(DISTINCT item_id) FROM pred"),
         "predicted_items_not_in_truth": _scalar(
             con,
-            "SELECT count(DISTINCT item_id) FROM pred"
-            " ANTI JOIN (SELECT DISTINCT item_id FROM truth) USING (item_id)",
+            "SELECT count(DISTINCT item_id) FROM pred ANTI JOIN (SELECT DISTINCT item_id FROM truth) USING (item_id)",
         ),
         "prediction_rows_beyond_k_max": _scalar(con, f"SELECT count(*) FROM ranked WHERE pos >= {k_max}"),
-        "duplicate_truth_rows": _scalar(
-            con, "SELECT count(*) - count(DISTINCT (user_id, item_id)) FROM truth"
-        ),
+        "duplicate_truth_rows": _scalar(con, "SELECT count(*) - count(DISTINCT (user_id, item_id)) FROM truth"),
     }
 
 
@@ -270,15 +276,25 @@ def _list_counts(result, has_relevant, list_length, k_max: int) -> dict[str, int
 
 
 def _protocol(
-    predictions: Path, truth: Path, *, rule: str, has_rank: bool, items_as_integers: bool, ks, result,
-    catalog: int, catalog_given: bool, counts: dict[str, int],
+    predictions: Path,
+    truth: Path,
+    *,
+    rule: str,
+    has_rank: bool,
+    items_as_integers: bool,
+    ks,
+    result,
+    catalog: int,
+    catalog_given: bool,
+    counts: dict[str, int],
 ) -> dict[str, Any]:
     return {
         "predictions": str(predictions),
         "truth": str(truth),
         "relevance": rule,
         "ordering": (
-            "rank ascending, then score descending, then item id ascending" if has_rank
+            "rank ascending, then score descending, then item id ascending"
+            if has_rank
             else "score descending, ties by item id ascending"
         ),
         "item_id_order": "as integers" if items_as_integers else "as text",
@@ -286,7 +302,8 @@ def _protocol(
         "ks": list(ks),
         "users_evaluated": result.n_users,
         "coverage_denominator": (
-            f"{catalog:,} items (the catalogue size given)" if catalog_given
+            f"{catalog:,} items (the catalogue size given)"
+            if catalog_given
             else f"{catalog:,} distinct items in the truth and predictions files"
         ),
         "novelty": "not computed: prediction files carry no training popularity",
@@ -315,7 +332,8 @@ def _load(con, path: Path, role: str, required: tuple[str, ...], optional: tuple
         raise InputFileError(f"{role} file cannot be read: {path}", "check the file's permissions")
     parquet = is_parquet(path)
     source = (
-        f"read_parquet({sql_path(path)})" if parquet
+        f"read_parquet({sql_path(path)})"
+        if parquet
         # every column as text: numbers are converted below, where a bad value can be named
         else f"read_csv({sql_path(path)}, header = true, all_varchar = true)"
     )
@@ -337,8 +355,7 @@ def _load(con, path: Path, role: str, required: tuple[str, ...], optional: tuple
         wanted = ", ".join(required) + "".join(f" [, {name}]" for name in optional)
         raise FormatError(
             f"the {role} file {path.name} has no column {', '.join(missing)} (columns found: {', '.join(found)})",
-            f"name the columns {wanted}"
-            + ("" if parquet else " in a header line (the separator is detected)"),
+            f"name the columns {wanted}" + ("" if parquet else " in a header line (the separator is detected)"),
         )
     if _scalar(con, f"SELECT count(*) FROM {into}") == 0:
         raise InputFileError(f"the {role} file {path.name} has no rows", "the file holds only a header")

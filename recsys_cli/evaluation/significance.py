@@ -55,8 +55,9 @@ def paired_bootstrap(
             f"paired values must be two 1-D arrays of the same length, got {a.shape} and {b.shape}",
             "compare runs evaluated on the same users",
         )
-    return paired_bootstrap_many(a[:, None], b[:, None], n_resamples=n_resamples, confidence=confidence,
-                                 seed=seed, chunk=chunk)[0]
+    return paired_bootstrap_many(
+        a[:, None], b[:, None], n_resamples=n_resamples, confidence=confidence, seed=seed, chunk=chunk
+    )[0]
 
 
 def paired_bootstrap_many(
@@ -98,7 +99,7 @@ def paired_bootstrap_many(
         draws = rng.integers(0, n_users, size=(count, n_users))
         draws += np.arange(count)[:, None] * n_users  # one bincount for the whole chunk
         counts = np.bincount(draws.ravel(), minlength=count * n_users).reshape(count, n_users)
-        means[start:start + count] = counts.astype(np.float64) @ difference / n_users
+        means[start : start + count] = counts.astype(np.float64) @ difference / n_users
     tail = (1.0 - confidence) / 2.0
     low, high = np.quantile(means, [tail, 1.0 - tail], axis=0)
     return [
@@ -112,12 +113,11 @@ def paired_keys(keys: Iterable[str]) -> list[str]:
     return [key for key in keys if key.split("@")[0] in PAIRED_METRICS]
 
 
-def paired_intervals(
-    a: Mapping[str, np.ndarray], b: Mapping[str, np.ndarray], keys: Sequence[str]
-) -> dict[str, dict]:
+def paired_intervals(a: Mapping[str, np.ndarray], b: Mapping[str, np.ndarray], keys: Sequence[str]) -> dict[str, dict]:
     """Each key's interval of mean(b - a) (as JSON), all from one set of draws of the same users."""
     if not keys:
         return {}
-    intervals = paired_bootstrap_many(np.column_stack([a[key] for key in keys]), np.column_stack([b[key] for key in keys]))
+    intervals = paired_bootstrap_many(
+        np.column_stack([a[key] for key in keys]), np.column_stack([b[key] for key in keys])
+    )
     return {key: interval.to_json() for key, interval in zip(keys, intervals)}
-

@@ -88,17 +88,32 @@ class IndexInfo:
 
     @classmethod
     def from_json(cls, data: dict) -> IndexInfo:
-        types = {"dimension": int, "n_items": int, "n_trees": int, "seed": int, "sha256": str,
-                 "size_bytes": int, "max_norm": (int, float), "metric": str}
-        if not isinstance(data, dict) or set(data) != set(types) or any(
-            isinstance(data[key], bool) or not isinstance(data[key], kind) for key, kind in types.items()
+        types = {
+            "dimension": int,
+            "n_items": int,
+            "n_trees": int,
+            "seed": int,
+            "sha256": str,
+            "size_bytes": int,
+            "max_norm": (int, float),
+            "metric": str,
+        }
+        if (
+            not isinstance(data, dict)
+            or set(data) != set(types)
+            or any(isinstance(data[key], bool) or not isinstance(data[key], kind) for key, kind in types.items())
         ):
             raise CorruptArtifactError("the index description is malformed", REBUILD_HINT)
         return cls(**{**data, "max_norm": float(data["max_norm"])})
 
 
 def build_index(
-    item_vectors: np.ndarray, path: Path, n_trees: int = 50, seed: int = 42, n_jobs: int = 1, reporter: Reporter = SILENT
+    item_vectors: np.ndarray,
+    path: Path,
+    n_trees: int = 50,
+    seed: int = 42,
+    n_jobs: int = 1,
+    reporter: Reporter = SILENT,
 ) -> IndexInfo:
     """Build an angular Annoy forest over the augmented items and write it to ``path`` atomically.
 
@@ -178,8 +193,9 @@ class ItemIndex:
         """Users x k item indices, best first, padded with -1 where Annoy found fewer.
 
         ``search_k`` is how many candidates Annoy collects before ranking them exactly (-1:
-        Annoy's default, n_trees x the number asked for; more is slower and more exact). ``exclude`` (users x items, sparse) holds items each
-        user has seen: Annoy is asked for k + (number seen) neighbours, seen ones are dropped.
+        Annoy's default, n_trees x the number asked for; more is slower and more exact). ``exclude``
+        (users x items, sparse) holds items each user has seen: Annoy is asked for k + (number seen)
+        neighbours, seen ones are dropped.
         One user at a time, single-threaded (Annoy has no batch query).
         """
         import scipy.sparse as sp
@@ -187,8 +203,14 @@ class ItemIndex:
         users = _check_vectors(user_vectors, "user vectors", self.dimension)
         k = _check_int(k, "k", 1, "pass a positive K such as 10")
         if k > self.n_items:
-            raise InvalidParameterError(f"k={k} is larger than the catalogue ({self.n_items} items)", f"pass k <= {self.n_items}")
-        if isinstance(search_k, bool) or not isinstance(search_k, (int, np.integer)) or not (search_k == -1 or search_k >= 1):
+            raise InvalidParameterError(
+                f"k={k} is larger than the catalogue ({self.n_items} items)", f"pass k <= {self.n_items}"
+            )
+        if (
+            isinstance(search_k, bool)
+            or not isinstance(search_k, (int, np.integer))
+            or not (search_k == -1 or search_k >= 1)
+        ):
             raise InvalidParameterError(f"search_k must be -1 or >= 1, got {search_k!r}", "pass -1 for Annoy's default")
         seen = None
         if exclude is not None:
@@ -233,7 +255,8 @@ def load_index(path: Path, info: IndexInfo | dict, expected_dimension: int, expe
         raise CorruptArtifactError(f"the index uses metric '{info.metric}', expected '{METRIC}'", other)
     if info.dimension != expected_dimension:
         raise CorruptArtifactError(
-            f"the index was built for {info.dimension}-dimensional factors but the model has {expected_dimension}", other
+            f"the index was built for {info.dimension}-dimensional factors but the model has {expected_dimension}",
+            other,
         )
     if info.n_items != expected_items:
         raise CorruptArtifactError(
@@ -269,8 +292,11 @@ def _exact_lists(user_vectors: np.ndarray, item_vectors: np.ndarray, k: int) -> 
     """Exact top-k by inner product the way the CLI ranks: ``batched_top_k`` over ``users @ items.T``."""
 
     lists, _scores = batched_top_k(
-        lambda batch: user_vectors[batch] @ item_vectors.T, np.arange(len(user_vectors)), k,
-        batch_size=default_batch_size(item_vectors.shape[0]), n_threads=EXACT_THREADS,
+        lambda batch: user_vectors[batch] @ item_vectors.T,
+        np.arange(len(user_vectors)),
+        k,
+        batch_size=default_batch_size(item_vectors.shape[0]),
+        n_threads=EXACT_THREADS,
     )
     return lists
 
@@ -342,7 +368,9 @@ def bench_index(
         )
     k = _check_int(k, "k", 1, "pass a positive K such as 100")
     if k > index.n_items:
-        raise InvalidParameterError(f"k={k} is larger than the catalogue ({index.n_items} items)", f"pass k <= {index.n_items}")
+        raise InvalidParameterError(
+            f"k={k} is larger than the catalogue ({index.n_items} items)", f"pass k <= {index.n_items}"
+        )
     n_queries = _check_int(n_queries, "n_queries", 1, "pass a number of queries such as 1000")
     if not 0.0 < target_recall <= 1.0:
         raise InvalidParameterError(f"target recall must be in (0, 1], got {target_recall}", "pass e.g. 0.95")
@@ -354,7 +382,9 @@ def bench_index(
         raise InvalidParameterError("no search_k values to try", "pass at least one search_k")
 
     rng = np.random.default_rng(seed)
-    chosen = np.arange(len(users)) if n_queries >= len(users) else np.sort(rng.choice(len(users), n_queries, replace=False))
+    chosen = (
+        np.arange(len(users)) if n_queries >= len(users) else np.sort(rng.choice(len(users), n_queries, replace=False))
+    )
     sample = users[chosen]
     dtype = np.result_type(items.dtype, np.float32)
     items_t, sample_t = items.astype(dtype, copy=False), sample.astype(dtype, copy=False)
@@ -376,5 +406,15 @@ def bench_index(
             rows.append(BenchRow(search_k, hits / (k * len(sample)), qps, qps / exact_qps))
             task.advance()
     target = next((row.search_k for row in rows if row.recall >= target_recall), None)
-    return BenchResult(k, len(sample), index.n_items, index.dimension, index.info.n_trees, float(target_recall),
-                       tuple(rows), exact_qps, EXACT_THREADS, target)
+    return BenchResult(
+        k,
+        len(sample),
+        index.n_items,
+        index.dimension,
+        index.info.n_trees,
+        float(target_recall),
+        tuple(rows),
+        exact_qps,
+        EXACT_THREADS,
+        target,
+    )

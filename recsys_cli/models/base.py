@@ -88,7 +88,7 @@ class CandidateModel(ABC):
         """Whether ``fit`` reads ``TrainingData.item_idx`` and ``ts``."""
         return False
 
-    def check_shape(self, n_users: int, n_items: int) -> None:
+    def check_shape(self, n_users: int, n_items: int) -> None:  # noqa: B027 (optional hook: most models accept any)
         """Refuse, before any work, a data shape this model cannot handle (e.g. memory)."""
 
     @abstractmethod
@@ -159,9 +159,7 @@ def params_from_dict(params_type: type[ModelParams], values: dict[str, Any], mod
         name = key.replace("-", "_")
         if name not in fields:
             valid = ", ".join(n.replace("_", "-") for n in fields) or "none"
-            raise InvalidParameterError(
-                f"model '{model}' has no parameter '{key}'", f"its parameters are: {valid}"
-            )
+            raise InvalidParameterError(f"model '{model}' has no parameter '{key}'", f"its parameters are: {valid}")
         converted[name] = _convert(raw, hints[name], key, fields[name])
     params = params_type(**converted)
     check = getattr(params, "check", None)

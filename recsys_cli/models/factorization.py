@@ -119,8 +119,11 @@ class ALSModel(FactorModel):
         user_items = weight_confidence(data.user_items, p.weighting, p.bm25_k1, p.bm25_b)
         with implicit_environment():
             model = AlternatingLeastSquares(
-                factors=p.factors, regularization=p.regularization, alpha=p.alpha,
-                iterations=p.iterations, random_state=self.seed,
+                factors=p.factors,
+                regularization=p.regularization,
+                alpha=p.alpha,
+                iterations=p.iterations,
+                random_state=self.seed,
             )
             _fit_with_progress(model, user_items, p.iterations, "ALS", reporter)
         _check_factors(model, self.n_users, self.n_items, p.factors, "ALS")
@@ -172,10 +175,13 @@ class BPRModel(FactorModel):
         # Hogwild SGD over several threads makes the factors depend on thread timing.
         with implicit_environment():
             model = BayesianPersonalizedRanking(
-                factors=p.factors, learning_rate=p.learning_rate, regularization=p.regularization,
-                iterations=p.iterations, random_state=self.seed, num_threads=1,
+                factors=p.factors,
+                learning_rate=p.learning_rate,
+                regularization=p.regularization,
+                iterations=p.iterations,
+                random_state=self.seed,
+                num_threads=1,
             )
             _fit_with_progress(model, data.user_items, p.iterations, "BPR", reporter)
         _check_factors(model, self.n_users, self.n_items, p.factors + 1, "BPR")
         self.user_factors, self.item_factors = model.user_factors, model.item_factors
-

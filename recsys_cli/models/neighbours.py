@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from recsys_cli.models.factorization import implicit_environment
 from recsys_cli.models.base import CandidateModel, ModelParams, TrainingData, param, strongest_contributions
+from recsys_cli.models.factorization import implicit_environment
 from recsys_cli.reporting import Reporter
 
 SIMILARITIES = ("cosine", "bm25", "tfidf")
@@ -63,8 +63,9 @@ class ItemKNNModel(CandidateModel):
     def contributions(self, user: int, user_items: sp.csr_matrix, items: list[int], n: int):
         row = user_items[user]
         return [
-            strongest_contributions(row.indices, np.asarray(self.similarity[row.indices][:, [item]].todense()).ravel()
-                                    * row.data, n)
+            strongest_contributions(
+                row.indices, np.asarray(self.similarity[row.indices][:, [item]].todense()).ravel() * row.data, n
+            )
             for item in items
         ]
 
@@ -82,8 +83,11 @@ class ItemKNNModel(CandidateModel):
 
     def _restore(self, state: dict[str, np.ndarray]) -> None:
         data, indices, indptr = (state[k] for k in ("similarity_data", "similarity_indices", "similarity_indptr"))
-        if data.shape != indices.shape or indptr[-1] != data.size or (np.diff(indptr) < 0).any() or (
-            indices.size and (indices.min() < 0 or indices.max() >= self.n_items)
+        if (
+            data.shape != indices.shape
+            or indptr[-1] != data.size
+            or (np.diff(indptr) < 0).any()
+            or (indices.size and (indices.min() < 0 or indices.max() >= self.n_items))
         ):
             raise ValueError("inconsistent sparse similarity arrays")
         self.similarity = sp.csr_matrix((data, indices, indptr), shape=(self.n_items, self.n_items))

@@ -88,9 +88,7 @@ def load_model(folder: Path, *, what: str = "model") -> CandidateModel:
 
 def _check_state(state, expected, declared, what: str) -> None:
     if set(state) != set(expected):
-        raise CorruptArtifactError(
-            f"{what} holds arrays {sorted(state)}, expected {sorted(expected)}"
-        )
+        raise CorruptArtifactError(f"{what} holds arrays {sorted(state)}, expected {sorted(expected)}")
     for key, (shape, kind) in expected.items():
         value = state[key]
         ok_shape = len(shape) == value.ndim and all(s in (-1, v) for s, v in zip(shape, value.shape))

@@ -36,8 +36,7 @@ def parameter_help() -> dict[str, list[tuple[str, Any, str]]]:
     """Each model's parameters: (name, default, help), for help text and docs."""
     return {
         name: [
-            (f.name.replace("_", "-"), f.default, f.metadata.get("help", ""))
-            for f in dataclasses.fields(cls.Params)
+            (f.name.replace("_", "-"), f.default, f.metadata.get("help", "")) for f in dataclasses.fields(cls.Params)
         ]
         for name, cls in MODELS.items()
     }

@@ -179,8 +179,12 @@ def _read(path: Path) -> StageRecord | None:
         raw = json.loads(path.read_text(encoding="utf-8"))
         outputs = [Output(str(o["ref"]), str(o["path"]), str(o["digest"])) for o in raw["outputs"]]
         return StageRecord(
-            key=str(raw["key"]), stage=str(raw["stage"]), recipe_run=str(raw["recipe_run"]), outputs=outputs,
-            seconds=float(raw["seconds"]), created_at=str(raw["created_at"]),
+            key=str(raw["key"]),
+            stage=str(raw["stage"]),
+            recipe_run=str(raw["recipe_run"]),
+            outputs=outputs,
+            seconds=float(raw["seconds"]),
+            created_at=str(raw["created_at"]),
             inputs=[str(i) for i in raw.get("inputs", [])],
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):

@@ -19,8 +19,12 @@ DEMO_RUN = "demo"
 
 
 def demo_recipe(*, users: int = 2000, items: int = 1000, interactions: int = 100_000, seed: int = 42) -> Recipe:
-    overrides = [f"dataset.users={users}", f"dataset.items={items}", f"dataset.interactions={interactions}",
-                 f"dataset.seed={seed}"]
+    overrides = [
+        f"dataset.users={users}",
+        f"dataset.items={items}",
+        f"dataset.interactions={interactions}",
+        f"dataset.seed={seed}",
+    ]
     return load_recipe(DEMO_RECIPE, overrides)
 
 

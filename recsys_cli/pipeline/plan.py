@@ -23,20 +23,19 @@ from pathlib import Path
 from typing import Any
 
 from recsys_cli.data.atomic import file_sha256
-from recsys_cli.data.catalog import validate_name
+from recsys_cli.data.records import validate_name
 from recsys_cli.data.splits import TIME_ORDERED_STRATEGIES, SplitConfig, make_split
 from recsys_cli.data.workspace import Workspace
 from recsys_cli.datasets import sources
 from recsys_cli.datasets.cards import card_names, load_card
-from recsys_cli.datasets.ingest import ingest_card
-from recsys_cli.datasets.synthetic import SyntheticConfig, ingest_synthetic
+from recsys_cli.datasets.ingest import ingest_card, ingest_synthetic
+from recsys_cli.datasets.synthetic import SyntheticConfig
 from recsys_cli.errors import RecsysError
 from recsys_cli.models.registry import create_model, model_class
 from recsys_cli.pipeline.recipe import Recipe, RecipeError
 from recsys_cli.ranking.features import FEATURES
 from recsys_cli.ranking.params import RANKER_DEFAULTS, RankerParams
 from recsys_cli.reporting import Reporter
-from recsys_cli.vocabulary import STAGE_ROWS
 from recsys_cli.runs.artifacts import (
     INDEX_KIND,
     RANKER_KIND,
@@ -45,12 +44,12 @@ from recsys_cli.runs.artifacts import (
     candidates_kind,
 )
 from recsys_cli.runs.evaluate import evaluate_run
-from recsys_cli.runs.stage_evaluation import evaluate_stages
 from recsys_cli.runs.indexing import build_run_index
-from recsys_cli.runs.recommendations import generate_candidates
 from recsys_cli.runs.ranker import train_ranker
+from recsys_cli.runs.recommendations import generate_candidates
+from recsys_cli.runs.stage_evaluation import evaluate_stages
 from recsys_cli.runs.training import train_candidates
-
+from recsys_cli.vocabulary import STAGE_ROWS
 
 
 @dataclass
@@ -115,15 +114,16 @@ def build_plan(recipe: Recipe, name: str | None = None) -> Plan:
     names = [stage.name for stage in plan.stages]
     clash = next((n for n in names if names.count(n) > 1), None)
     if clash:
-        raise RecipeError(f"{recipe.path}: two stages would be called '{clash}'",
-                          "rename the [[candidates]] run whose name is 'stages'")
+        raise RecipeError(
+            f"{recipe.path}: two stages would be called '{clash}'",
+            "rename the [[candidates]] run whose name is 'stages'",
+        )
     return plan
 
 
 def _ingest_stage(recipe: Recipe, dataset: str) -> Stage:
     section = recipe.config["dataset"]
     if section["synthetic"]:
-
         given = {k: section[k] for k in ("users", "items", "interactions") if section[k] is not None}
         synthetic = _checked(lambda: SyntheticConfig(**given, seed=section["seed"]), recipe, "dataset")
         _checked(synthetic.validate, recipe, "dataset")
@@ -133,7 +133,6 @@ def _ingest_stage(recipe: Recipe, dataset: str) -> Stage:
 
         config = {"dataset": dataset, "synthetic": vars(synthetic)}
         return Stage("ingest", "ingest", config, (), (f"dataset:{dataset}",), ingest)
-
 
     if dataset not in card_names():
         raise RecipeError(
@@ -191,8 +190,16 @@ def _generator_stages(recipe: Recipe, plan: Plan, table: dict[str, Any]) -> list
 
     def train(workspace: Workspace, reporter: Reporter) -> None:
         train_candidates(
-            workspace, plan.dataset, plan.split, table["model"], run, params=table["params"], seed=table["seed"],
-            values=table["values"], force=True, reporter=reporter,
+            workspace,
+            plan.dataset,
+            plan.split,
+            table["model"],
+            run,
+            params=table["params"],
+            seed=table["seed"],
+            values=table["values"],
+            force=True,
+            reporter=reporter,
         )
 
     train_name = f"train {table['run']}"
@@ -204,15 +211,31 @@ def _generator_stages(recipe: Recipe, plan: Plan, table: dict[str, Any]) -> list
         def build(workspace: Workspace, reporter: Reporter) -> None:
             build_run_index(workspace, run, n_trees=index["trees"], seed=index["seed"], reporter=reporter)
 
-        stages.append(Stage(f"index {table['run']}", "index", {"run": run, "trees": index["trees"], "seed": index["seed"]},
-                            (train_name,), (f"artifact:{run}/{INDEX_KIND}",), build))
+        stages.append(
+            Stage(
+                f"index {table['run']}",
+                "index",
+                {"run": run, "trees": index["trees"], "seed": index["seed"]},
+                (train_name,),
+                (f"artifact:{run}/{INDEX_KIND}",),
+                build,
+            )
+        )
     if plan.ranker_enabled:
 
         def candidates(workspace: Workspace, reporter: Reporter) -> None:
             generate_candidates(workspace, run, k=table["k"], part="val", reporter=reporter)
 
-        stages.append(Stage(f"candidates {table['run']}", "candidates", {"run": run, "k": table["k"], "part": "val"},
-                            (train_name,), (f"artifact:{run}/{candidates_kind('val')}",), candidates))
+        stages.append(
+            Stage(
+                f"candidates {table['run']}",
+                "candidates",
+                {"run": run, "k": table["k"], "part": "val"},
+                (train_name,),
+                (f"artifact:{run}/{candidates_kind('val')}",),
+                candidates,
+            )
+        )
     return stages
 
 
@@ -232,16 +255,23 @@ def _ranker_stage(recipe: Recipe, plan: Plan) -> Stage:
     params = _checked(lambda: RankerParams(**{k: section[k] for k in RANKER_DEFAULTS}).validated(), recipe, "ranker")
     others = [run for run in plan.runs.values() if run != plan.primary]
     if section["features"]:
-
         unknown = [f for f in section["features"] if f not in FEATURES]
         if unknown:
-            raise RecipeError(f"{recipe.path}: ranker.features has unknown feature '{unknown[0]}'",
-                              f"features: {', '.join(FEATURES)} (recsys features list)")
+            raise RecipeError(
+                f"{recipe.path}: ranker.features has unknown feature '{unknown[0]}'",
+                f"features: {', '.join(FEATURES)} (recsys features list)",
+            )
 
     def train(workspace: Workspace, reporter: Reporter) -> None:
         train_ranker(
-            workspace, plan.primary, with_runs=others, features=section["features"] or None,
-            labels=section["labels"], params=params, refit_generators=section["refit"], reporter=reporter,
+            workspace,
+            plan.primary,
+            with_runs=others,
+            features=section["features"] or None,
+            labels=section["labels"],
+            params=params,
+            refit_generators=section["refit"],
+            reporter=reporter,
         )
 
     needs = tuple(s for short in plan.runs for s in (f"train {short}", f"candidates {short}"))
@@ -261,29 +291,49 @@ def _evaluate_stages(recipe: Recipe, plan: Plan) -> list[Stage]:
         too_big = [k for k in ks if k > recipe.config["candidates"][0]["k"]]
         if too_big:
             raise RecipeError(
-                f"{recipe.path}: evaluation.ks {too_big} exceed the primary generator's {recipe.config['candidates'][0]['k']} candidates",
+                f"{recipe.path}: evaluation.ks {too_big} exceed the primary generator's "
+                f"{recipe.config['candidates'][0]['k']} candidates",
                 "lower evaluation.ks or raise candidates.0.k",
             )
     unknown = [row for row in section["rows"] if row not in STAGE_ROWS]
     if unknown:
-        raise RecipeError(f"{recipe.path}: evaluation.rows has unknown row '{unknown[0]}'",
-                          f"rows: {', '.join(STAGE_ROWS)}")
+        raise RecipeError(
+            f"{recipe.path}: evaluation.rows has unknown row '{unknown[0]}'", f"rows: {', '.join(STAGE_ROWS)}"
+        )
     minimum = section["relevant_min_rating"]
     config = {"ks": list(ks), "relevant_min_rating": minimum}
     stages = []
     for short, run in plan.runs.items():
+
         def evaluate(workspace: Workspace, reporter: Reporter, run: str = run) -> None:
             evaluate_run(workspace, run, ks=ks, relevant_min_rating=minimum, reporter=reporter)
 
-        stages.append(Stage(f"evaluate {short}", "evaluate", {"run": run, **config}, ("split", f"train {short}"),
-                            (f"artifact:{run}/{TEST_EVALUATION_KIND}",), evaluate))
+        stages.append(
+            Stage(
+                f"evaluate {short}",
+                "evaluate",
+                {"run": run, **config},
+                ("split", f"train {short}"),
+                (f"artifact:{run}/{TEST_EVALUATION_KIND}",),
+                evaluate,
+            )
+        )
     if plan.ranker_enabled:
+
         def evaluate_both(workspace: Workspace, reporter: Reporter) -> None:
             evaluate_stages(workspace, plan.primary, ks=ks, relevant_min_rating=minimum, reporter=reporter)
 
         needs = ("split", *(f"train {short}" for short in plan.runs), "ranker")
-        stages.append(Stage("evaluate stages", "evaluate", {"run": plan.primary, **config}, needs,
-                            (f"artifact:{plan.primary}/{STAGES_KIND}",), evaluate_both))
+        stages.append(
+            Stage(
+                "evaluate stages",
+                "evaluate",
+                {"run": plan.primary, **config},
+                needs,
+                (f"artifact:{plan.primary}/{STAGES_KIND}",),
+                evaluate_both,
+            )
+        )
     return stages
 
 
@@ -294,8 +344,10 @@ def _check_name(recipe: Recipe, kind: str, value: str, where: str, hint: str | N
     except RecsysError as error:
         raise RecipeError(f"{recipe.path}: {where} '{value}': {error.message}", hint or error.hint) from None
     if not dots and "." in value:  # generator runs are <recipe run>.<run>: a '.' in either is ambiguous
-        raise RecipeError(f"{recipe.path}: {where} '{value}' contains '.'",
-                          hint or "generator runs are named <recipe run>.<run>, so neither may contain '.'")
+        raise RecipeError(
+            f"{recipe.path}: {where} '{value}' contains '.'",
+            hint or "generator runs are named <recipe run>.<run>, so neither may contain '.'",
+        )
 
 
 def _checked(make: Callable[[], Any], recipe: Recipe, section: str) -> Any:

@@ -49,9 +49,15 @@ class Key:
     maximum: int | None = None
 
     def describe(self) -> str:
-        names = {"int": "a whole number", "float": "a number", "str": "a string", "bool": "true or false",
-                 "list[int]": "a list of whole numbers", "list[str]": "a list of strings",
-                 "table": "a table of name = value"}
+        names = {
+            "int": "a whole number",
+            "float": "a number",
+            "str": "a string",
+            "bool": "true or false",
+            "list[int]": "a list of whole numbers",
+            "list[str]": "a list of strings",
+            "table": "a table of name = value",
+        }
         text = names[self.kind]
         if self.minimum is not None and self.maximum is not None:
             text += f" from {self.minimum} to {self.maximum}"
@@ -65,16 +71,23 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "name": Key("str", REQUIRED),
         "source": Key("str"),  # a path or URL; default: the card's URL (or nothing for synthetic)
         "synthetic": Key("bool", False),
-        "users": Key("int", minimum=1), "items": Key("int", minimum=1), "interactions": Key("int", minimum=1),
+        "users": Key("int", minimum=1),
+        "items": Key("int", minimum=1),
+        "interactions": Key("int", minimum=1),
         "seed": Key("int", 42, **SEED),
     },
     "split": {
         "name": Key("str", REQUIRED),
         "strategy": Key("str", "temporal-per-user", STRATEGIES),
-        "test_fraction": Key("float"), "val_fraction": Key("float"),
-        "test_after": Key("str"), "val_after": Key("str"),
-        "n": Key("int", minimum=1), "val_n": Key("int", minimum=1),
-        "min_rating": Key("float"), "k_core": Key("int", minimum=1), "seed": Key("int", **SEED),
+        "test_fraction": Key("float"),
+        "val_fraction": Key("float"),
+        "test_after": Key("str"),
+        "val_after": Key("str"),
+        "n": Key("int", minimum=1),
+        "val_n": Key("int", minimum=1),
+        "min_rating": Key("float"),
+        "k_core": Key("int", minimum=1),
+        "seed": Key("int", **SEED),
     },
     "candidates": {
         "run": Key("str", REQUIRED),
@@ -156,11 +169,15 @@ def _apply_override(raw: dict[str, Any], override: str, path: Path) -> str:
         position = int(parts[1]) if len(parts) == 3 and parts[1].isdigit() else -1
         if not isinstance(tables, list) or position >= len(tables):
             count = len(tables) if isinstance(tables, list) else 0
-            raise RecipeError(f"{where}: {path} has {count} [[{section}]] table(s)",
-                              f"positions start at 0 and go up to {count - 1}" if count else f"add a [[{section}]] table")
+            raise RecipeError(
+                f"{where}: {path} has {count} [[{section}]] table(s)",
+                f"positions start at 0 and go up to {count - 1}" if count else f"add a [[{section}]] table",
+            )
         if position < 0:
-            raise RecipeError(f"{where}: {section} is a list of tables: give its position",
-                              f"e.g. --set {section}.0.{parts[-1]}={text.strip()}")
+            raise RecipeError(
+                f"{where}: {section} is a list of tables: give its position",
+                f"e.g. --set {section}.0.{parts[-1]}={text.strip()}",
+            )
         target, key, where_key = tables[position], parts[2], f"{section}.{position}.{parts[2]}"
         if not isinstance(target, dict):
             raise RecipeError(f"{path}: {section} must be a list of tables, written [[{section}]]")
@@ -197,7 +214,7 @@ def _check(raw: dict[str, Any], path: Path, origins: dict[str, str]) -> dict[str
             brackets = f"[[{section}]]" if section in LIST_SECTIONS else f"[{section}]"
             raise RecipeError(f"{path}: the {brackets} section is missing", f"every recipe needs {brackets}")
     config: dict[str, Any] = {}
-    for section, keys in SCHEMA.items():
+    for section in SCHEMA:
         value = raw.get(section, [] if section in LIST_SECTIONS else {})
         if section in LIST_SECTIONS:
             if not isinstance(value, list) or not all(isinstance(t, dict) for t in value):
@@ -210,12 +227,16 @@ def _check(raw: dict[str, Any], path: Path, origins: dict[str, str]) -> dict[str
     runs = [table["run"] for table in config["candidates"]]
     repeated = sorted({run for run in runs if runs.count(run) > 1})
     if repeated:
-        raise RecipeError(f"{path}: run name '{repeated[0]}' is used by two [[candidates]] tables",
-                          "give each generator its own run name")
+        raise RecipeError(
+            f"{path}: run name '{repeated[0]}' is used by two [[candidates]] tables",
+            "give each generator its own run name",
+        )
     return config
 
 
-def _check_table(table: dict[str, Any], where: str, section: str, path: Path, origins: dict[str, str]) -> dict[str, Any]:
+def _check_table(
+    table: dict[str, Any], where: str, section: str, path: Path, origins: dict[str, str]
+) -> dict[str, Any]:
     keys = SCHEMA[section]
     for key in table:
         if key not in keys:

@@ -48,18 +48,23 @@ def show_recipe_run(workspace: Workspace, name: str) -> RecipeRunReport:
             with workspace.catalog() as catalog:
                 record = catalog.pipeline_run(name)
         if record is None:
-            raise UnknownNameError("recipe run", name, recipe_run_names(workspace),
-                                   hint="run a recipe first: recsys run recipes/demo.toml")
+            raise UnknownNameError(
+                "recipe run", name, recipe_run_names(workspace), hint="run a recipe first: recsys run recipes/demo.toml"
+            )
         folder = workspace.resolve(record.path)
         try:
             manifest = json.loads((folder / MANIFEST_FILE).read_text())
             metrics = json.loads((folder / METRICS_FILE).read_text())
         except (OSError, ValueError, RecursionError) as error:
-            raise CorruptArtifactError(f"recipe run '{name}' is damaged ({folder}): {error}",
-                                       f"remove it with: recsys runs remove {name}, and run the recipe again") from None
+            raise CorruptArtifactError(
+                f"recipe run '{name}' is damaged ({folder}): {error}",
+                f"remove it with: recsys runs remove {name}, and run the recipe again",
+            ) from None
         if not isinstance(manifest, dict) or not isinstance(metrics, dict):
-            raise CorruptArtifactError(f"recipe run '{name}' is damaged ({folder})",
-                                       f"remove it with: recsys runs remove {name}, and run the recipe again")
+            raise CorruptArtifactError(
+                f"recipe run '{name}' is damaged ({folder})",
+                f"remove it with: recsys runs remove {name}, and run the recipe again",
+            )
     return RecipeRunReport(name, record.path, manifest, metrics)
 
 
@@ -87,8 +92,15 @@ class MetricComparison:
     interval: dict[str, Any] | None  # paired bootstrap of mean(b - a), when the runs are paired
 
     def to_json(self) -> dict[str, Any]:
-        return {"table": self.table, "row": self.row, "metric": self.metric, "a": self.a, "b": self.b,
-                "difference": self.b - self.a, "interval": self.interval}
+        return {
+            "table": self.table,
+            "row": self.row,
+            "metric": self.metric,
+            "a": self.a,
+            "b": self.b,
+            "difference": self.b - self.a,
+            "interval": self.interval,
+        }
 
 
 @dataclass
@@ -100,15 +112,19 @@ class RecipeRunComparison:
     warnings: list[str]
 
     def document(self) -> dict[str, Any]:
-        return {"a": self.a.name, "b": self.b.name, "ks": self.ks,
-                "method": METHOD,
-                "comparisons": [r.to_json() for r in self.rows], "warnings": self.warnings}
+        return {
+            "a": self.a.name,
+            "b": self.b.name,
+            "ks": self.ks,
+            "method": METHOD,
+            "comparisons": [r.to_json() for r in self.rows],
+            "warnings": self.warnings,
+        }
 
 
 def compare_recipe_runs(workspace: Workspace, a: str, b: str, k: int | str | None = None) -> RecipeRunComparison:
     """Every metric of every row both runs evaluated, at ``k`` (default: the smallest K both have; 'all')."""
     import pyarrow.parquet as pq
-
 
     first, second = show_recipe_run(workspace, a), show_recipe_run(workspace, b)
     with workspace.reading():
@@ -130,8 +146,10 @@ def compare_recipe_runs(workspace: Workspace, a: str, b: str, k: int | str | Non
     differing = [what for what, value in _pairing(first.manifest).items() if _pairing(second.manifest)[what] != value]
     paired = not differing
     if differing:
-        warnings.append(f"the runs differ in {', '.join(differing)}: their users or relevant items differ, "
-                        "so no paired interval is given")
+        warnings.append(
+            f"the runs differ in {', '.join(differing)}: their users or relevant items differ, "
+            "so no paired interval is given"
+        )
     frames = [_by_row(t, metrics) for t in tables]
     rows = []
     for key in [key for key in frames[0] if key in frames[1]]:
@@ -139,11 +157,20 @@ def compare_recipe_runs(workspace: Workspace, a: str, b: str, k: int | str | Non
         shared, index_a, index_b = _align(users_a, users_b)
         intervals = {}
         if paired and len(shared):
-            intervals = paired_intervals({m: values_a[m][index_a] for m in metrics},
-                                         {m: values_b[m][index_b] for m in metrics}, metrics)
+            intervals = paired_intervals(
+                {m: values_a[m][index_a] for m in metrics}, {m: values_b[m][index_b] for m in metrics}, metrics
+            )
         for metric in metrics:
-            rows.append(MetricComparison(key[0], key[1], metric, float(values_a[metric].mean()),
-                                         float(values_b[metric].mean()), intervals.get(metric)))
+            rows.append(
+                MetricComparison(
+                    key[0],
+                    key[1],
+                    metric,
+                    float(values_a[metric].mean()),
+                    float(values_b[metric].mean()),
+                    intervals.get(metric),
+                )
+            )
     return RecipeRunComparison(first, second, wanted, rows, warnings)
 
 

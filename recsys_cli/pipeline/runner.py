@@ -26,7 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from recsys_cli.data.catalog import PipelineRunRecord
+from recsys_cli.data.records import PipelineRunRecord
 from recsys_cli.data.workspace import Workspace, exclusive_file_lock
 from recsys_cli.errors import WorkspaceLockedError
 from recsys_cli.pipeline import cache
@@ -50,8 +50,13 @@ class StageOutcome:
     record: cache.StageRecord | None = None
 
     def to_json(self) -> dict[str, Any]:
-        document = {"stage": self.stage, "status": self.status, "key": self.key, "seconds": round(self.seconds, 3),
-                    "peak_rss_mb": self.peak_rss_mb}
+        document = {
+            "stage": self.stage,
+            "status": self.status,
+            "key": self.key,
+            "seconds": round(self.seconds, 3),
+            "peak_rss_mb": self.peak_rss_mb,
+        }
         if self.record is not None:
             document["inputs"] = self.record.inputs
             document["outputs"] = [vars(o) for o in self.record.outputs]
@@ -111,8 +116,10 @@ def _check_name_is_free(workspace: Workspace, plan: Plan) -> None:
     with workspace.catalog() as catalog:
         taken = catalog.run(plan.name) is not None
     if taken:
-        raise RecipeError(f"'{plan.name}' is already the name of a trained run in this workspace",
-                          "name the recipe run with --run NAME")
+        raise RecipeError(
+            f"'{plan.name}' is already the name of a trained run in this workspace",
+            "name the recipe run with --run NAME",
+        )
 
 
 # -- executing ---------------------------------------------------------------------------
@@ -120,8 +127,10 @@ def _execute(workspace: Workspace, plan: Plan, force: bool, reporter: Reporter) 
     done: dict[str, cache.StageRecord] = {}
     outcomes = []
     total = len(plan.stages)
-    reporter.info(f"recipe run '{plan.name}' ({plan.recipe.path}), {total} stages: "
-                  + ", ".join(stage.name for stage in plan.stages))
+    reporter.info(
+        f"recipe run '{plan.name}' ({plan.recipe.path}), {total} stages: "
+        + ", ".join(stage.name for stage in plan.stages)
+    )
     for position, stage in enumerate(plan.stages, 1):
         label = f"[{position}/{total}] {stage.name}"
         inputs = _inputs(stage, done)
@@ -157,8 +166,10 @@ def _warn_if_replacing(workspace: Workspace, stage: Stage, reporter: Reporter) -
             path = cache.current_path(catalog, ref)
             if path is not None and path not in claimed:
                 kind, _, name = ref.partition(":")
-                reporter.warn(f"replacing {kind} '{name}', which no recipe run made: its splits and runs go with it "
-                              "(use another workspace to keep them)")
+                reporter.warn(
+                    f"replacing {kind} '{name}', which no recipe run made: its splits and runs go with it "
+                    "(use another workspace to keep them)"
+                )
 
 
 def _inputs(stage: Stage, done: dict[str, cache.StageRecord]) -> list[str]:
@@ -238,8 +249,12 @@ def _collect_metrics(workspace: Workspace, plan: Plan, outcomes: list[StageOutco
         for short, run in plan.runs.items():
             folder = folders[f"artifact:{run}/{TEST_EVALUATION_KIND}"]
             document = json.loads((folder / METRICS_FILE).read_text())
-            generators[short] = {"run": run, "model": document["protocol"]["model"], "metrics": document["metrics"],
-                                 "protocol": document["protocol"]}
+            generators[short] = {
+                "run": run,
+                "model": document["protocol"]["model"],
+                "metrics": document["metrics"],
+                "protocol": document["protocol"],
+            }
             tables.append(_per_user(pq.read_table(folder / PER_USER_FILE), "generators", short))
         stages = None
         if plan.ranker_enabled:
@@ -278,7 +293,9 @@ def _manifest(plan: Plan, outcomes: list[StageOutcome], started: str, wall: floa
         "python": sys.version,
         "platform": {"system": platform.platform(), "machine": platform.machine(), "cpus": os.cpu_count()},
         "input_checksums": {
-            "source": next((i.partition("=")[2] for i in stage_inputs.get("ingest", []) if i.startswith("source=")), None),
+            "source": next(
+                (i.partition("=")[2] for i in stage_inputs.get("ingest", []) if i.startswith("source=")), None
+            ),
             "source_sha256": dataset.source_sha256 if dataset else None,
             "dataset": ingest.record.digest if ingest.record else None,
         },
@@ -292,7 +309,6 @@ def _manifest(plan: Plan, outcomes: list[StageOutcome], started: str, wall: floa
 
 def _publish(workspace: Workspace, plan: Plan, result: PipelineResult, per_user, reporter: Reporter) -> str:
     import pyarrow.parquet as pq
-
 
     with workspace.writing(reporter, command=f"run {plan.name}"):
         staged = workspace.new_staging_dir()

@@ -16,8 +16,8 @@ __all__ = [
 ]
 
 _HOMES = {
-    "FEATURES": "features",
-    "Feature": "features",
+    "FEATURES": "feature_registry",
+    "Feature": "feature_registry",
     "compute_features": "features",
     "resolve_features": "features",
     "RankerParams": "params",

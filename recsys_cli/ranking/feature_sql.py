@@ -28,9 +28,7 @@ CANDIDATE_PAIRS = "(SELECT DISTINCT user_idx, item_idx FROM candidates)"
 CANDIDATE_SCORE = "SELECT user_idx, item_idx, score_0 AS candidate_score FROM candidates"
 CANDIDATE_RANK = "SELECT user_idx, item_idx, rank_0 AS candidate_rank FROM candidates"
 # rank_<i> is NULL where the pair is not in source i's top-N; list_count counts non-NULLs
-SOURCE_COUNT = (
-    "SELECT user_idx, item_idx, list_count([*COLUMNS('^rank_[0-9]+$')]) AS source_count FROM candidates"
-)
+SOURCE_COUNT = "SELECT user_idx, item_idx, list_count([*COLUMNS('^rank_[0-9]+$')]) AS source_count FROM candidates"
 SOURCE_SCORES = "SELECT user_idx, item_idx, COLUMNS('^(score|rank)_[1-9][0-9]*$') FROM candidates"
 
 # -- item level -----------------------------------------------------------------------------
@@ -69,7 +67,9 @@ USER_COUNT = f"""SELECT c.user_idx, count(h.user_idx) AS user_count
 FROM {CANDIDATE_USERS} c
 LEFT JOIN history h ON h.user_idx = c.user_idx
 GROUP BY c.user_idx"""
-USER_RECENCY_DAYS = f"SELECT user_idx, ({{as_of}} - max(ts)) / {DAY} AS user_recency_days FROM history GROUP BY user_idx"
+USER_RECENCY_DAYS = (
+    f"SELECT user_idx, ({{as_of}} - max(ts)) / {DAY} AS user_recency_days FROM history GROUP BY user_idx"
+)
 USER_SPAN_DAYS = f"SELECT user_idx, (max(ts) - min(ts)) / {DAY} AS user_span_days FROM history GROUP BY user_idx"
 USER_MEAN_RATING = "SELECT user_idx, avg(rating) AS user_mean_rating FROM history GROUP BY user_idx"
 

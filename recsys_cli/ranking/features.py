@@ -48,84 +48,10 @@ from recsys_cli.errors import (
     SqlError,
     UnknownNameError,
 )
-from recsys_cli.ranking import feature_sql as q
+from recsys_cli.ranking.feature_registry import DEMOGRAPHICS, FAMILY, FEATURES, Feature
 from recsys_cli.settings import ENV_FEATURE_MEMORY, feature_memory_limit
 
 # DuckDB spills joins and sorts to disk past this (the candidate stage bounds ingest the same way)
-
-LEVELS = ("pair", "item", "user")
-DEMOGRAPHICS = ("gender", "age", "occupation")
-FAMILY = "source_scores"
-
-
-@dataclass(frozen=True)
-class Feature:
-    name: str
-    description: str  # one line, for `recsys features list`
-    level: str  # "pair", "item" or "user": the keys its SQL returns
-    requires: tuple[str, ...]  # "ratings", "time", "genres", "sources", "demographics:<attribute>"
-    sql: str  # one SELECT over candidates/history/items/users, with {as_of} placeholders
-
-    def to_dict(self) -> dict:
-        return {"name": self.name, "level": self.level, "requires": list(self.requires),
-                "description": self.description, "sql": self.sql}
-
-
-def _registry(*features: Feature) -> dict[str, Feature]:
-    return {feature.name: feature for feature in features}
-
-
-FEATURES: dict[str, Feature] = _registry(
-    # candidate sources
-    Feature("candidate_score", "the primary candidate generator's score", "pair", (), q.CANDIDATE_SCORE),
-    Feature("candidate_rank", "the pair's rank in the primary generator's top-N (NULL if outside it)",
-            "pair", (), q.CANDIDATE_RANK),
-    Feature("source_count", "how many candidate sources have the pair in their top-N", "pair", (), q.SOURCE_COUNT),
-    Feature(FAMILY, "family: score_<source> and rank_<source> of every source beyond the primary",
-            "pair", ("sources",), q.SOURCE_SCORES),
-    # items
-    Feature("item_count", "the item's interactions in the history (0 if none)", "item", (), q.ITEM_COUNT),
-    Feature("item_count_7d", "the item's interactions in the 7 days up to as_of", "item", ("time",),
-            q.ITEM_COUNT_7D),
-    Feature("item_count_30d", "the item's interactions in the 30 days up to as_of", "item", ("time",),
-            q.ITEM_COUNT_30D),
-    Feature("item_trend", "the item's share of the last 7 days' interactions / its share of the last 30 days'",
-            "item", ("time",), q.ITEM_TREND),
-    Feature("item_recent_share", "the item's share of the most recent 10% of the history (by ts; scale-free)",
-            "item", ("time",), q.ITEM_RECENT_SHARE),
-    Feature("item_age_days", "days from the item's first interaction in the history to as_of", "item",
-            ("time",), q.ITEM_AGE_DAYS),
-    Feature("item_mean_rating", "the item's mean rating in the history (NULL if unrated)", "item",
-            ("ratings",), q.ITEM_MEAN_RATING),
-    Feature("item_rating_std", "the sample standard deviation of the item's ratings (NULL below 2)", "item",
-            ("ratings",), q.ITEM_RATING_STD),
-    # users
-    Feature("user_count", "the user's interactions in the history (0 if none)", "user", (), q.USER_COUNT),
-    Feature("user_recency_days", "days from the user's last interaction to as_of", "user", ("time",),
-            q.USER_RECENCY_DAYS),
-    Feature("user_span_days", "days between the user's first and last interactions", "user", ("time",),
-            q.USER_SPAN_DAYS),
-    Feature("user_mean_rating", "the user's mean rating in the history", "user", ("ratings",),
-            q.USER_MEAN_RATING),
-    # pairs, from the history
-    Feature("item_rating_gap", "item_mean_rating - user_mean_rating", "pair", ("ratings",), q.ITEM_RATING_GAP),
-    Feature("genre_affinity", "mean over the item's genres of the share of the user's items with that genre",
-            "pair", ("genres",), q.GENRE_AFFINITY),
-    Feature("cooc_recent",
-            "sum over the user's 5 latest items of the users whose 20 latest items hold it and the candidate "
-            "(bounded lists keep the self-join linear in users)", "pair", (), q.COOC_RECENT),
-    Feature("item_count_user_30d",
-            "the item's interactions in the 30 days before the user's own last interaction (the user's 'now')",
-            "pair", ("time",), q.ITEM_COUNT_USER_30D),
-    # demographics
-    Feature("user_age", "the user's age (or age bucket's lower bound)", "user", ("demographics:age",), q.USER_AGE),
-    Feature("item_same_gender_share", "share of the item's history users with the user's gender", "pair",
-            ("demographics:gender",), q.ITEM_SAME_GENDER_SHARE),
-    Feature("item_same_age_share", "share of the item's history users in the user's age bucket (age // 10)",
-            "pair", ("demographics:age",), q.ITEM_SAME_AGE_SHARE),
-    Feature("item_same_occupation_share", "share of the item's history users with the user's occupation",
-            "pair", ("demographics:occupation",), q.ITEM_SAME_OCCUPATION_SHARE),
-)
 
 _REQUIREMENT_TEXT = {
     "ratings": "ratings (more than one distinct rating value in the history)",
@@ -234,9 +160,20 @@ def feature_columns(names: list[str], sources: list[str]) -> list[str]:
 # -- computing them ------------------------------------------------------------------------
 
 
-def compute_features(candidates_path, history_paths, items_path, users_path, out_path, *, names: list[str],
-                     sources: list[str], as_of: int, connection=None, threads: int | None = None,
-                     memory_limit: str | None = None) -> FeatureReport:
+def compute_features(
+    candidates_path,
+    history_paths,
+    items_path,
+    users_path,
+    out_path,
+    *,
+    names: list[str],
+    sources: list[str],
+    as_of: int,
+    connection=None,
+    threads: int | None = None,
+    memory_limit: str | None = None,
+) -> FeatureReport:
     """Write ``user_idx, item_idx`` + :func:`feature_columns` (float32) for every candidate, sorted by user and item.
 
     One DuckDB query: each feature's SELECT is a CTE, LEFT JOINed onto the candidates by its level's keys.
@@ -280,8 +217,10 @@ def _feature_query(con, candidates_path, history_paths, items_path, users_path, 
     needed = ["user_idx", "item_idx"] + [f"{kind}_{i}" for i in range(len(sources)) for kind in ("score", "rank")]
     lacking = [c for c in needed if c not in have]
     if lacking:
-        raise FormatError(f"the candidates file {candidates_path} lacks the columns {', '.join(lacking)}",
-                          f"it must have score_<i> and rank_<i> for each of the {len(sources)} sources")
+        raise FormatError(
+            f"the candidates file {candidates_path} lacks the columns {', '.join(lacking)}",
+            f"it must have score_<i> and rank_<i> for each of the {len(sources)} sources",
+        )
     items = _NO_ITEMS
     if items_path is not None:
         items_file = _parquet([_existing(items_path)])
@@ -295,7 +234,9 @@ def _feature_query(con, candidates_path, history_paths, items_path, users_path, 
     }
     # each input is read once; but DuckDB 1.2 returns no rows at all when a MATERIALIZED CTE is
     # empty by construction (WHERE false), so the stand-ins for a missing table stay plain
-    ctes = [f"{name} AS {'' if sql in (_NO_ITEMS, _NO_USERS) else 'MATERIALIZED '}({sql})" for name, sql in views.items()]
+    ctes = [
+        f"{name} AS {'' if sql in (_NO_ITEMS, _NO_USERS) else 'MATERIALIZED '}({sql})" for name, sql in views.items()
+    ]
     select = ["c.user_idx", "c.item_idx"]
     joins = []
     for feature in features:
@@ -310,15 +251,21 @@ def _feature_query(con, candidates_path, history_paths, items_path, users_path, 
         else:
             select.append(f"CAST({alias}.{feature.name} AS FLOAT) AS {sql_ident(feature.name)}")
     return (
-        "WITH " + ",\n".join(ctes)
-        + "\nSELECT " + ", ".join(select) + "\nFROM candidates c\n" + "\n".join(joins)
+        "WITH "
+        + ",\n".join(ctes)
+        + "\nSELECT "
+        + ", ".join(select)
+        + "\nFROM candidates c\n"
+        + "\n".join(joins)
         + "\nORDER BY c.user_idx, c.item_idx"
     )
 
 
 _NO_ITEMS = "SELECT NULL::INTEGER AS item_idx, NULL::VARCHAR[] AS genres WHERE false"
-_NO_USERS = ("SELECT NULL::INTEGER AS user_idx, NULL::VARCHAR AS gender, NULL::DOUBLE AS age, "
-             "NULL::VARCHAR AS age_bucket, NULL::VARCHAR AS occupation WHERE false")
+_NO_USERS = (
+    "SELECT NULL::INTEGER AS user_idx, NULL::VARCHAR AS gender, NULL::DOUBLE AS age, "
+    "NULL::VARCHAR AS age_bucket, NULL::VARCHAR AS occupation WHERE false"
+)
 
 
 def _users_sql(con, users_path) -> str:
@@ -336,11 +283,15 @@ def _users_sql(con, users_path) -> str:
         age, bucket = "CAST(age AS DOUBLE)", "CAST(CAST(floor(age / 10) AS BIGINT) AS VARCHAR)"
     elif "age" in schema or "age_group" in schema:  # a text bucket such as '25-34', '56+', 'Under 18'
         group = text("age" if "age" in schema else "age_group")
-        age = (f"CASE WHEN lower({group}) LIKE 'under%' THEN 0 "
-               f"ELSE TRY_CAST(regexp_extract({group}, '[0-9]+') AS DOUBLE) END")
+        age = (
+            f"CASE WHEN lower({group}) LIKE 'under%' THEN 0 "
+            f"ELSE TRY_CAST(regexp_extract({group}, '[0-9]+') AS DOUBLE) END"
+        )
         bucket = group
-    return (f"SELECT user_idx, {text('gender')} AS gender, {age} AS age, {bucket} AS age_bucket, "
-            f"{text('occupation')} AS occupation FROM {source}")
+    return (
+        f"SELECT user_idx, {text('gender')} AS gender, {age} AS age, {bucket} AS age_bucket, "
+        f"{text('occupation')} AS occupation FROM {source}"
+    )
 
 
 # -- helpers -------------------------------------------------------------------------------
@@ -363,8 +314,19 @@ def _requirement_text(requirement: str) -> str:
 
 def _numeric(column_type: str) -> bool:
     return column_type.upper().split("(")[0] in {
-        "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
-        "UBIGINT", "FLOAT", "DOUBLE", "DECIMAL"}
+        "TINYINT",
+        "SMALLINT",
+        "INTEGER",
+        "BIGINT",
+        "HUGEINT",
+        "UTINYINT",
+        "USMALLINT",
+        "UINTEGER",
+        "UBIGINT",
+        "FLOAT",
+        "DOUBLE",
+        "DECIMAL",
+    }
 
 
 def _connection(connection):
@@ -397,11 +359,15 @@ def _schema(con, relation: str) -> dict[str, str]:
 
 def _sql_error(exc: Exception) -> SqlError:
     if isinstance(exc, duckdb.OutOfMemoryException) or "Out of Memory" in str(exc):
-        return SqlError(f"computing features ran out of memory: {first_line(exc)}",
-                        f"raise DuckDB's limit (now {feature_memory_limit()}) with {ENV_FEATURE_MEMORY}=8GB, "
-                        "or use fewer candidates per user")
-    return SqlError(f"computing features failed: {first_line(exc)}",
-                    "check that the candidates, history, items and users files have the documented columns")
+        return SqlError(
+            f"computing features ran out of memory: {first_line(exc)}",
+            f"raise DuckDB's limit (now {feature_memory_limit()}) with {ENV_FEATURE_MEMORY}=8GB, "
+            "or use fewer candidates per user",
+        )
+    return SqlError(
+        f"computing features failed: {first_line(exc)}",
+        "check that the candidates, history, items and users files have the documented columns",
+    )
 
 
 def read_features(path: Path, columns: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -409,8 +375,13 @@ def read_features(path: Path, columns: list[str]) -> tuple[np.ndarray, np.ndarra
     import pyarrow.parquet as pq
 
     table = pq.read_table(path)
-    matrix = np.column_stack([
-        table.column(c).to_numpy(zero_copy_only=False).astype(np.float32) for c in columns
-    ]) if columns else np.zeros((table.num_rows, 0), np.float32)
-    return (table.column("user_idx").to_numpy().astype(np.int64),
-            table.column("item_idx").to_numpy().astype(np.int64), matrix)
+    matrix = (
+        np.column_stack([table.column(c).to_numpy(zero_copy_only=False).astype(np.float32) for c in columns])
+        if columns
+        else np.zeros((table.num_rows, 0), np.float32)
+    )
+    return (
+        table.column("user_idx").to_numpy().astype(np.int64),
+        table.column("item_idx").to_numpy().astype(np.int64),
+        matrix,
+    )

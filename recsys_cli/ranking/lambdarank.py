@@ -132,19 +132,25 @@ def train_lambdarank(
         raise InvalidParameterError(
             f"the label window has {distinct.size} user(s) with a positive candidate: too few to hold "
             f"{params.valid_fraction:g} of them out for early stopping",
-            "widen the label window (a larger --val-fraction or --val-n when splitting) or raise the "
-            "candidates' -k",
+            "widen the label window (a larger --val-fraction or --val-n when splitting) or raise the candidates' -k",
         )
     held_out = np.zeros(int(distinct.max()) + 1, dtype=bool)
     held_out[np.random.default_rng(params.seed).permutation(distinct)[:n_valid]] = True
     valid_rows = held_out[users]
     config = lightgbm_params(params, gains)
     fit = lgb.Dataset(
-        features[~valid_rows], grades[~valid_rows], group=group_sizes(users[~valid_rows]),
-        feature_name=columns, free_raw_data=True, params={"verbosity": -1},
+        features[~valid_rows],
+        grades[~valid_rows],
+        group=group_sizes(users[~valid_rows]),
+        feature_name=columns,
+        free_raw_data=True,
+        params={"verbosity": -1},
     )
     valid = lgb.Dataset(
-        features[valid_rows], grades[valid_rows], group=group_sizes(users[valid_rows]), reference=fit,
+        features[valid_rows],
+        grades[valid_rows],
+        group=group_sizes(users[valid_rows]),
+        reference=fit,
     )
     evals: dict[str, Any] = {}
     started = time.perf_counter()
@@ -153,7 +159,11 @@ def train_lambdarank(
         if params.early_stopping:
             callbacks.append(lgb.early_stopping(params.early_stopping, first_metric_only=True, verbose=False))
         booster = lgb.train(
-            config, fit, num_boost_round=params.trees, valid_sets=[valid], valid_names=["valid"],
+            config,
+            fit,
+            num_boost_round=params.trees,
+            valid_sets=[valid],
+            valid_names=["valid"],
             callbacks=callbacks,
         )
     seconds = time.perf_counter() - started
@@ -178,8 +188,9 @@ def load_ranker(text: str, columns: list[str], what: str = "ranker.txt"):
     try:
         booster = lgb.Booster(model_str=text)
     except lgb.basic.LightGBMError as error:
-        raise CorruptArtifactError(f"{what} is not a LightGBM model: {str(error).splitlines()[0]}",
-                                   "train the ranker again") from None
+        raise CorruptArtifactError(
+            f"{what} is not a LightGBM model: {str(error).splitlines()[0]}", "train the ranker again"
+        ) from None
     if booster.feature_name() != columns:
         raise CorruptArtifactError(
             f"{what} expects features {booster.feature_name()}, not {columns}", "train the ranker again"

@@ -28,7 +28,7 @@ class RankerParams:
     # wait, and on a busy 2-core machine two of them trained 20x slower than one (measured).
     threads: int = 1
 
-    def validated(self) -> "RankerParams":
+    def validated(self) -> RankerParams:
         def whole(name: str, minimum: int) -> None:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
@@ -46,11 +46,13 @@ class RankerParams:
         whole("threads", 1)
         if not (isinstance(self.learning_rate, (int, float)) and 0 < self.learning_rate <= 1):
             raise InvalidParameterError(
-                f"--learning-rate must be in (0, 1], got {self.learning_rate!r}", "e.g. --learning-rate 0.05 (the default)"
+                f"--learning-rate must be in (0, 1], got {self.learning_rate!r}",
+                "e.g. --learning-rate 0.05 (the default)",
             )
         if not (isinstance(self.valid_fraction, (int, float)) and 0 < self.valid_fraction < 1):
             raise InvalidParameterError(
-                f"--valid-fraction must be in (0, 1), got {self.valid_fraction!r}", "e.g. --valid-fraction 0.2 (the default)"
+                f"--valid-fraction must be in (0, 1), got {self.valid_fraction!r}",
+                "e.g. --valid-fraction 0.2 (the default)",
             )
         return self
 

@@ -66,11 +66,11 @@ def score_pool(pool: Pool, score, batch_users: int) -> np.ndarray:
     out = np.empty(len(pool), dtype=np.float32)
     distinct, bounds = pool.user_bounds()
     for start in range(0, distinct.size, batch_users):
-        batch = distinct[start:start + batch_users]
+        batch = distinct[start : start + batch_users]
         block = np.asarray(score(batch), dtype=np.float32)
         first, last = bounds[start], bounds[min(start + batch_users, distinct.size)]
         # row of each pair inside the block: pairs are sorted by user, so a running index works
-        rows = np.repeat(np.arange(batch.size), np.diff(bounds[start:start + batch.size + 1]))
+        rows = np.repeat(np.arange(batch.size), np.diff(bounds[start : start + batch.size + 1]))
         out[first:last] = block[rows, pool.items[first:last]]
     return out
 
@@ -115,9 +115,7 @@ def combined_history(datas: list[TrainingData]) -> TrainingData:
     times = [d for d in datas if d.item_idx is not None]
     if len(times) != len(datas):
         return TrainingData(user_items)
-    return TrainingData(
-        user_items, np.concatenate([d.item_idx for d in datas]), np.concatenate([d.ts for d in datas])
-    )
+    return TrainingData(user_items, np.concatenate([d.item_idx for d in datas]), np.concatenate([d.ts for d in datas]))
 
 
 def refit(model: CandidateModel, data: TrainingData, reporter) -> CandidateModel:

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
-
 @dataclass(frozen=True)
 class Window:
     """One labelled or evaluated window: its part and the parts its features may read."""

@@ -5,12 +5,12 @@ and file); the kernels below it (evaluation, ranking, index, models) take arrays
 """
 
 from recsys_cli.runs.evaluate import RunEvaluation, evaluate_run
-from recsys_cli.runs.stage_evaluation import StageEvaluation, evaluate_stages
 from recsys_cli.runs.indexing import bench_run_index, build_run_index
+from recsys_cli.runs.ranker import RankerResult, train_ranker
 from recsys_cli.runs.recommendations import generate_candidates, recommend
+from recsys_cli.runs.stage_evaluation import StageEvaluation, evaluate_stages
 from recsys_cli.runs.store import RunContext, open_run, read_part
 from recsys_cli.runs.summaries import compare_runs, list_runs, remove_run, show_run
-from recsys_cli.runs.ranker import RankerResult, train_ranker
 from recsys_cli.runs.training import TrainResult, train_candidates
 
 __all__ = [

@@ -11,8 +11,6 @@ MANIFEST_FILE = "manifest.json"
 METRICS_FILE = "metrics.json"
 PER_USER_FILE = "per_user.parquet"
 
-from recsys_cli.vocabulary import EVALUATED_PARTS  # noqa: F401 (the parts that have evaluations and candidates)
-
 
 def evaluation_kind(part: str) -> str:
     """``recsys evaluate RUN --on PART``: metrics.json and per_user.parquet."""

@@ -19,11 +19,11 @@ from recsys_cli.data.workspace import Workspace
 from recsys_cli.errors import InvalidParameterError
 from recsys_cli.evaluation.metrics import evaluate_lists, history_shares
 from recsys_cli.reporting import SILENT, Reporter
-from recsys_cli.runs.artifacts import EVALUATED_PARTS, METRICS_FILE, PER_USER_FILE, evaluation_kind
+from recsys_cli.runs.artifacts import METRICS_FILE, PER_USER_FILE, evaluation_kind
 from recsys_cli.runs.retrieval import exact_top_k
 from recsys_cli.runs.store import open_run, publish_artifact, reopen_for_writing
 from recsys_cli.topk import check_ks
-from recsys_cli.vocabulary import DEFAULT_KS
+from recsys_cli.vocabulary import DEFAULT_KS, EVALUATED_PARTS
 
 
 @dataclass
@@ -57,14 +57,55 @@ def evaluate_run(
         context = open_run(workspace, run)
         ks = check_ks(ks, "k", n_items=context.dataset.n_items)
         train = context.part("train")
-        # Relevance is decided row by row on the part itself, whatever values the model trained on.
-        everything = context.part(part, values="ones").user_items
-        truth = everything if relevant_min_rating is None else context.part(
-            part, values="ones", min_rating=relevant_min_rating
-        ).user_items
-        in_part = np.diff(everything.indptr) > 0
+        truth, in_part = _part_truth(context, part, relevant_min_rating)
         model = context.model()
         user_ids = context.vocabulary("user")
+    _check_relevant(truth, context, part, relevant_min_rating)
+    user_items = train.user_items
+    users, lists, retrieved = _full_ranking(model, truth, user_items, ks, cold_start, reporter)
+    # Coverage is over the candidate pool (every item of the dataset): the lists can and do hold
+    # items without train interactions, so a train-items denominator let coverage exceed 1.
+    n_catalog_items = int(user_items.shape[1])
+    popularity = history_shares(user_items)
+    result = evaluate_lists(lists, truth, ks, n_catalog_items=n_catalog_items, item_popularity=popularity)
+    protocol = _protocol(
+        context,
+        run,
+        part,
+        ks,
+        relevant_min_rating,
+        cold_start,
+        result=result,
+        in_part=in_part,
+        retrieved=retrieved,
+        model=model,
+        user_items=user_items,
+        users=users,
+        n_catalog_items=n_catalog_items,
+    )
+    evaluation = RunEvaluation(run, protocol, result.metrics)
+    if save:
+        evaluation.per_user_path = _save(workspace, context, part, evaluation, result, user_ids, reporter)
+    return evaluation
+
+
+# -- the steps of evaluate_run -------------------------------------------------------------------
+
+
+def _part_truth(context, part: str, relevant_min_rating: float | None):
+    """(the relevant items of the part's users, which users have any interaction in the part)."""
+    # Relevance is decided row by row on the part itself, whatever values the model trained on.
+    everything = context.part(part, values="ones").user_items
+    truth = (
+        everything
+        if relevant_min_rating is None
+        else context.part(part, values="ones", min_rating=relevant_min_rating).user_items
+    )
+    in_part = np.diff(everything.indptr) > 0
+    return truth, in_part
+
+
+def _check_relevant(truth, context, part: str, relevant_min_rating: float | None) -> None:
     if truth.nnz == 0:
         rule = f"rating >= {relevant_min_rating}" if relevant_min_rating is not None else "any interaction"
         raise InvalidParameterError(
@@ -72,19 +113,43 @@ def evaluate_run(
             "lower --relevant-min-rating, evaluate the other part (--on), or make a split with a "
             f"non-empty {part} part",
         )
-    user_items = train.user_items
+
+
+def _full_ranking(model, truth, user_items, ks, cold_start: str, reporter: Reporter):
+    """Top-K over every item for each user with a relevant item: (those users, lists for every truth row, retrieved)."""
     users = np.flatnonzero(np.diff(truth.indptr))
     retrieved = exact_top_k(
-        model, users, user_items, ks[-1], cold_start=cold_start, reporter=reporter, label=f"ranking {len(users):,} users"
+        model,
+        users,
+        user_items,
+        ks[-1],
+        cold_start=cold_start,
+        reporter=reporter,
+        label=f"ranking {len(users):,} users",
     )
     lists = np.full((truth.shape[0], ks[-1]), -1, dtype=np.int64)
     lists[users] = retrieved.lists
-    # Coverage is over the candidate pool (every item of the dataset): the lists can and do hold
-    # items without train interactions, so a train-items denominator let coverage exceed 1.
-    n_catalog_items = int(user_items.shape[1])
-    popularity = history_shares(user_items)
-    result = evaluate_lists(lists, truth, ks, n_catalog_items=n_catalog_items, item_popularity=popularity)
-    protocol = {
+    return users, lists, retrieved
+
+
+def _protocol(
+    context,
+    run: str,
+    part: str,
+    ks,
+    relevant_min_rating: float | None,
+    cold_start: str,
+    *,
+    result,
+    in_part,
+    retrieved,
+    model,
+    user_items,
+    users,
+    n_catalog_items: int,
+) -> dict[str, Any]:
+    """What was evaluated and how: the evaluation's protocol, shown above its metrics and saved with them."""
+    return {
         "run": run,
         "model": context.run.model,
         "params": context.run.params,
@@ -94,24 +159,21 @@ def evaluate_run(
         "split_params": context.split.params,
         "evaluated_part": part,
         "relevance": (
-            f"every {part} interaction" if relevant_min_rating is None
+            f"every {part} interaction"
+            if relevant_min_rating is None
             else f"{part} interactions with rating >= {relevant_min_rating:g}"
         ),
         "candidate_pool": f"all {context.dataset.n_items:,} items, minus each user's train items (full ranking)",
         "ks": list(ks),
         "users_evaluated": result.n_users,
         "users_in_part": int(in_part.sum()),
-        "cold_start_users": retrieved.fallback_users if cold_start == "popular" else int(
-            (~model.known_users(user_items)[users]).sum()
-        ),
+        "cold_start_users": retrieved.fallback_users
+        if cold_start == "popular"
+        else int((~model.known_users(user_items)[users]).sum()),
         "cold_start": "most popular train items" if cold_start == "popular" else "no predictions (scores 0)",
         "coverage_denominator": f"all {n_catalog_items:,} items of the dataset (the candidate pool)",
         "novelty": "mean -log2(share of train users who saw the item); shares floored at 1/train users",
     }
-    evaluation = RunEvaluation(run, protocol, result.metrics)
-    if save:
-        evaluation.per_user_path = _save(workspace, context, part, evaluation, result, user_ids, reporter)
-    return evaluation
 
 
 def _save(workspace, context, part, evaluation, result, user_ids, reporter) -> str:
@@ -125,7 +187,8 @@ def _save(workspace, context, part, evaluation, result, user_ids, reporter) -> s
     def write(folder: Path) -> dict[str, Any]:
         pq.write_table(table, folder / PER_USER_FILE, compression="zstd")
         (folder / METRICS_FILE).write_text(
-            json.dumps({"protocol": evaluation.protocol, "metrics": evaluation.metrics}, indent=2, sort_keys=True) + "\n"
+            json.dumps({"protocol": evaluation.protocol, "metrics": evaluation.metrics}, indent=2, sort_keys=True)
+            + "\n"
         )
         return {"protocol": evaluation.protocol, "metrics": evaluation.metrics}
 
@@ -133,4 +196,3 @@ def _save(workspace, context, part, evaluation, result, user_ids, reporter) -> s
         fresh = reopen_for_writing(context)
         record = publish_artifact(fresh, evaluation_kind(part), write)
     return f"{record.path}/{PER_USER_FILE}"
-

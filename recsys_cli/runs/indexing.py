@@ -39,7 +39,6 @@ def build_run_index(
     """Build and register the run's index (replacing an older one); returns its description."""
     import time
 
-
     with workspace.reading():
         context = open_run(workspace, run)
         model = context.model()
@@ -50,8 +49,11 @@ def build_run_index(
         def write(folder: Path) -> dict[str, Any]:
             started = time.perf_counter()
             info = build_index(items, folder / INDEX_FILE, n_trees=n_trees, seed=seed, reporter=reporter)
-            return {"index": info.to_json(), "build_seconds": round(time.perf_counter() - started, 3),
-                    "model_sha256": fresh.run.manifest.get("model_sha256")}
+            return {
+                "index": info.to_json(),
+                "build_seconds": round(time.perf_counter() - started, 3),
+                "model_sha256": fresh.run.manifest.get("model_sha256"),
+            }
 
         record = publish_artifact(fresh, INDEX_KIND, write)
     return record.meta | {"path": f"{record.path}/{INDEX_FILE}"}
@@ -72,8 +74,10 @@ def load_run_index(context, model):
         )
     items = _embeddings(context, model)
     return load_index(
-        context.workspace.resolve(record.path) / INDEX_FILE, record.meta.get("index", {}),
-        expected_dimension=items.shape[1], expected_items=items.shape[0],
+        context.workspace.resolve(record.path) / INDEX_FILE,
+        record.meta.get("index", {}),
+        expected_dimension=items.shape[1],
+        expected_items=items.shape[0],
     )
 
 
@@ -108,8 +112,8 @@ def annoy_top_k(context, model, users, user_items, k, *, search_k=None, reporter
         with reporter.task(f"annoy queries for {users.size:,} users", total=users.size) as task:
             step = 4096
             for start in range(0, users.size, step):
-                batch = users[start:start + step]
-                lists[start:start + batch.size] = index.query(
+                batch = users[start : start + step]
+                lists[start : start + batch.size] = index.query(
                     model.user_embeddings(batch), k, search_k, exclude=seen[batch]
                 )
                 task.advance(batch.size)
@@ -124,9 +128,7 @@ def annoy_top_k(context, model, users, user_items, k, *, search_k=None, reporter
     filled = lists >= 0
     scores = np.full(lists.shape, np.nan, dtype=np.float32)
     rows = np.nonzero(filled)[0]
-    scores[filled] = np.einsum(
-        "ij,ij->i", model.user_embeddings(users)[rows], model.item_embeddings()[lists[filled]]
-    )
+    scores[filled] = np.einsum("ij,ij->i", model.user_embeddings(users)[rows], model.item_embeddings()[lists[filled]])
     cold = ~known[:, None] & filled
     scores[cold] = places[lists[cold]]
     return Retrieved(lists, scores, int((~known).sum()), int((~filled[:, -1]).sum()), search_k=int(search_k))
@@ -154,8 +156,15 @@ def bench_run_index(
         try:
             users = np.flatnonzero(model.known_users(train))
             result = bench_index(
-                index, model.user_embeddings(users), model.item_embeddings(), k=k, search_ks=search_ks,
-                target_recall=target_recall, n_queries=n_queries, seed=seed, reporter=reporter,
+                index,
+                model.user_embeddings(users),
+                model.item_embeddings(),
+                k=k,
+                search_ks=search_ks,
+                target_recall=target_recall,
+                n_queries=n_queries,
+                seed=seed,
+                reporter=reporter,
             )
         finally:
             index.close()

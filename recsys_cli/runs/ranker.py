@@ -31,7 +31,6 @@ from recsys_cli.ranking.features import (
 )
 from recsys_cli.ranking.lambdarank import grade_labels, group_sizes, train_lambdarank
 from recsys_cli.ranking.params import RankerParams
-from recsys_cli.vocabulary import LABEL_SCHEMES
 from recsys_cli.ranking.pool import (
     Pool,
     combined_history,
@@ -61,6 +60,7 @@ from recsys_cli.runs.retrieval import model_scorer
 from recsys_cli.runs.store import open_run, publish_artifact, read_part, reopen_for_writing
 from recsys_cli.settings import feature_memory_limit
 from recsys_cli.topk import default_batch_size
+from recsys_cli.vocabulary import LABEL_SCHEMES
 
 
 @dataclass
@@ -134,8 +134,14 @@ def build_features(contexts, window, pool: Pool, folder: Path, names: list[str],
     write_pool(pool, pool_path)
     with reporter.task(f"features for {len(pool):,} {window.part} candidates", total=None):
         report = compute_features(
-            pool_path, history, primary.dataset_folder / "items.parquet", users_file(primary),
-            features_path, names=names, sources=[c.run.name for c in contexts], as_of=as_of(history),
+            pool_path,
+            history,
+            primary.dataset_folder / "items.parquet",
+            users_file(primary),
+            features_path,
+            names=names,
+            sources=[c.run.name for c in contexts],
+            as_of=as_of(history),
         )
     return pool_path, features_path, report
 
@@ -149,8 +155,10 @@ def resolve(contexts, features) -> tuple[list[str], list[str]]:
     """The feature names the data supports (or the requested ones, checked) and their columns."""
     primary = contexts[0]
     caps = capabilities(
-        LABEL_WINDOW.history_paths(primary.split_folder), primary.dataset_folder / "items.parquet",
-        users_file(primary), len(contexts),
+        LABEL_WINDOW.history_paths(primary.split_folder),
+        primary.dataset_folder / "items.parquet",
+        users_file(primary),
+        len(contexts),
     )
     names = resolve_features(list(features) if features else None, caps)
     return names, feature_columns(names, [c.run.name for c in contexts])
@@ -189,8 +197,19 @@ def train_ranker(
             refitted = _refit_sources(contexts, models, scratch, reporter) if refit_generators else []
         importance = _write_ranker(scratch, pool, grades, fit.trained)
         meta = _ranker_meta(
-            contexts, sources, refitted, refit_generators=refit_generators, names=names, columns=columns,
-            grades=grades, params=params, window=window, pool=pool, fit=fit, report=report, started=started,
+            contexts,
+            sources,
+            refitted,
+            refit_generators=refit_generators,
+            names=names,
+            columns=columns,
+            grades=grades,
+            params=params,
+            window=window,
+            pool=pool,
+            fit=fit,
+            report=report,
+            started=started,
         )
         return _publish(workspace, primary, contexts, scratch, meta, importance, reporter)
     finally:
@@ -273,10 +292,12 @@ def _refit_sources(contexts, models, scratch: Path, reporter: Reporter) -> list[
     n_users, n_items = contexts[0].dataset.n_users, contexts[0].dataset.n_items
     refitted = []
     for i, (context, model) in enumerate(zip(contexts, models)):
-        data = combined_history([
-            read_part(context.split_folder, part, n_users, n_items, context.values, with_time=model.needs_time())
-            for part in ("train", "val")
-        ])
+        data = combined_history(
+            [
+                read_part(context.split_folder, part, n_users, n_items, context.values, with_time=model.needs_time())
+                for part in ("train", "val")
+            ]
+        )
         reporter.info(f"refitting {context.run.model} ('{context.run.name}') on train + val")
         config = save_model(refit(model, data, reporter), _mkdir(scratch / REFIT_FOLDER / str(i)))
         refitted.append(config["sha256"])
@@ -293,16 +314,33 @@ def _write_ranker(scratch: Path, pool: Pool, grades, trained) -> list[tuple[str,
 
 
 def _ranker_meta(
-    contexts, sources, refitted: list[str], *, refit_generators: bool, names, columns, grades,
-    params: RankerParams, window: _LabelWindow, pool: Pool, fit: _Fit, report, started: float,
+    contexts,
+    sources,
+    refitted: list[str],
+    *,
+    refit_generators: bool,
+    names,
+    columns,
+    grades,
+    params: RankerParams,
+    window: _LabelWindow,
+    pool: Pool,
+    fit: _Fit,
+    report,
+    started: float,
 ) -> dict[str, Any]:
     """The ranker artifact's record."""
     trained = fit.trained
     return {
         "sources": [
-            {"run": c.run.name, "model": c.run.model, "model_sha256": c.run.manifest.get("model_sha256"),
-             "candidates": int(m["k"]), "retrieval": m.get("retrieval", "exact"),
-             "refit_sha256": refitted[i] if refitted else None}
+            {
+                "run": c.run.name,
+                "model": c.run.model,
+                "model_sha256": c.run.manifest.get("model_sha256"),
+                "candidates": int(m["k"]),
+                "retrieval": m.get("retrieval", "exact"),
+                "refit_sha256": refitted[i] if refitted else None,
+            }
             for i, (c, (_, m)) in enumerate(zip(contexts, sources))
         ],
         "refit": bool(refit_generators),
@@ -311,17 +349,24 @@ def _ranker_meta(
         "labels": {"scheme": grades.scheme, "gains": grades.gains, "levels": grades.levels},
         "params": params.to_dict(),
         "label_window": {
-            "part": LABEL_WINDOW.part, "history": list(LABEL_WINDOW.history),
-            "users": int(window.users.size), "interactions": int(window.counts.sum()),
+            "part": LABEL_WINDOW.part,
+            "history": list(LABEL_WINDOW.history),
+            "users": int(window.users.size),
+            "interactions": int(window.counts.sum()),
         },
         "pool": {
-            "rows": len(pool), "users": int(np.unique(pool.users).size), "positives": int(window.hits.sum()),
+            "rows": len(pool),
+            "users": int(np.unique(pool.users).size),
+            "positives": int(window.hits.sum()),
             "recall": pool_recall(pool, window.hits, window.users, window.counts),
         },
         "training": {
-            "rows": int(fit.keep.sum()), "users": int(fit.positive_users.size),
-            "best_iteration": trained.best_iteration, "trees_grown": trained.trees,
-            "valid_ndcg@10": trained.valid_ndcg, "seconds": round(trained.seconds, 3),
+            "rows": int(fit.keep.sum()),
+            "users": int(fit.positive_users.size),
+            "best_iteration": trained.best_iteration,
+            "trees_grown": trained.trees,
+            "valid_ndcg@10": trained.valid_ndcg,
+            "seconds": round(trained.seconds, 3),
         },
         "features_seconds": round(report.seconds, 3),
         "wall_seconds": round(time.perf_counter() - started, 3),
@@ -337,10 +382,17 @@ def _write_labels(path: Path, pool: Pool, grades: np.ndarray) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    pq.write_table(pa.table({
-        "user_idx": pa.array(pool.users.astype(np.int32)), "item_idx": pa.array(pool.items.astype(np.int32)),
-        "grade": pa.array(grades.astype(np.int32)),
-    }), path, compression="zstd")
+    pq.write_table(
+        pa.table(
+            {
+                "user_idx": pa.array(pool.users.astype(np.int32)),
+                "item_idx": pa.array(pool.items.astype(np.int32)),
+                "grade": pa.array(grades.astype(np.int32)),
+            }
+        ),
+        path,
+        compression="zstd",
+    )
 
 
 def _write_importance(path: Path, importance: list[tuple[str, float]]) -> None:
@@ -348,11 +400,16 @@ def _write_importance(path: Path, importance: list[tuple[str, float]]) -> None:
     import pyarrow.parquet as pq
 
     total = sum(value for _, value in importance) or 1.0
-    pq.write_table(pa.table({
-        "feature": [name for name, _ in importance],
-        "gain": pa.array([value for _, value in importance], type=pa.float64()),
-        "share": pa.array([value / total for _, value in importance], type=pa.float64()),
-    }), path)
+    pq.write_table(
+        pa.table(
+            {
+                "feature": [name for name, _ in importance],
+                "gain": pa.array([value for _, value in importance], type=pa.float64()),
+                "share": pa.array([value / total for _, value in importance], type=pa.float64()),
+            }
+        ),
+        path,
+    )
 
 
 def _publish(workspace, primary, contexts, scratch: Path, meta, importance, reporter) -> RankerResult:

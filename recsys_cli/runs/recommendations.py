@@ -12,12 +12,12 @@ from recsys_cli.data.workspace import Workspace
 from recsys_cli.errors import InvalidParameterError
 from recsys_cli.models.registry import MODELS, model_class
 from recsys_cli.reporting import SILENT, Reporter
-from recsys_cli.runs.artifacts import CANDIDATES_FILE, EVALUATED_PARTS, candidates_kind
+from recsys_cli.runs.artifacts import CANDIDATES_FILE, candidates_kind
 from recsys_cli.runs.indexing import annoy_top_k
 from recsys_cli.runs.retrieval import exact_top_k, popularity_order
-from recsys_cli.vocabulary import RETRIEVALS
 from recsys_cli.runs.store import open_run, publish_artifact, reopen_for_writing
 from recsys_cli.topk import check_k
+from recsys_cli.vocabulary import EVALUATED_PARTS, RETRIEVALS
 
 # not a K the user chose: capped at the catalogue instead of refused
 DEFAULT_CANDIDATES = "default"
@@ -75,16 +75,23 @@ def recommend(
                 order = order[~np.isin(order, train[user].indices)]
             retrieved = None
             top = order[:k]
-            reason = (f"user '{user_id}' is not in dataset '{context.dataset.name}'" if user is None
-                      else f"user '{user_id}' has no interactions in the train part")
+            reason = (
+                f"user '{user_id}' is not in dataset '{context.dataset.name}'"
+                if user is None
+                else f"user '{user_id}' has no interactions in the train part"
+            )
         if retrieved is not None:
             top = retrieved.lists[0][retrieved.lists[0] >= 0]
             scores = retrieved.scores[0][: top.size]
         else:
             scores = np.bincount(train.indices, minlength=train.shape[1])[top].astype(np.float64)
-        explained = model.contributions(user, train, [int(i) for i in top], explain_n) if explain and reason is None else []
+        explained = (
+            model.contributions(user, train, [int(i) for i in top], explain_n) if explain and reason is None else []
+        )
         # one read of items.parquet for the recommended items and the past items behind them
-        details = _item_details(context.dataset_folder, sorted({int(i) for i in top} | {j for b in explained for j, _ in b}))
+        details = _item_details(
+            context.dataset_folder, sorted({int(i) for i in top} | {j for b in explained for j, _ in b})
+        )
         items = []
         for rank, (item, score) in enumerate(zip(top, scores), start=1):
             entry = {"rank": rank, "item_id": item_ids[item], "score": float(score), **details.get(int(item), {})}
@@ -149,14 +156,29 @@ def generate_candidates(
     recall = _candidates_recall(truth, users, filled, row_users, items)
     table = _candidates_table(retrieved, known, filled, row_users, items, user_ids, item_ids)
     meta = {
-        "part": part, "k": k, "retrieval": retrieval, "search_k": retrieved.search_k, "users": int(users.size),
-        "rows": table.num_rows, "fallback_users": retrieved.fallback_users, f"recall@{k}": recall,
+        "part": part,
+        "k": k,
+        "retrieval": retrieval,
+        "search_k": retrieved.search_k,
+        "users": int(users.size),
+        "rows": table.num_rows,
+        "fallback_users": retrieved.fallback_users,
+        f"recall@{k}": recall,
         "short_lists": retrieved.short_lists,
     }
     record = _publish_candidates(workspace, context, run, part, table, meta, reporter)
     return CandidatesResult(
-        run, f"{record.path}/{CANDIDATES_FILE}", part, k, retrieval, int(users.size), table.num_rows,
-        retrieved.fallback_users, recall, time.perf_counter() - started, retrieved.short_lists,
+        run,
+        f"{record.path}/{CANDIDATES_FILE}",
+        part,
+        k,
+        retrieval,
+        int(users.size),
+        table.num_rows,
+        retrieved.fallback_users,
+        recall,
+        time.perf_counter() - started,
+        retrieved.short_lists,
         retrieved.search_k,
     )
 
@@ -221,16 +243,18 @@ def _candidates_recall(truth, users: np.ndarray, filled: np.ndarray, row_users: 
 def _candidates_table(retrieved, known, filled, row_users, items, user_ids, item_ids):
     import pyarrow as pa
 
-    return pa.table({
-        "user_idx": pa.array(row_users.astype(np.int32)),
-        "user_id": user_ids.take(pa.array(row_users)),
-        "item_idx": pa.array(items.astype(np.int32)),
-        "item_id": item_ids.take(pa.array(items)),
-        "score": pa.array(retrieved.scores[filled].astype(np.float32)),
-        "rank": pa.array((np.nonzero(filled)[1] + 1).astype(np.int32)),
-        # the user has no train history: the row is a popularity pick and its score a popularity place
-        "fallback": pa.array(np.repeat(~known, filled.sum(axis=1))),
-    })
+    return pa.table(
+        {
+            "user_idx": pa.array(row_users.astype(np.int32)),
+            "user_id": user_ids.take(pa.array(row_users)),
+            "item_idx": pa.array(items.astype(np.int32)),
+            "item_id": item_ids.take(pa.array(items)),
+            "score": pa.array(retrieved.scores[filled].astype(np.float32)),
+            "rank": pa.array((np.nonzero(filled)[1] + 1).astype(np.int32)),
+            # the user has no train history: the row is a popularity pick and its score a popularity place
+            "fallback": pa.array(np.repeat(~known, filled.sum(axis=1))),
+        }
+    )
 
 
 def _publish_candidates(

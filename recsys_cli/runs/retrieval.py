@@ -18,9 +18,8 @@ from recsys_cli.errors import InvalidParameterError
 from recsys_cli.models.base import CandidateModel
 from recsys_cli.models.popular import item_counts, ranked_places
 from recsys_cli.reporting import SILENT, Reporter
-from recsys_cli.vocabulary import COLD_START_RULES
 from recsys_cli.topk import batched_top_k, check_k, top_k_of_one_order
-
+from recsys_cli.vocabulary import COLD_START_RULES
 
 
 @dataclass
@@ -100,4 +99,3 @@ def model_scorer(
         return block
 
     return score, known
-

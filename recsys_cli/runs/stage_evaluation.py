@@ -44,11 +44,11 @@ from recsys_cli.runs.artifacts import (
     STAGES_KIND,
     features_file,
 )
+from recsys_cli.runs.ranker import build_features
 from recsys_cli.runs.retrieval import exact_top_k, model_scorer, popularity_places, seen_pattern
 from recsys_cli.runs.store import open_run, publish_artifact, read_part, reopen_for_writing
-from recsys_cli.runs.ranker import build_features
-from recsys_cli.vocabulary import DEFAULT_KS, STAGE_ROWS
 from recsys_cli.topk import check_ks, default_batch_size, top_k_of_one_order
+from recsys_cli.vocabulary import DEFAULT_KS, STAGE_ROWS
 
 COMPARISONS = (("ranker", "candidates"), ("candidates", "popular"), ("ranker", "popular"))
 
@@ -67,8 +67,12 @@ class StageEvaluation:
 
     def document(self) -> dict[str, Any]:
         return {
-            "run": self.run, "protocol": self.protocol, "metrics": self.metrics, "stages": self.stages,
-            "lift": self.lift, "per_user": self.per_user_path,
+            "run": self.run,
+            "protocol": self.protocol,
+            "metrics": self.metrics,
+            "stages": self.stages,
+            "lift": self.lift,
+            "per_user": self.per_user_path,
         }
 
 
@@ -121,8 +125,9 @@ def evaluate_stages(
             meta, folder = record.meta, workspace.resolve(record.path)
             n_users, n_items = primary.dataset.n_users, primary.dataset.n_items
             primary_n = int(meta["sources"][0]["candidates"])
-            ks = check_ks([k for k in DEFAULT_KS if k <= primary_n] or [primary_n] if ks is None else ks, "k",
-                          n_items=n_items)
+            ks = check_ks(
+                [k for k in DEFAULT_KS if k <= primary_n] or [primary_n] if ks is None else ks, "k", n_items=n_items
+            )
             if ks[-1] > primary_n:
                 raise InvalidParameterError(
                     f"k={ks[-1]} is larger than the {primary_n} candidates the ranker re-ranks",
@@ -159,7 +164,9 @@ def evaluate_stages(
             results[stage] = evaluate_lists(full, truth, ks, n_catalog_items=n_items, item_popularity=popularity)
         hits = np.asarray(truth[pool.users, pool.items]).ravel() > 0
         ceiling = pool_recall(pool, hits, users, np.diff(truth.indptr)[users])
-        protocol = _protocol(primary, meta, ks, relevant_min_rating, results["ranker"].n_users, cold, ceiling, len(pool))
+        protocol = _protocol(
+            primary, meta, ks, relevant_min_rating, results["ranker"].n_users, cold, ceiling, len(pool)
+        )
         evaluation = StageEvaluation(run, protocol, {s: r.metrics for s, r in results.items()}, _lifts(results, ks))
         if save:
             write_pool(pool, scratch / STAGE_POOL_FILE, {"ranker_score": scores})
@@ -186,15 +193,24 @@ def _test_pool(contexts, meta, folder: Path, users: np.ndarray, reporter: Report
     n_users, n_items = contexts[0].dataset.n_users, contexts[0].dataset.n_items
     per_source, histories = [], {}  # sources share a split: one read per kind of values
     for i, (context, source) in enumerate(zip(contexts, meta["sources"])):
-        model = (load_model(folder / REFIT_FOLDER / str(i), what=f"the refitted '{source['run']}' model")
-                 if meta["refit"] else context.model())
+        model = (
+            load_model(folder / REFIT_FOLDER / str(i), what=f"the refitted '{source['run']}' model")
+            if meta["refit"]
+            else context.model()
+        )
         if context.values not in histories:
-            histories[context.values] = combined_history([
-                read_part(context.split_folder, part, n_users, n_items, context.values) for part in ("train", "val")
-            ]).user_items
+            histories[context.values] = combined_history(
+                [read_part(context.split_folder, part, n_users, n_items, context.values) for part in ("train", "val")]
+            ).user_items
         history = histories[context.values]
-        retrieved = exact_top_k(model, users, history, int(source["candidates"]), reporter=reporter,
-                                label=f"test candidates from '{source['run']}'")
+        retrieved = exact_top_k(
+            model,
+            users,
+            history,
+            int(source["candidates"]),
+            reporter=reporter,
+            label=f"test candidates from '{source['run']}'",
+        )
         per_source.append((model, history, retrieved))
     pool = union_pool([SourceLists(users, r.lists) for _, _, r in per_source], n_items)
     batch = default_batch_size(n_items)
@@ -214,7 +230,8 @@ def _protocol(primary, meta, ks, relevant_min_rating, n_users, cold, ceiling, po
         "evaluated_part": "test",
         "history": "train + val (the label window is history at test time)",
         "generators": "refitted on train + val" if meta["refit"] else "as trained on train",
-        "relevance": "every test interaction" if relevant_min_rating is None
+        "relevance": "every test interaction"
+        if relevant_min_rating is None
         else f"test interactions with rating >= {relevant_min_rating:g}",
         "candidate_pool": f"union of {sources}: {pool_rows:,} pairs",
         # test lists are always exact; the ranker learned from lists made as `recsys candidates` was told

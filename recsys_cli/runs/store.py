@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from recsys_cli.data.catalog import ArtifactRecord, DatasetRecord, RunRecord, SplitRecord, validate_name
 from recsys_cli.data.matrices import interaction_times, interactions_matrix
+from recsys_cli.data.records import ArtifactRecord, DatasetRecord, RunRecord, SplitRecord, validate_name
 from recsys_cli.data.workspace import Workspace
 from recsys_cli.errors import CorruptArtifactError, UnknownNameError
 from recsys_cli.models.base import CandidateModel, TrainingData
@@ -60,7 +60,11 @@ class RunContext:
     def part(self, part: str, values: str | None = None, min_rating: float | None = None) -> TrainingData:
         """A part of the run's split; values as the run was trained (ones or ratings) unless given."""
         return read_part(
-            self.split_folder, part, self.dataset.n_users, self.dataset.n_items, values or self.values,
+            self.split_folder,
+            part,
+            self.dataset.n_users,
+            self.dataset.n_items,
+            values or self.values,
             min_rating=min_rating,
         )
 
@@ -96,8 +100,12 @@ def open_run(workspace: Workspace, name: str) -> RunContext:
         run = catalog.run(name)
         if run is None:
             raise UnknownNameError(
-                "run", name, catalog.run_names(),
-                hint=None if catalog.run_names() else "train one first: recsys train candidates DATASET --split SPLIT --model als --run NAME",
+                "run",
+                name,
+                catalog.run_names(),
+                hint=None
+                if catalog.run_names()
+                else "train one first: recsys train candidates DATASET --split SPLIT --model als --run NAME",
             )
         dataset = catalog.dataset(run.dataset)
         split = catalog.split(run.dataset, run.split)

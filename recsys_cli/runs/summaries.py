@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from recsys_cli.data.catalog import RunRecord
+from recsys_cli.data.records import RunRecord
 from recsys_cli.data.workspace import Workspace
 from recsys_cli.errors import InvalidParameterError, UnknownNameError
 from recsys_cli.evaluation.metrics import METRICS
@@ -29,9 +29,16 @@ class RunSummary:
     def document(self) -> dict[str, Any]:
         r = self.run
         return {
-            "run": r.name, "model": r.model, "dataset": r.dataset, "split": r.split, "params": r.params,
-            "path": r.path, "created_at": r.created_at, "artifacts": self.artifacts,
-            "evaluations": self.evaluations, "manifest": r.manifest,
+            "run": r.name,
+            "model": r.model,
+            "dataset": r.dataset,
+            "split": r.split,
+            "params": r.params,
+            "path": r.path,
+            "created_at": r.created_at,
+            "artifacts": self.artifacts,
+            "evaluations": self.evaluations,
+            "manifest": r.manifest,
         }
 
 
@@ -84,8 +91,10 @@ def compare_runs(workspace: Workspace, names: list[str], part: str = "test") -> 
     for name in ("dataset", "split", "evaluated_part", "relevance", "users_evaluated", "cold_start"):
         values = {str(s.evaluations[part]["protocol"].get(name)) for s in summaries}
         if len(values) > 1:
-            warnings.append(f"runs differ in {name.replace('_', ' ')} ({', '.join(sorted(values))}): "
-                            "their metrics are not directly comparable")
+            warnings.append(
+                f"runs differ in {name.replace('_', ' ')} ({', '.join(sorted(values))}): "
+                "their metrics are not directly comparable"
+            )
     return Comparison(part, summaries, common, warnings)
 
 
@@ -98,7 +107,6 @@ def paired_differences(
     evaluated on the same users (then no paired test exists).
     """
     import pyarrow.parquet as pq
-
 
     part = comparison.part
     with workspace.reading():
@@ -113,7 +121,8 @@ def paired_differences(
     differences: dict[str, dict[str, Any]] = {}
     for summary, table in zip(comparison.runs[1:], tables[1:]):
         differences[summary.run.name] = paired_intervals(
-            {m: baseline.column(m).to_numpy() for m in metrics}, {m: table.column(m).to_numpy() for m in metrics},
+            {m: baseline.column(m).to_numpy() for m in metrics},
+            {m: table.column(m).to_numpy() for m in metrics},
             metrics,
         )
     return differences, None

@@ -12,8 +12,8 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from recsys_cli.data.atomic import file_sha256
-from recsys_cli.data.catalog import RunRecord
 from recsys_cli.data.matrices import VALUES
+from recsys_cli.data.records import RunRecord
 from recsys_cli.data.workspace import Workspace
 from recsys_cli.errors import AlreadyExistsError, InvalidParameterError, UnknownNameError
 from recsys_cli.models.persistence import save_model
@@ -56,8 +56,12 @@ def _lookup(workspace: Workspace, dataset: str, split: str, run: str):
         if split_record is None:
             names = [s.name for s in catalog.splits(dataset)]
             raise UnknownNameError(
-                "split", split, names,
-                hint=None if names else f"make one first: recsys split {dataset} --name NAME --strategy random-per-user",
+                "split",
+                split,
+                names,
+                hint=None
+                if names
+                else f"make one first: recsys split {dataset} --name NAME --strategy random-per-user",
             )
         return record, split_record, catalog.run(run)
 
@@ -102,9 +106,20 @@ def train_candidates(
         try:
             config = save_model(instance, staging)
             manifest = _manifest(
-                run, dataset, split, model, seed=seed, values=values, instance=instance,
-                dataset_record=dataset_record, split_record=split_record, split_folder=split_folder, data=data,
-                config=config, fit_seconds=fit_seconds, started=started,
+                run,
+                dataset,
+                split,
+                model,
+                seed=seed,
+                values=values,
+                instance=instance,
+                dataset_record=dataset_record,
+                split_record=split_record,
+                split_folder=split_folder,
+                data=data,
+                config=config,
+                fit_seconds=fit_seconds,
+                started=started,
             )
             (staging / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
             register = _run_registrar(workspace, run, dataset, split, model, instance, manifest)
@@ -134,7 +149,11 @@ def _fit_on_train(
 ):
     """Read the split's train part and fit ``instance`` on it; returns (the train data, fit seconds)."""
     data = read_part(
-        split_folder, "train", dataset_record.n_users, dataset_record.n_items, values,
+        split_folder,
+        "train",
+        dataset_record.n_users,
+        dataset_record.n_items,
+        values,
         with_time=instance.needs_time(),
     )
     reporter.info(
@@ -147,8 +166,21 @@ def _fit_on_train(
 
 
 def _manifest(
-    run: str, dataset: str, split: str, model: str, *, seed: int, values: str, instance, dataset_record,
-    split_record, split_folder, data, config: dict[str, Any], fit_seconds: float, started: float,
+    run: str,
+    dataset: str,
+    split: str,
+    model: str,
+    *,
+    seed: int,
+    values: str,
+    instance,
+    dataset_record,
+    split_record,
+    split_folder,
+    data,
+    config: dict[str, Any],
+    fit_seconds: float,
+    started: float,
 ) -> dict[str, Any]:
     """The run's manifest: what was trained on what, with which versions, and how long it took."""
     return {
@@ -185,9 +217,16 @@ def _run_registrar(workspace: Workspace, run: str, dataset: str, split: str, mod
 
     def register(path: str):
         with workspace.catalog(read_only=False) as catalog:
-            return catalog.put_run(RunRecord(
-                name=run, dataset=dataset, split=split, model=model,
-                params=instance.params.to_dict(), path=path, manifest=manifest,
-            ))
+            return catalog.put_run(
+                RunRecord(
+                    name=run,
+                    dataset=dataset,
+                    split=split,
+                    model=model,
+                    params=instance.params.to_dict(),
+                    path=path,
+                    manifest=manifest,
+                )
+            )
 
     return register

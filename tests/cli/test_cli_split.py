@@ -1,0 +1,162 @@
+"""`recsys split` from the command line: output, notes, and bad input that changes nothing."""
+
+from __future__ import annotations
+
+import shutil
+from functools import partial
+
+import pyarrow.parquet as pq
+import pytest
+
+from tests.support import assert_refused as refused
+from tests.support import run_json
+
+# split errors: only progress lines ("splitting toy ...") may precede the error line; no hint required
+assert_refused = partial(refused, hint=False, only_progress_before=True)
+
+
+def write_ratings(path, with_ts: bool = True):
+    lines = ["user,item,rating" + (",ts" if with_ts else "")]
+    for k in range(120):
+        user, item, rating, ts = k % 12, (k * 7) % 30, 1 + k % 5, 1_000_000_000 + k * 3600
+        lines.append(f"u{user},i{item},{rating}" + (f",{ts}" if with_ts else ""))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    """A workspace with 'toy' (timestamps) and 'flat' (none), ingested once and copied per test."""
+    from recsys_cli.data.workspace import Workspace
+    from recsys_cli.datasets.ingest import ingest_file
+    from recsys_cli.datasets.interaction_file import ColumnMapping
+
+    root = tmp_path_factory.mktemp("split-template")
+    ws = Workspace(root / "ws")
+    for name, with_ts in (("toy", True), ("flat", False)):
+        csv = write_ratings(root / f"{name}.csv", with_ts)
+        ingest_file(ws, csv, name, ColumnMapping("user", "item", "rating", "ts" if with_ts else None))
+    return ws.root
+
+
+@pytest.fixture
+def toy(template, workspace_dir):
+    shutil.copytree(template, workspace_dir)
+    return "toy"
+
+
+def test_split_prints_the_summary_and_registers_it(cli, toy, workspace_dir):
+    doc = run_json(
+        cli,
+        "split",
+        "toy",
+        "--name",
+        "s",
+        "--strategy",
+        "random-per-user",
+        "--test-fraction",
+        "0.25",
+        "--val-fraction",
+        "0.1",
+        "--seed",
+        "3",
+    )
+    assert doc["dataset"] == "toy" and doc["split"] == "s" and doc["strategy"] == "random-per-user"
+    assert doc["params"] == {"strategy": "random-per-user", "test_fraction": 0.25, "val_fraction": 0.1, "seed": 3}
+    summary = doc["summary"]
+    assert summary["train"]["interactions"] + summary["val"]["interactions"] + summary["test"]["interactions"] == 120
+    assert summary["test"]["interactions"] == 12 * 3  # each user has 10 rows: round_half_up(2.5) = 3
+    assert summary["val"]["interactions"] == 12 * 1
+    base = workspace_dir / doc["path"]
+    for part in ("train", "val", "test"):
+        assert pq.read_table(base / f"{part}.parquet").num_rows == summary[part]["interactions"]
+    from recsys_cli.data.workspace import Workspace
+
+    with Workspace(workspace_dir).catalog() as catalog:
+        record = catalog.split("toy", "s")
+    assert record.path == doc["path"] and record.summary == summary and record.params == doc["params"]
+
+
+def test_table_output_and_notes_on_stderr(cli, toy):
+    result = cli(
+        "split",
+        "toy",
+        "--name",
+        "t",
+        "--strategy",
+        "temporal",
+        "--test-after",
+        "2001-09-09T06:00:00Z",
+        "--format",
+        "table",
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "part" in result.stdout and "train" in result.stdout and "test" in result.stdout
+    assert "at or after 2001-09-09T06:00:00Z" in result.stderr
+
+
+def test_leave_last_with_filters(cli, toy):
+    doc = run_json(
+        cli,
+        "split",
+        "toy",
+        "--name",
+        "ll",
+        "--strategy",
+        "leave-last",
+        "--n",
+        "2",
+        "--val-n",
+        "1",
+        "--min-rating",
+        "2",
+        "--k-core",
+        "3",
+    )
+    summary = doc["summary"]
+    assert summary["removed_by_min_rating"] == 24
+    assert summary["test_users_not_in_train"] == 0
+    assert summary["test"]["interactions"] == 2 * summary["test"]["users"]
+
+
+def test_force_replaces(cli, toy):
+    run_json(cli, "split", "toy", "--name", "s", "--strategy", "random")
+    result = cli("split", "toy", "--name", "s", "--strategy", "leave-last", "--force", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    assert "replaced the existing split 's'" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["split", "tyo", "--name", "s", "--strategy", "random"], "did you mean 'toy'?"),
+        (["split", "toy", "--name", "s", "--strategy", "random", "--test-fraction", "1.5"], "(0, 1)"),
+        (
+            ["split", "toy", "--name", "s", "--strategy", "random", "--test-fraction", "0.6", "--val-fraction", "0.5"],
+            "below 1",
+        ),
+        (["split", "toy", "--name", "s", "--strategy", "leave-last", "--n", "0"], "at least 1"),
+        (["split", "toy", "--name", "s", "--strategy", "random", "--n", "2"], "does not apply"),
+        (["split", "toy", "--name", "s", "--strategy", "temporal", "--test-after", "soon"], "as a date"),
+        (["split", "toy", "--name", "s", "--strategy", "temporal", "--test-after", "2030-01-01"], "test empty"),
+        (["split", "flat", "--name", "s", "--strategy", "temporal"], "has no timestamps"),
+        (["split", "toy", "--name", "s", "--strategy", "random", "--min-rating", "9"], "left no interactions"),
+        (["split", "toy", "--name", "bad/name", "--strategy", "random"], "invalid split name"),
+    ],
+)
+def test_bad_input_is_one_line_and_changes_nothing(cli, toy, workspace_dir, args, fragment):
+    assert_refused(cli, workspace_dir, args, fragment)
+
+
+def test_existing_split_without_force(cli, toy, workspace_dir):
+    run_json(cli, "split", "toy", "--name", "s", "--strategy", "random")
+    assert_refused(cli, workspace_dir, ["split", "toy", "--name", "s", "--strategy", "random"], "--force")
+
+
+def test_unknown_strategy_is_a_usage_error(cli, toy, workspace_dir):
+    assert_refused(cli, workspace_dir, ["split", "toy", "--name", "s", "--strategy", "shuffle"], "shuffle", exit_code=2)
+
+
+def test_split_in_an_empty_workspace_creates_nothing(cli, workspace_dir):
+    assert_refused(cli, workspace_dir, ["split", "toy", "--name", "s", "--strategy", "random"], "unknown dataset 'toy'")
+    assert not workspace_dir.exists()

@@ -1,0 +1,193 @@
+"""What tests share besides fixtures (those live in tests/conftest.py): the repository's paths, helpers
+that drive the CLI and check its answers, and tiny MovieLens releases written by code.
+
+Import it as ``from tests.support import ...`` (pytest puts the repository root on ``sys.path``:
+``pythonpath`` in pyproject.toml).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+"""The repository root (the checkout)."""
+
+SHARED_DATASETS = REPO.parent / "shared" / "datasets"
+"""The real MovieLens files, beside the checkout; the ``shared_datasets`` fixture skips without them."""
+
+QUIET_ENVIRONMENT = {"NO_COLOR": "1", "COLUMNS": "200", "TERM": "dumb", "RECSYS_LOCK_TIMEOUT": "20"}
+"""Stable, colourless, narrow-enough output, and a lock wait that fails a stuck test."""
+
+CLEARED_ENVIRONMENT = ("RECSYS_WORKSPACE", "RECSYS_DEBUG", "RECSYS_DOWNLOAD_CACHE")
+"""Settings from the developer's shell that must not reach a test."""
+
+
+# -- the command line ----------------------------------------------------------------------------------
+def quiet_environment(patch: pytest.MonkeyPatch) -> None:
+    """Set QUIET_ENVIRONMENT and clear CLEARED_ENVIRONMENT (every test's, and module fixtures' own)."""
+    for name, value in QUIET_ENVIRONMENT.items():
+        patch.setenv(name, value)
+    for name in CLEARED_ENVIRONMENT:
+        patch.delenv(name, raising=False)
+
+
+def invoke_json(root: Path, *args) -> dict:
+    """``recsys --workspace ROOT ARGS... --format json`` in process, for module fixtures (which cannot
+    use the ``cli`` fixture); fails on a non-zero exit and returns the parsed stdout."""
+    from typer.testing import CliRunner
+
+    from recsys_cli.cli import app
+
+    result = CliRunner().invoke(app, ["--workspace", str(root), *map(str, args), "--format", "json"])
+    assert result.exit_code == 0, (args, result.stderr, result.exception)
+    return json.loads(result.stdout)
+
+
+def run_json(cli, *args: str):
+    """Run a command with --format json and parse stdout (fails the test on a non-zero exit)."""
+    result = cli(*args, "--format", "json")
+    assert result.exit_code == 0, f"exit {result.exit_code}: {result.stderr}"
+    return json.loads(result.stdout)
+
+
+def stage_statuses(document: dict) -> dict[str, str]:
+    """A recipe run's JSON (`recsys run`, `recsys demo`) as stage -> ran / cached / ..."""
+    return {stage["stage"]: stage["status"] for stage in document["stages"]}
+
+
+def all_commands():
+    """(path, click command) for every leaf command."""
+    from typer.main import get_command
+
+    from recsys_cli.cli import app
+
+    def walk(command, path):
+        subcommands = getattr(command, "commands", None)
+        if subcommands:
+            for name, sub in sorted(subcommands.items()):
+                yield from walk(sub, [*path, name])
+        else:
+            yield path, command
+
+    return list(walk(get_command(app), []))
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    """Every file's content digest and every folder in a workspace (except the lock file's
+    content, which names the last writer), for 'unchanged' checks."""
+    if not root.exists():
+        return {}
+    state = {}
+    for path in sorted(root.rglob("*")):
+        key = path.relative_to(root).as_posix()
+        if path.is_dir():
+            state[key] = "folder"
+        elif path.name == ".lock":
+            state[key] = "lock"
+        else:
+            state[key] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return state
+
+
+def assert_refused(
+    cli, root: Path, args, fragments=(), *, exit_code: int = 1, hint: bool = True, only_progress_before: bool = False
+):
+    """A refused command: ``exit_code``, no traceback, nothing on stdout, every fragment on stderr,
+    the workspace at ``root`` unchanged. With exit 1 the error is one ``error:`` line, last on stderr,
+    carrying a ``(hint: ...)`` when ``hint``; the lines before it hold no error (or, with
+    ``only_progress_before``, are only progress lines such as ``splitting toy ...``)."""
+    before = snapshot(root)
+    result = cli(*args)
+    assert result.exit_code == exit_code, (result.exit_code, result.stderr)
+    assert "Traceback" not in result.stderr and "Traceback" not in result.stdout
+    assert result.stdout == ""
+    if exit_code == 1:
+        lines = result.stderr.strip().splitlines()
+        assert lines[-1].startswith("error: "), lines
+        if only_progress_before:
+            assert all(line.endswith(" ...") for line in lines[:-1]), lines
+        else:
+            assert not any("error" in line for line in lines[:-1]), lines
+        if hint:
+            assert "(hint: " in lines[-1], lines[-1]
+    for fragment in [fragments] if isinstance(fragments, str) else fragments:
+        assert fragment in result.stderr, result.stderr
+    assert snapshot(root) == before
+    return result
+
+
+def assert_clean_failure(result, *phrases: str) -> None:
+    """Exit 1, one error line (the last on stderr) naming what went wrong, no traceback."""
+    assert result.exit_code == 1, (result.exit_code, result.stderr)
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and result.stderr.strip().splitlines()[-1] == errors[0], result.stderr
+    for phrase in phrases:
+        assert phrase in errors[0], errors[0]
+
+
+def query_table(workspace_dir: Path, doc: dict, table: str, sql: str) -> list[tuple]:
+    """Run ``sql`` on one table of an ingested dataset (``doc`` is its JSON); ``{t}`` names the table."""
+    import duckdb
+
+    path = workspace_dir / doc["path"] / f"{table}.parquet"
+    return duckdb.connect().execute(sql.replace("{t}", f"read_parquet('{path}')")).fetchall()
+
+
+# -- tiny releases in MovieLens file formats, written by code, for tests that need no real data ---------
+def flags(*set_: int) -> str:
+    values = ["0"] * 19
+    for i in set_:
+        values[i] = "1"
+    return "|".join(values)
+
+
+def write_tiny_ml100k(folder: Path) -> Path:
+    """A few lines in the ml-100k formats: 3 users, 4 rated items, one unrated catalogue item."""
+    folder.mkdir(parents=True, exist_ok=True)
+    ratings = [
+        (1, 1, 5, 881250949),
+        (1, 2, 3, 881250950),
+        (2, 1, 4, 881250951),
+        (2, 3, 2, 881250952),
+        (3, 2, 1, 881250953),
+        (3, 4, 4, 881250954),
+    ]
+    (folder / "u.data").write_text("".join(f"{u}\t{i}\t{r}\t{t}\n" for u, i, r, t in ratings))
+    items = [
+        f"1|Toy Story (1995)|01-Jan-1995||http://x|{flags(3, 4, 5)}",
+        f"2|Misérables, Les (1995)|01-Jan-1995||http://y|{flags(8, 12)}",
+        f"3|unknown||||{flags(0)}",
+        f"4|Cité des enfants perdus, La (1995)|01-Jan-1995||http://z|{flags(9)}",
+        f"5|Never Rated (1996)|01-Jan-1996||http://w|{flags(1)}",
+    ]
+    (folder / "u.item").write_bytes(("\n".join(items) + "\n").encode("latin-1"))
+    (folder / "u.user").write_text("1|24|M|technician|85711\n2|53|F|other|94043\n3|23|M|writer|T8H1N\n")
+    return folder
+
+
+def zip_folder(folder: Path, target: Path, root: str, extra=(), compression=zipfile.ZIP_DEFLATED) -> Path:
+    with zipfile.ZipFile(target, "w", compression) as zf:
+        for path in sorted(folder.iterdir()):
+            if path.is_file():
+                zf.write(path, f"{root}/{path.name}" if root else path.name)
+        for info, data in extra:
+            zf.writestr(info, data)
+    return target
+
+
+def ingest_partial(workspace_dir: Path, card: str, source, **kwargs):
+    """Ingest a deliberately partial release (its count is not the card's) through the Python API.
+
+    Tiny releases never have the published interaction count, so they need
+    ``allow_count_mismatch=True``; the Python API has it whatever the CLI offers.
+    """
+    from recsys_cli.data.workspace import Workspace
+    from recsys_cli.datasets.ingest import ingest_card
+
+    return ingest_card(Workspace(workspace_dir), card, source, allow_count_mismatch=True, **kwargs)

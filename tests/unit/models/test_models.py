@@ -1,0 +1,566 @@
+"""The candidate generators (als, bpr, item-knn, ease, popular) against one shared contract.
+
+Every model's test class subclasses ``ModelContract`` (not collected by itself) and fits on
+a block-structured matrix with a known right answer: 4 user groups x 4 item blocks, each
+user interacting with half of its own block. A personalised model must put a user's top-5
+unseen items inside the user's own block; popular instead ranks by counts, ties by index.
+"""
+
+from __future__ import annotations
+
+import json
+import types
+import zipfile
+from typing import ClassVar
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from recsys_cli.errors import CorruptArtifactError, InvalidParameterError, ResourceLimitError, UnknownNameError
+from recsys_cli.models import MODEL_NAMES, TrainingData, create_model, load_model, model_class, save_model
+from recsys_cli.models.persistence import CONFIG_FILE, MODEL_FILE, file_sha256
+
+GROUPS, GROUP_USERS, BLOCK_ITEMS, PICKS = 4, 15, 12, 6
+N_USERS = GROUPS * GROUP_USERS + 1  # the last user has an empty row (cold start)
+N_ITEMS = GROUPS * BLOCK_ITEMS
+
+
+def block_matrix(seed: int = 7) -> sp.csr_matrix:
+    rng = np.random.default_rng(seed)
+    rows, cols = [], []
+    for group in range(GROUPS):
+        for member in range(GROUP_USERS):
+            picked = rng.choice(BLOCK_ITEMS, PICKS, replace=False) + group * BLOCK_ITEMS
+            rows += [group * GROUP_USERS + member] * PICKS
+            cols += picked.tolist()
+    data = np.ones(len(rows), dtype=np.float32)
+    return sp.csr_matrix((data, (rows, cols)), shape=(N_USERS, N_ITEMS))
+
+
+def training_data(matrix: sp.csr_matrix, ts: np.ndarray | None = None) -> TrainingData:
+    coo = matrix.tocoo()
+    order = np.lexsort((coo.col, coo.row))
+    items = coo.col[order].astype(np.int64)
+    return TrainingData(matrix, items, ts if ts is not None else np.zeros(items.size, dtype=np.int64))
+
+
+BLOCKS = block_matrix()
+DATA = training_data(BLOCKS)
+ACTIVE = np.arange(N_USERS - 1)
+_FITTED: dict[tuple, object] = {}
+
+
+def top_unseen(scores: np.ndarray, users: np.ndarray, matrix: sp.csr_matrix, n: int) -> np.ndarray:
+    masked = scores.astype(np.float64).copy()
+    masked[matrix[users].toarray() > 0] = -np.inf
+    return np.argsort(-masked, axis=1, kind="stable")[:, :n]
+
+
+class ModelContract:
+    """What every model must do; subclasses set ``model`` and ``params``."""
+
+    model: str
+    params: ClassVar[dict] = {}
+    personalised = True
+    factors_model = False  # user/item embeddings whose inner product is the score
+
+    def make(self, seed: int = 1, **overrides):
+        return create_model(model_class(self.model), {**self.params, **overrides}, seed=seed)
+
+    def fitted(self, seed: int = 1):
+        """One fit per (model, seed) for the whole module: the tests only read it."""
+        key = (self.model, seed, tuple(sorted(self.params.items())))
+        if key not in _FITTED:
+            model = self.make(seed)
+            model.fit(DATA)
+            _FITTED[key] = model
+        return _FITTED[key]
+
+    # -- fit and score -----------------------------------------------------------------
+    def test_fit_and_score_shapes(self):
+        model = self.fitted()
+        assert (model.n_users, model.n_items) == (N_USERS, N_ITEMS)
+        users = np.array([0, 17, N_USERS - 1, 3])
+        scores = model.score(users, BLOCKS)
+        assert scores.shape == (4, N_ITEMS) and scores.dtype == np.float32
+        assert np.isfinite(scores).all()
+        full = model.score(np.arange(N_USERS), BLOCKS)
+        assert full.shape == (N_USERS, N_ITEMS) and full.dtype == np.float32 and np.isfinite(full).all()
+        np.testing.assert_allclose(full[users], scores, rtol=1e-5, atol=1e-6)
+
+    def test_known_right_answer(self):
+        model = self.fitted()
+        top = top_unseen(model.score(ACTIVE, BLOCKS), ACTIVE, BLOCKS, 5)
+        if self.personalised:
+            own_block = (top // BLOCK_ITEMS) == (ACTIVE // GROUP_USERS)[:, None]
+            assert own_block.mean() >= 0.95, own_block.mean()
+        else:
+            counts = np.bincount(BLOCKS.indices, minlength=N_ITEMS)
+            order = np.lexsort((np.arange(N_ITEMS), -counts))
+            for user, row in zip(ACTIVE, top):
+                expected = [i for i in order if BLOCKS[user, i] == 0][:5]
+                assert row.tolist() == expected
+
+    def test_known_users(self):
+        known = self.fitted().known_users(BLOCKS)
+        assert known.dtype == bool and known.shape == (N_USERS,)
+        assert known[:-1].all()
+        assert known[-1] == (not self.personalised)
+
+    def test_rejects_non_csr_and_empty_input(self):
+        with pytest.raises(InvalidParameterError, match="CSR"):
+            self.make().fit(TrainingData(BLOCKS.tocoo(), DATA.item_idx, DATA.ts))
+        empty = sp.csr_matrix((N_USERS, N_ITEMS), dtype=np.float32)
+        with pytest.raises(InvalidParameterError, match="no interactions"):
+            self.make().fit(training_data(empty))
+
+    def test_non_square_input_keeps_users_and_items_apart(self):
+        # 61 users x 48 items: a transposed matrix would give the other shape
+        model = self.fitted()
+        state = model.state()
+        shapes = {name: value.shape for name, value in state.items()}
+        for name, (shape, kind) in model.expected_state().items():
+            assert len(shape) == len(shapes[name])
+            assert all(s in (-1, v) for s, v in zip(shape, shapes[name])), (name, shape, shapes[name])
+            assert state[name].dtype.kind == kind
+        transposed = self.make()
+        transposed.fit(training_data(BLOCKS.T.tocsr()))
+        assert (transposed.n_users, transposed.n_items) == (N_ITEMS, N_USERS)
+
+    # -- determinism ---------------------------------------------------------------------
+    def test_same_seed_same_state(self):
+        again = self.make(seed=1)
+        again.fit(DATA)
+        first = self.fitted(seed=1).state()
+        second = again.state()
+        assert first.keys() == second.keys()
+        for name in first:
+            assert np.array_equal(first[name], second[name]), name
+
+    # -- persistence -------------------------------------------------------------------
+    def test_save_load_round_trip(self, tmp_path):
+        model = self.fitted()
+        config = save_model(model, tmp_path / "m")
+        assert config["model"] == self.model and config["sha256"] == file_sha256(tmp_path / "m" / MODEL_FILE)
+        loaded = load_model(tmp_path / "m")
+        assert type(loaded) is type(model) and loaded.params == model.params and loaded.seed == model.seed
+        assert (loaded.n_users, loaded.n_items) == (model.n_users, model.n_items)
+        users = np.arange(N_USERS)
+        assert np.array_equal(loaded.score(users, BLOCKS), model.score(users, BLOCKS))
+        assert np.array_equal(loaded.known_users(BLOCKS), model.known_users(BLOCKS))
+        before, after = model.state(), loaded.state()
+        assert before.keys() == after.keys()
+        for name in before:
+            assert np.array_equal(before[name], after[name]) and before[name].dtype == after[name].dtype, name
+        # the arrays are plain numpy: loadable without pickle
+        with np.load(tmp_path / "m" / MODEL_FILE, allow_pickle=False) as npz:
+            assert sorted(npz.files) == sorted(before)
+
+    # -- embeddings ------------------------------------------------------------------------
+    def test_embeddings(self):
+        model = self.fitted()
+        items, users = model.item_embeddings(), model.user_embeddings(np.arange(N_USERS))
+        if not self.factors_model:
+            assert items is None and users is None
+            return
+        assert items.shape[0] == N_ITEMS and users.shape == (N_USERS, items.shape[1])
+        np.testing.assert_allclose(users @ items.T, model.score(np.arange(N_USERS), BLOCKS), rtol=1e-5, atol=1e-6)
+
+
+class TestALS(ModelContract):
+    model = "als"
+    params: ClassVar[dict] = {"factors": 4, "regularization": 1.0, "iterations": 15}
+    factors_model = True
+
+    def test_different_seed_different_factors(self):
+        other = self.make(seed=2)
+        other.fit(DATA)
+        assert not np.array_equal(other.user_factors, self.fitted().user_factors)
+        assert not np.array_equal(other.item_factors, self.fitted().item_factors)
+
+    def test_factor_shapes(self):
+        model = self.fitted()
+        assert model.user_factors.shape == (N_USERS, 4) and model.item_factors.shape == (N_ITEMS, 4)
+
+    @pytest.mark.parametrize("user, item", [(0, 3), (17, 20), (5, 30), (44, 40)])
+    def test_explain_decomposes_the_score(self, user, item):
+        model = self.fitted()
+        history = BLOCKS[user].indices
+        total, contributions = model.explain(user, BLOCKS, item, n=len(history))
+        assert sorted(i for i, _ in contributions) == sorted(history.tolist())
+        assert sum(c for _, c in contributions) == pytest.approx(total, rel=1e-6, abs=1e-9)
+        score = float(model.score(np.array([user]), BLOCKS)[0, item])
+        # implicit's explanation re-solves the user against the final item factors
+        assert total == pytest.approx(score, abs=0.02 + 0.02 * abs(score))
+        top = model.explain(user, BLOCKS, item, n=2)[1]
+        assert len(top) == 2
+        assert [c for _, c in top] == sorted((c for _, c in contributions), reverse=True)[:2]
+
+    def test_bm25_weighting_fits(self):
+        model = self.make(weighting="bm25")
+        model.fit(DATA)
+        assert np.isfinite(model.score(ACTIVE, BLOCKS)).all()
+
+
+class TestBPR(ModelContract):
+    model = "bpr"
+    params: ClassVar[dict] = {"factors": 8, "iterations": 200, "learning_rate": 0.05}
+    factors_model = True
+
+    def test_factor_shapes_carry_the_bias_column(self):
+        model = self.fitted()
+        assert model.user_factors.shape == (N_USERS, 9) and model.item_factors.shape == (N_ITEMS, 9)
+
+
+class TestItemKNN(ModelContract):
+    model = "item-knn"
+    params: ClassVar[dict] = {}
+
+    def test_similarity_is_square(self):
+        assert self.fitted().similarity.shape == (N_ITEMS, N_ITEMS)
+
+    @pytest.mark.parametrize("similarity", ["bm25", "tfidf"])
+    def test_other_similarities(self, similarity):
+        model = self.make(similarity=similarity)
+        model.fit(DATA)
+        top = top_unseen(model.score(ACTIVE, BLOCKS), ACTIVE, BLOCKS, 5)
+        assert ((top // BLOCK_ITEMS) == (ACTIVE // GROUP_USERS)[:, None]).mean() >= 0.95
+
+
+class TestEASE(ModelContract):
+    model = "ease"
+    params: ClassVar[dict] = {"regularization": 10.0}
+
+    def test_closed_form(self):
+        x = sp.csr_matrix(
+            np.array(
+                [
+                    [1, 1, 0, 0, 1],
+                    [0, 1, 1, 0, 0],
+                    [1, 0, 1, 1, 0],
+                    [0, 0, 0, 1, 1],
+                    [3, 1, 0, 0, 0],  # a value other than 1: EASE uses the binary matrix
+                ],
+                dtype=np.float32,
+            )
+        )
+        lam = 2.5
+        model = create_model(model_class("ease"), {"regularization": lam})
+        model.fit(training_data(x))
+        binary = (x.toarray() > 0).astype(np.float64)
+        p = np.linalg.inv(binary.T @ binary + lam * np.eye(5))
+        expected = np.eye(5) - p @ np.diag(1.0 / np.diag(p))
+        np.fill_diagonal(expected, 0.0)
+        np.testing.assert_allclose(model.weights, expected, rtol=1e-5, atol=1e-7)
+        assert model.weights.dtype == np.float32
+        np.testing.assert_allclose(model.score(np.arange(5), x), binary @ expected, rtol=1e-5, atol=1e-6)
+
+    def test_refuses_catalogues_beyond_memory(self):
+        model = self.make(memory_fraction=1e-12)
+        with pytest.raises(ResourceLimitError, match="EASE on 48 items") as info:
+            model.fit(DATA)
+        assert "als or item-knn" in info.value.hint
+        assert model.weights is None
+
+
+class TestPopular(ModelContract):
+    model = "popular"
+    params: ClassVar[dict] = {}
+    personalised = False
+
+    def test_counts_with_ties_by_lowest_index(self):
+        # a checkerboard (every item seen by 2 users) plus item 3 seen once more and item 5 by nobody
+        x = np.zeros((4, 6), dtype=np.float32)
+        for u in range(4):
+            for i in range(5):
+                x[u, i] = (u + i) % 2 == 0
+        x[1, 3] = 0
+        x[0, 3] = x[2, 3] = 1  # item 3: three users
+        x[3, 1] = 5.0  # a rating-like value counts once, like any stored cell
+        matrix = sp.csr_matrix(x)
+        model = create_model(model_class("popular"))
+        model.fit(training_data(matrix))
+        # counts: items 0,1,2,4 -> 2, item 3 -> 3, item 5 -> 0
+        scores = model.score(np.arange(4), matrix)
+        assert np.argsort(-scores[0], kind="stable").tolist() == [3, 0, 1, 2, 4, 5]
+        assert scores[0].tolist() == [5, 4, 3, 6, 2, 1]
+        assert (scores == scores[0]).all()
+
+    def test_window_counts_recent_items_first(self):
+        matrix = sp.csr_matrix(np.array([[1, 1, 0], [1, 0, 1], [1, 0, 0]], dtype=np.float32))
+        day = 86400
+        data = training_data(matrix, np.array([0, 10 * day, 0, 10 * day, 0], dtype=np.int64))
+        # item_idx in row order: 0, 1, 0, 2, 0; items 1 and 2 are recent, item 0 old
+        model = create_model(model_class("popular"), {"window_days": 2})
+        model.fit(data)
+        order = np.argsort(-model.score(np.array([0]), matrix)[0], kind="stable")
+        assert order.tolist() == [1, 2, 0]
+
+
+def test_every_model_has_a_contract_class():
+    tested = {cls.model for cls in ModelContract.__subclasses__()}
+    assert tested == set(MODEL_NAMES)
+
+
+def test_transposed_factors_are_caught():
+    from recsys_cli.models.factorization import _check_factors
+
+    fake = types.SimpleNamespace(user_factors=np.zeros((N_ITEMS, 4)), item_factors=np.zeros((N_USERS, 4)))
+    with pytest.raises(AssertionError, match=f"expected {N_USERS} x {N_ITEMS}"):
+        _check_factors(fake, N_USERS, N_ITEMS, 4, "ALS")
+    fine = types.SimpleNamespace(user_factors=np.zeros((N_USERS, 4)), item_factors=np.zeros((N_ITEMS, 4)))
+    _check_factors(fine, N_USERS, N_ITEMS, 4, "ALS")
+    with pytest.raises(AssertionError):
+        _check_factors(fine, N_USERS, N_ITEMS, 5, "ALS")
+
+
+# -- parameters ---------------------------------------------------------------------------------
+def test_unknown_model_lists_the_valid_ones():
+    with pytest.raises(UnknownNameError) as info:
+        model_class("svd")
+    for name in MODEL_NAMES:
+        assert name in info.value.hint
+    with pytest.raises(UnknownNameError, match="unknown model 'alss'") as info:
+        model_class("alss")
+    assert info.value.hint == "did you mean 'als'?"
+
+
+@pytest.mark.parametrize(
+    "model, params, fragment",
+    [
+        ("als", {"factors": 0}, "'factors' must be at least 1"),
+        ("als", {"factors": "many"}, "'factors' must be int"),
+        ("als", {"factors": 2.5}, "'factors' must be int"),
+        ("als", {"factors": True}, "'factors' must be int"),
+        ("als", {"alpha": 0}, "'alpha' must be greater than 0"),
+        ("als", {"alpha": "nan"}, "'alpha' must be float"),
+        ("als", {"regularization": -1}, "at least 0"),
+        ("als", {"weighting": "idf"}, "must be one of none, bm25, tfidf"),
+        ("als", {"learning-rate": 0.1}, "model 'als' has no parameter 'learning-rate'"),
+        ("bpr", {"learning_rate": 0}, "greater than 0"),
+        ("bpr", {"iterations": 0}, "at least 1"),
+        ("item-knn", {"similarity": "foo"}, "must be one of cosine, bm25, tfidf"),
+        ("item-knn", {"neighbours": 0}, "at least 1"),
+        ("item-knn", {"alpha": 1.0}, "has no parameter 'alpha'"),
+        ("ease", {"regularization": 0}, "greater than 0"),
+        ("ease", {"memory_fraction": "lots"}, "must be float"),
+        ("popular", {"window_days": 0}, "greater than 0"),
+        ("popular", {"factors": 8}, "its parameters are: window-days"),
+    ],
+)
+def test_invalid_parameters_are_refused(model, params, fragment):
+    with pytest.raises(InvalidParameterError) as info:
+        create_model(model_class(model), params)
+    assert fragment in str(info.value)
+
+
+def test_parameters_from_strings_are_typed():
+    model = create_model(model_class("als"), {"factors": "8", "alpha": "1.5", "weighting": "bm25"})
+    assert model.params.factors == 8 and model.params.alpha == 1.5 and model.params.weighting == "bm25"
+    popular = create_model(model_class("popular"), {"window-days": "none"})
+    assert popular.params.window_days is None
+
+
+# -- persistence: damaged artifacts --------------------------------------------------------------
+@pytest.fixture(scope="module")
+def saved_models(tmp_path_factory):
+    """Every model fitted once and saved; tests copy the folder they damage."""
+    root = tmp_path_factory.mktemp("saved")
+    params: ClassVar[dict] = {
+        "als": {"factors": 4},
+        "bpr": {"factors": 4, "iterations": 5},
+        "ease": {"regularization": 10.0},
+    }
+    for name in MODEL_NAMES:
+        model = create_model(model_class(name), params.get(name, {}))
+        model.fit(DATA)
+        save_model(model, root / name)
+    return root
+
+
+@pytest.fixture
+def saved(saved_models, tmp_path):
+    import shutil
+
+    def copy(name: str = "als"):
+        target = tmp_path / name
+        shutil.copytree(saved_models / name, target)
+        return target
+
+    return copy
+
+
+def rewrite_config(folder, **changes):
+    config = json.loads((folder / CONFIG_FILE).read_text())
+    config.update(changes)
+    (folder / CONFIG_FILE).write_text(json.dumps(config))
+    return config
+
+
+def refresh_checksum(folder):
+    rewrite_config(folder, sha256=file_sha256(folder / MODEL_FILE))
+
+
+def corrupt(folder, fragment: str):
+    with pytest.raises(CorruptArtifactError) as info:
+        load_model(folder, what="run 'x'")
+    message = str(info.value)
+    assert fragment in message, message
+    assert message.startswith("run 'x'") and "\n" not in info.value.message
+    return info.value
+
+
+def test_flipped_bytes_fail_the_checksum(saved):
+    folder = saved()
+    raw = bytearray((folder / MODEL_FILE).read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    (folder / MODEL_FILE).write_bytes(bytes(raw))
+    error = corrupt(folder, "does not match its recorded checksum")
+    assert "train the run again" in error.hint
+
+
+@pytest.mark.parametrize("where", ["data", "header", "directory"])
+def test_flipped_bytes_with_a_matching_checksum_are_still_caught(saved, where):
+    folder = saved()
+    raw = bytearray((folder / MODEL_FILE).read_bytes())
+    position = {"data": len(raw) // 2, "header": 40, "directory": len(raw) - 30}[where]
+    for offset in range(4):
+        raw[position + offset] ^= 0xFF
+    (folder / MODEL_FILE).write_bytes(bytes(raw))
+    refresh_checksum(folder)
+    corrupt(folder, "run 'x'")
+
+
+def test_truncated_npz(saved):
+    folder = saved()
+    raw = (folder / MODEL_FILE).read_bytes()
+    (folder / MODEL_FILE).write_bytes(raw[: len(raw) // 2])
+    corrupt(folder, "checksum")
+    refresh_checksum(folder)
+    corrupt(folder, "cannot be read")
+
+
+def test_empty_npz(saved):
+    folder = saved()
+    (folder / MODEL_FILE).write_bytes(b"")
+    refresh_checksum(folder)
+    corrupt(folder, "cannot be read")
+
+
+def test_wrong_checksum_in_model_json(saved):
+    folder = saved()
+    rewrite_config(folder, sha256="0" * 64)
+    corrupt(folder, "does not match its recorded checksum")
+
+
+def test_missing_files(saved):
+    folder = saved()
+    (folder / MODEL_FILE).unlink()
+    corrupt(folder, f"has no {MODEL_FILE}")
+    folder = saved("bpr")
+    (folder / CONFIG_FILE).unlink()
+    corrupt(folder, f"has no {CONFIG_FILE}")
+    corrupt(folder.parent / "nowhere", f"has no {CONFIG_FILE}")
+
+
+@pytest.mark.parametrize("text", ["", "{not json", "[]", "{}", '{"model": "als"}', "null"])
+def test_unreadable_model_json(saved, text):
+    folder = saved()
+    (folder / CONFIG_FILE).write_text(text)
+    corrupt(folder, f"{CONFIG_FILE} is unreadable")
+
+
+def test_declared_shapes_that_do_not_match(saved):
+    folder = saved()
+    config = json.loads((folder / CONFIG_FILE).read_text())
+    arrays = config["arrays"]
+    arrays["user_factors"]["shape"] = [N_USERS + 1, 4]
+    rewrite_config(folder, arrays=arrays)
+    corrupt(folder, "array 'user_factors' has shape")
+
+
+def test_model_json_for_another_shape(saved):
+    folder = saved()
+    rewrite_config(folder, n_items=N_ITEMS + 3)
+    corrupt(folder, "array 'item_factors' has shape (48, 4)")
+    folder = saved("ease")
+    rewrite_config(folder, n_users=N_USERS, n_items=N_ITEMS - 1)
+    corrupt(folder, "array 'weights'")
+
+
+def test_model_json_with_other_parameters(saved):
+    folder = saved()
+    config = json.loads((folder / CONFIG_FILE).read_text())
+    rewrite_config(folder, params={**config["params"], "factors": 16})
+    corrupt(folder, "expected (61, 16)")
+
+
+def test_arrays_swapped_for_wrong_shapes_and_dtypes(saved):
+    folder = saved()
+    with np.load(folder / MODEL_FILE) as npz:
+        state = dict(npz)
+    np.savez(folder / MODEL_FILE, user_factors=state["item_factors"], item_factors=state["user_factors"])
+    refresh_checksum(folder)
+    corrupt(folder, "has shape")
+    as_ints = state["user_factors"].astype(np.int32)
+    np.savez(folder / MODEL_FILE, user_factors=as_ints, item_factors=state["item_factors"])
+    refresh_checksum(folder)
+    corrupt(folder, "dtype int32")
+    np.savez(folder / MODEL_FILE, user_factors=state["user_factors"])
+    refresh_checksum(folder)
+    corrupt(folder, "holds arrays ['user_factors']")
+
+
+def test_non_finite_values(saved):
+    folder = saved()
+    with np.load(folder / MODEL_FILE) as npz:
+        state = dict(npz)
+    state["item_factors"][3, 1] = np.nan
+    np.savez(folder / MODEL_FILE, **state)
+    refresh_checksum(folder)
+    corrupt(folder, "NaN or infinite")
+
+
+def test_inconsistent_sparse_similarity(saved):
+    folder = saved("item-knn")
+    with np.load(folder / MODEL_FILE) as npz:
+        state = dict(npz)
+    state["similarity_indices"] = state["similarity_indices"].copy()
+    state["similarity_indices"][0] = N_ITEMS + 5
+    np.savez(folder / MODEL_FILE, **state)
+    refresh_checksum(folder)
+    corrupt(folder, "inconsistent")
+
+
+def test_pickled_object_arrays_are_never_loaded(saved):
+    folder = saved("popular")
+    np.savez(folder / MODEL_FILE, item_scores=np.array([object()] * N_ITEMS, dtype=object))
+    refresh_checksum(folder)
+    corrupt(folder, "cannot be read")
+
+
+def test_npz_that_is_a_zip_of_something_else(saved):
+    folder = saved("popular")
+    with zipfile.ZipFile(folder / MODEL_FILE, "w") as archive:
+        archive.writestr("item_scores.npy", b"not an array")
+    refresh_checksum(folder)
+    corrupt(folder, "holds members that are not arrays: ['item_scores']")
+
+
+@pytest.mark.parametrize(
+    "changes, fragment",
+    [
+        ({"model": "svd"}, "model.json is invalid: unknown model 'svd'"),
+        ({"params": {"factors": 0}}, "model.json is invalid: parameter 'factors' must be at least 1"),
+        ({"params": {"colour": "red"}}, "model.json is invalid: model 'als' has no parameter 'colour'"),
+        ({"params": None}, "model.json is unreadable"),
+        ({"seed": "abc"}, "model.json is unreadable"),
+        ({"arrays": []}, "model.json is unreadable"),
+        ({"arrays": {"user_factors": [61, 4], "item_factors": None}}, "array 'user_factors' has shape"),
+    ],
+)
+def test_model_json_with_impossible_values(saved, changes, fragment):
+    folder = saved()
+    rewrite_config(folder, **changes)
+    corrupt(folder, fragment)
