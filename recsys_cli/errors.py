@@ -120,3 +120,34 @@ class ResourceLimitError(RecsysError):
     """A request that would not fit in this machine's memory (or another hard limit)."""
 
     default_hint = "use a smaller model or catalogue"
+
+
+class WouldDeleteError(AlreadyExistsError):
+    """Replacing a dataset or split would delete splits or runs built on it that the caller did not
+    say may go (``--replace`` on the command line, ``dataset.replace`` / ``split.replace`` in a recipe).
+    ``splits`` and ``runs`` name them."""
+
+    SHOWN = 4  # names shown in the message; the rest are counted
+
+    def __init__(
+        self,
+        target: str,
+        splits: Iterable[str],
+        runs: Iterable[str],
+        *,
+        whose: str = "built on it",
+        hint: str | None = None,
+    ):
+        self.target = target
+        self.splits = sorted(splits)  # sorted: the message must not depend on catalog order
+        self.runs = sorted(runs)
+        counts = " and ".join(
+            f"{n} {word}{'' if n == 1 else 's'}"
+            for n, word in ((len(self.splits), "split"), (len(self.runs), "run"))
+            if n
+        )
+        names = self.runs + [f"split {name}" for name in self.splits]
+        shown = ", ".join(names[: self.SHOWN]) + (
+            f" and {len(names) - self.SHOWN} more" if len(names) > self.SHOWN else ""
+        )
+        super().__init__(f"{target} has {counts} {whose} ({shown}): replacing it would delete them", hint)

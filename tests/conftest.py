@@ -43,6 +43,23 @@ def cli(workspace_dir):
 
 
 @pytest.fixture
+def cli_default_workspace(isolated):
+    """Run ``recsys ARGS...`` without --workspace (nor RECSYS_WORKSPACE): the default ./recsys-workspace in
+    the test's own folder, which no command has created yet (a new user's first commands)."""
+    from recsys_cli.cli import app
+
+    runner = CliRunner()
+
+    def run(*args: str):
+        result = runner.invoke(app, [*map(str, args)])
+        if result.exception and not isinstance(result.exception, SystemExit):
+            raise result.exception
+        return result
+
+    return run
+
+
+@pytest.fixture
 def shared_datasets() -> Path:
     """../shared/datasets, or a skip (never under CI, where the folder must be present)."""
     if not SHARED_DATASETS.is_dir():

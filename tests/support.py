@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
+import re
 import zipfile
 from pathlib import Path
 
@@ -191,3 +193,78 @@ def ingest_partial(workspace_dir: Path, card: str, source, **kwargs):
     from recsys_cli.datasets.ingest import ingest_card
 
     return ingest_card(Workspace(workspace_dir), card, source, allow_count_mismatch=True, **kwargs)
+
+
+# -- a trained ranker, and its model text damaged as a fault injection found -------------------------------
+def build_ranker_workspace(root: Path) -> dict:
+    """A small synthetic dataset, a leave-last split with a label window, an ALS run ``als`` and a
+    popularity run ``pop`` with val candidates, and a ranker on ``als`` (``--with pop``, 10 trees);
+    returns the ranker's JSON. Call it under ``quiet_environment``."""
+    invoke_json(
+        root, "ingest", "synthetic", "--name", "syn", "--users", "200", "--items", "120", "--interactions", "4000"
+    )
+    invoke_json(root, "split", "syn", "--name", "lw", "--strategy", "leave-last", "--n", "3", "--val-n", "3")
+    invoke_json(root, "train", "candidates", "syn", "--split", "lw", "--model", "als", "--run", "als", "--factors", "8")
+    invoke_json(root, "train", "candidates", "syn", "--split", "lw", "--model", "popular", "--run", "pop")
+    invoke_json(root, "candidates", "als", "--on", "val", "-k", "30")
+    invoke_json(root, "candidates", "pop", "--on", "val", "-k", "10")
+    return invoke_json(root, "train", "ranker", "als", "--with", "pop", "--trees", "10")
+
+
+def split_tree(text: str) -> int:
+    """The index of the first tree of a LightGBM model text that has a split."""
+    for match in re.finditer(r"^Tree=(\d+)\nnum_leaves=(\d+)$", text, flags=re.M):
+        if int(match.group(2)) > 1:
+            return int(match.group(1))
+    raise AssertionError("no tree has a split")
+
+
+def edit_model_field(text: str, key: str, value: str, token: int | None = 0) -> str:
+    """Set ``key`` of the first tree with a split: its ``token``-th entry, or the whole value (None)."""
+    start = text.index(f"Tree={split_tree(text)}\n")
+    line_start = text.index(f"\n{key}=", start) + 1
+    line_end = text.index("\n", line_start)
+    tokens = text[line_start + len(key) + 1 : line_end].split(" ")
+    if token is None:
+        tokens = [value]
+    else:
+        tokens[token] = value
+    return text[:line_start] + f"{key}=" + " ".join(tokens) + text[line_end:]
+
+
+def fix_tree_sizes(text: str) -> str:
+    """Rewrite the header's tree_sizes to the tree blocks' byte lengths, as a careful editor would
+    (a text without trees or 'end of trees' is returned as it is)."""
+    data = text.encode()
+    starts = [m.start() for m in re.finditer(rb"^Tree=\d+\n", data, flags=re.M)]
+    if not starts or b"end of trees\n" not in data:
+        return text
+    ends = [*starts[1:], data.index(b"end of trees\n")]
+    sizes = " ".join(str(end - start) for start, end in zip(starts, ends))
+    return re.sub(r"^tree_sizes=.*$", f"tree_sizes={sizes}", text, count=1, flags=re.M)
+
+
+def flip_bytes(data: bytes, count: int = 16, seed: int = 0) -> bytes:
+    """``data`` with ``count`` bytes at seeded places inverted."""
+    damaged = bytearray(data)
+    for position in random.Random(seed).sample(range(len(data)), count):
+        damaged[position] ^= 0xFF
+    return bytes(damaged)
+
+
+MODEL_TEXT_FAULTS = {
+    "truncated": lambda text: text[: len(text) // 2],
+    "split_feature=99999": lambda text: edit_model_field(text, "split_feature", "99999"),
+    "num_leaves=2000000000": lambda text: edit_model_field(text, "num_leaves", "2000000000", None),
+    "left_child=-99999": lambda text: edit_model_field(text, "left_child", "-99999"),
+    "leaf_value=1e308": lambda text: edit_model_field(text, "leaf_value", "1e308"),
+}
+"""The fault injection's edits of a ranker.txt that made LightGBM abort (exit 134), by name."""
+
+
+def damaged_ranker_files(text: str) -> dict[str, bytes]:
+    """Every MODEL_TEXT_FAULTS edit of ``text``, and 16 flipped bytes (once not UTF-8: exit 3 before)."""
+    return {
+        **{name: edit(text).encode() for name, edit in MODEL_TEXT_FAULTS.items()},
+        "16 flipped bytes": flip_bytes(text.encode()),
+    }

@@ -6,6 +6,8 @@ command parses its options, makes one library call and renders the result.
 
 from __future__ import annotations
 
+import signal
+import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -92,5 +94,27 @@ def _register() -> None:
 _register()
 
 
+EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process SIGTERM ended
+
+
+class Terminated(BaseException):
+    """Raised in the main thread when SIGTERM arrives. A BaseException, like KeyboardInterrupt, so
+    nothing that catches ``Exception`` swallows it, while every ``finally`` and context manager on
+    the way out runs: staging and scratch folders are removed and locks released."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the cleanup short
+    raise Terminated
+
+
 def main() -> None:
-    app()
+    """The ``recsys`` entry point: SIGTERM is handled like Ctrl-C (one line on stderr, cleanup, exit 143)."""
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        app()
+    except Terminated:
+        print("terminated", file=sys.stderr)
+        sys.exit(EXIT_TERMINATED)
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -8,6 +8,7 @@ errors) to stderr, so ``recsys ... --format json | jq`` always works.
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 import sys
 import traceback
@@ -34,6 +35,7 @@ class Application:
 
         self.workspace_root = workspace
         self.verbosity = verbosity
+        self.table: str | None = None  # --table NAME: print only that table (set by handles_errors)
         no_color = bool(os.environ.get("NO_COLOR"))
         self.err = Console(stderr=True, no_color=no_color, highlight=False, soft_wrap=True)
         # Piped tables (-f table > file) would be cut at Rich's default 80 columns.
@@ -70,8 +72,22 @@ class Application:
         self.err.print(text, soft_wrap=True)
 
     # -- data (stdout) ---------------------------------------------------------------------
+    def output_format(self, fmt: OutputFormat | None) -> OutputFormat:
+        """What ``emit`` prints in: --format, else table on a terminal and json otherwise; with
+        --table (one table, which JSON does not have), csv instead of json."""
+        resolved = resolve_format(fmt)
+        return OutputFormat.csv if self.table is not None and resolved is OutputFormat.json else resolved
+
     def emit(self, result: Result, fmt: OutputFormat | None) -> None:
-        render(result, resolve_format(fmt), self.out)
+        if self.table is not None:
+            chosen = result.only(self.table)
+            if chosen is None:
+                raise typer.BadParameter(
+                    f"this output has no table '{self.table}'; its tables: {', '.join(result.table_names()) or 'none'}",
+                    param_hint="'--table'",
+                )
+            result = chosen
+        render(result, self.output_format(fmt), self.out)
 
     def reporter(self) -> Reporter:
         return _RichReporter(self)
@@ -132,13 +148,36 @@ def get_app(ctx: typer.Context) -> Application:
     return root.obj
 
 
+def workspace_named(ctx: typer.Context) -> bool:
+    """Whether the workspace was named (--workspace or RECSYS_WORKSPACE) rather than the default."""
+    source = ctx.find_root().get_parameter_source("workspace")
+    # by name: Typer carries its own copy of click, whose ParameterSource is another enum
+    return getattr(source, "name", None) in ("COMMANDLINE", "ENVIRONMENT")
+
+
 def handles_errors(func: F) -> F:
-    """Translate library errors into one red line and an exit code; no tracebacks."""
+    """Translate library errors into one red line and an exit code; no tracebacks.
+
+    Every command wears it, so it also gives each command that prints data (one with a
+    ``FormatOption`` parameter) the ``--table`` option (``TableOption``), declared once here: the
+    wrapper takes it and ``Application.emit`` prints only that table.
+    """
+    signature = inspect.signature(func, eval_str=True)
+    format_param = next((name for name, p in signature.parameters.items() if p.annotation is FormatOption), None)
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        table = kwargs.pop(_TABLE_PARAM, None)
         ctx = kwargs.get("ctx") or next((a for a in args if isinstance(a, typer.Context)), None)
         app = get_app(ctx) if ctx is not None else None
+        if table is not None:
+            if kwargs.get(format_param or "") is OutputFormat.json:
+                raise typer.BadParameter(
+                    "--table picks one table of the table, csv or markdown output; json prints the whole document",
+                    param_hint="'--table'",
+                )
+            if app is not None:
+                app.table = table
         try:
             return func(*args, **kwargs)
         except (typer.Exit, typer.Abort, typer.BadParameter):
@@ -162,6 +201,11 @@ def handles_errors(func: F) -> F:
                 print(f"{message} (hint: {hint})", file=sys.stderr)
             raise typer.Exit(EXIT_INTERNAL) from None
 
+    if format_param is not None:  # Typer reads the options from the signature
+        table = inspect.Parameter(
+            _TABLE_PARAM, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=TableOption
+        )
+        wrapper.__signature__ = signature.replace(parameters=[*signature.parameters.values(), table])  # type: ignore[attr-defined]
     return wrapper  # type: ignore[return-value]
 
 
@@ -189,9 +233,20 @@ FormatOption = Annotated[
         case_sensitive=False,
     ),
 ]
+TableOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--table",
+        help="Print only this table (csv names each one on a '# table: NAME' line; a wrong name lists them): "
+        "as plain CSV, or as a table or Markdown with --format table|markdown.",
+        show_default=False,
+    ),
+]
+"""Not declared by commands: ``handles_errors`` adds it to every command that takes ``FormatOption``."""
+_TABLE_PARAM = "output_table"
 ForceOption = Annotated[bool, typer.Option("--force", help="Replace an existing entry of the same name.")]
 
-__all__ = ["Application", "get_app", "handles_errors", "FormatOption", "ForceOption"]
+__all__ = ["Application", "get_app", "handles_errors", "workspace_named", "FormatOption", "TableOption", "ForceOption"]
 
 
 def choices(name: str, values: tuple[str, ...]) -> type[Enum]:

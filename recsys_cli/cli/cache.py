@@ -37,6 +37,7 @@ def list_command(ctx: typer.Context, fmt: FormatOption = None) -> None:
         ["key", "stage", "recipe run", "state", "outputs", "MB", "seconds", "created"],
         rows,
         title=f"stage cache: {sum(e.complete for e in entries)} complete, {sum(not e.complete for e in entries)} stale",
+        name="cache",
     )
     get_app(ctx).emit(Result(document, [table]), fmt)
 
@@ -64,5 +65,6 @@ def prune_command(
         ["key", "stage", "recipe run"],
         [[r.key[:12], r.stage, r.recipe_run] for r in removed],
         title=f"removed {len(removed)} stage record(s)",
+        name="removed",
     )
     application.emit(Result(document, [table]), fmt)

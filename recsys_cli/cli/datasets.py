@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 
-from recsys_cli.cli.application import FormatOption, get_app, handles_errors
-from recsys_cli.cli.output import OutputFormat, Result, Table, format_cell, resolve_format
+from recsys_cli.cli.application import FormatOption, get_app, handles_errors, workspace_named
+from recsys_cli.cli.output import OutputFormat, Result, Table, format_cell
+
+T = TypeVar("T")
 
 app = typer.Typer(
     help="Dataset cards (datasets/*.toml) and the datasets ingested in the workspace.", no_args_is_help=True
@@ -30,8 +33,7 @@ def list_command(ctx: typer.Context, fmt: FormatOption = None) -> None:
 
     application = get_app(ctx)
     cards = list_cards()
-    with application.workspace.catalog() as catalog:
-        records = catalog.datasets()
+    records = _read_catalog(ctx, lambda catalog: catalog.datasets(), [])
     known = {card.name for card in cards}
     entries: list[dict[str, Any]] = []
     for card in cards:
@@ -72,6 +74,7 @@ def list_command(ctx: typer.Context, fmt: FormatOption = None) -> None:
             for e in entries
         ],
         title="datasets",
+        name="datasets",
     )
     application.emit(Result({"datasets": entries}, [table]), fmt)
 
@@ -89,17 +92,18 @@ def show_command(
 
     The card: URL, checksum, file formats and column meanings, licence and
     citation. The dataset: counts, density, rating histogram, time span and
-    splits. With --format csv (one table only): the dataset's statistics once
-    ingested, else the card.
+    splits (with --format csv as raw numbers; --table dataset prints only them).
     """
     from recsys_cli.datasets.cards import card_names, load_card
     from recsys_cli.errors import UnknownNameError
 
     application = get_app(ctx)
-    with application.workspace.catalog() as catalog:
+
+    def read(catalog):
         record = catalog.dataset(name)
-        splits = catalog.splits(name) if record else []
-        dataset_names = catalog.dataset_names()
+        return record, catalog.splits(name) if record else [], catalog.dataset_names()
+
+    record, splits, dataset_names = _read_catalog(ctx, read, (None, [], []))
     cards = card_names()
     if record is not None:  # a dataset shows the card it was made from (none for csv/synthetic)
         card_name = record.card if record.card in cards else None
@@ -114,22 +118,19 @@ def show_command(
         "dataset": _dataset_document(record) if record else None,
         "splits": [_split_document(s) for s in splits],
     }
-    fmt = resolve_format(fmt)
-    if fmt is OutputFormat.csv and record:
-        # csv prints one table: the statistics are what a script wants, as raw numbers
-        application.emit(Result(document, [_dataset_table(document["dataset"], raw=True)]), fmt)
-        return
     tables: list[Table] = []
     if card:
         tables += _card_tables(card)
     if record:
-        tables.append(_dataset_table(document["dataset"]))
+        # csv: the statistics as raw numbers, for scripts (1234, not "1,234")
+        tables.append(_dataset_table(document["dataset"], raw=application.output_format(fmt) is OutputFormat.csv))
         if splits:
             tables.append(
                 Table(
                     ["split", "strategy", "created", "parameters"],
                     [[s["name"], s["strategy"], s["created_at"], s["params"]] for s in document["splits"]],
                     title=f"splits of {name}",
+                    name="splits",
                 )
             )
     elif card:
@@ -138,6 +139,7 @@ def show_command(
                 ["dataset"],
                 [[f"not ingested: run `recsys ingest {card.name} --source PATH_OR_URL`"]],
                 title="workspace",
+                name="workspace",
             )
         )
     application.emit(Result(document, tables), fmt)
@@ -164,8 +166,20 @@ def remove_command(
     table = Table(
         ["removed", "splits dropped", "runs dropped", "path"],
         [[name, ", ".join(result.dropped_splits) or "-", ", ".join(result.dropped_runs) or "-", result.dataset.path]],
+        name="removed",
     )
     application.emit(Result(document, [table]), fmt)
+
+
+def _read_catalog(ctx: typer.Context, read: Callable[[Any], T], before_any_workspace: T) -> T:
+    """``read`` of the workspace's catalog; ``before_any_workspace`` when no workspace was named
+    (--workspace, RECSYS_WORKSPACE) and the default folder does not exist yet, so that a new user's
+    first commands show the cards. A named path that is not a workspace is an error, as for every reader."""
+    application = get_app(ctx)
+    if not workspace_named(ctx) and not application.workspace_root.exists():
+        return before_any_workspace
+    with application.workspace.catalog() as catalog:
+        return read(catalog)
 
 
 # -- documents ------------------------------------------------------------------------------
@@ -239,12 +253,13 @@ def _card_tables(card) -> list[Table]:
         ["licence", card.licence],
         ["citation", card.citation],
     ]
-    tables = [Table(["field", "value"], [r for r in rows if r[1]], title=f"card {card.name}")]
+    tables = [Table(["field", "value"], [r for r in rows if r[1]], title=f"card {card.name}", name="card")]
     tables.append(
         Table(
             ["table", "file", "format", "notes"],
             [[role, spec.file, _describe_format(spec), spec.notes or None] for role, spec in card.files.items()],
             title="files",
+            name="files",
         )
     )
     tables.append(
@@ -256,6 +271,7 @@ def _card_tables(card) -> list[Table]:
                 for c in spec.columns
             ],
             title="columns",
+            name="columns",
         )
     )
     codes = [
@@ -265,7 +281,7 @@ def _card_tables(card) -> list[Table]:
         for code, label in mapping.items()
     ]
     if codes:
-        tables.append(Table(["file", "field", "code", "meaning"], codes, title="codes"))
+        tables.append(Table(["file", "field", "code", "meaning"], codes, title="codes", name="codes"))
     return tables
 
 
@@ -292,4 +308,4 @@ def _dataset_table(doc: dict[str, Any], raw: bool = False) -> Table:
     if not raw:
         # pre-formatted so the value column reads as text (left-aligned) whatever the first row holds
         rows = [[label, format_cell(value)] for label, value in rows]
-    return Table(["statistic", "value"], rows, title=f"dataset {doc['name']} (in the workspace)")
+    return Table(["statistic", "value"], rows, title=f"dataset {doc['name']} (in the workspace)", name="dataset")

@@ -26,7 +26,7 @@ def parse_ks(text: str) -> list[int]:
     return values
 
 
-def metrics_table(metrics: dict[str, float], title: str | None = None) -> Table:
+def metrics_table(metrics: dict[str, float], title: str | None = None, table_name: str = "metrics") -> Table:
     """One row per metric, one column per K (metric keys are '<metric>@<k>')."""
     from recsys_cli.evaluation.metrics import METRICS
 
@@ -41,7 +41,7 @@ def metrics_table(metrics: dict[str, float], title: str | None = None) -> Table:
     ks.sort()
     names.sort(key=lambda n: METRICS.index(n) if n in METRICS else len(METRICS))
     rows = [[name, *(metrics.get(f"{name}@{k}") for k in ks)] for name in names]
-    return Table(["metric", *(f"@{k}" for k in ks)], rows, title=title)
+    return Table(["metric", *(f"@{k}" for k in ks)], rows, title=title, name=table_name)
 
 
 def protocol_lines(protocol: dict) -> list[str]:
@@ -218,6 +218,7 @@ def stage_tables(evaluation) -> list[Table]:
                 ["stage", *names],
                 rows,
                 title=f"{evaluation.run} on {evaluation.protocol['dataset']}/{evaluation.protocol['split']} test @{k}",
+                name=f"stages@{k}",
             )
         )
     rows = []
@@ -240,6 +241,7 @@ def stage_tables(evaluation) -> list[Table]:
             ["comparison", "metric", "mean difference", "95% low", "95% high", "excludes 0"],
             rows,
             title="paired bootstrap over users (2,000 resamples)",
+            name="intervals",
         )
     )
     return tables

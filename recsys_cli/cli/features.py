@@ -29,5 +29,6 @@ def list_command(ctx: typer.Context, fmt: FormatOption = None) -> None:
         ["name", "level", "requires", "description"],
         [[r["name"], r["level"], ", ".join(r["requires"]) or "-", r["description"]] for r in records],
         title="ranker features",
+        name="features",
     )
     get_app(ctx).emit(Result(records, [table]), fmt)

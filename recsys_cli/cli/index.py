@@ -47,6 +47,7 @@ def build_command(
             ]
         ],
         title="index built",
+        name="index",
     )
     application.emit(Result({"run": run, **meta}, [table]), fmt)
     application.success(f"next: recsys index bench {run}")
@@ -89,6 +90,7 @@ def bench_command(
         ["search_k", f"recall@{k}", "queries/s", "vs exact"],
         rows,
         title=f"index of {run}: {result.n_items:,} items, {result.n_queries:,} queries",
+        name="bench",
     )
     application.emit(Result({"run": run, **result.to_json()}, [table]), fmt)
     if result.target_search_k is None:

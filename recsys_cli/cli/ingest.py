@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 from typer.core import TyperGroup
 
-from recsys_cli.cli.application import ForceOption, FormatOption, get_app, handles_errors
+from recsys_cli.cli.application import FormatOption, get_app, handles_errors
 from recsys_cli.cli.output import Result, Table
 
 
@@ -42,6 +42,23 @@ class Encoding(str, Enum):
     latin_1 = "latin-1"
     utf_16 = "utf-16"
 
+
+ForceOption = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="Replace an existing dataset of this name if no split or run is built on it "
+        "(data identical to it is reused, whatever the source).",
+    ),
+]
+ReplaceOption = Annotated[
+    bool,
+    typer.Option(
+        "--replace",
+        help="Replace an existing dataset of this name and delete the splits and runs built on it "
+        "(data identical to it is reused and deletes nothing).",
+    ),
+]
 
 OnBadLines = Annotated[
     BadLines,
@@ -80,6 +97,7 @@ def ingest_result(result, what: str) -> Result:
         "density": stats.get("density"),
         "bad_lines_skipped": result.bad_lines_skipped,
         "replaced": result.replaced,
+        "reused": result.reused,
         "dropped_splits": result.dropped_splits,
         "dropped_runs": result.dropped_runs,
     }
@@ -96,7 +114,7 @@ def ingest_result(result, what: str) -> Result:
                 result.bad_lines_skipped,
             ]
         ],
-        title=f"ingested {what}",
+        title=f"reused {record.name} (unchanged)" if result.reused else f"ingested {what}",
     )
     return Result(document, [table])
 
@@ -105,6 +123,8 @@ def _report(ctx: typer.Context, result, what: str, fmt) -> None:
     application = get_app(ctx)
     for note in result.notes:
         application.warn(note) if "skipped" in note or note.startswith("ignored") else application.info(note)
+    if result.reused:
+        application.info(f"dataset '{result.dataset.name}' is unchanged: reused")
     if result.replaced:
         application.warn(f"replaced the existing dataset '{result.dataset.name}'")
     if result.dropped_splits:
@@ -141,6 +161,7 @@ def card_command(
         ),
     ] = False,
     force: ForceOption = False,
+    replace: ReplaceOption = False,
     fmt: FormatOption = None,
 ) -> None:
     """Ingest a public dataset described by a card in datasets/ (MovieLens releases)."""
@@ -153,6 +174,7 @@ def card_command(
         source,
         dataset_name=name,
         force=force,
+        replace=replace,
         on_bad_lines=on_bad_lines.value,
         allow_count_mismatch=allow_count_mismatch,
         reporter=application.reporter(),
@@ -192,6 +214,7 @@ def csv_command(
     ] = Encoding.utf_8,
     on_bad_lines: OnBadLines = BadLines.error,
     force: ForceOption = False,
+    replace: ReplaceOption = False,
     fmt: FormatOption = None,
 ) -> None:
     """Ingest any interaction file (string or numeric ids, with or without a header)."""
@@ -207,6 +230,7 @@ def csv_command(
         dialect=CsvDialect(sep=sep, header=header, encoding=encoding.value),
         on_bad_lines=on_bad_lines.value,
         force=force,
+        replace=replace,
         reporter=application.reporter(),
     )
     _report(ctx, result, path.name, fmt)
@@ -222,6 +246,7 @@ def synthetic_command(
     interactions: Annotated[int, typer.Option("--interactions", min=1, help="Number of interactions.")] = 100_000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed: the same seed gives the same data.")] = 42,
     force: ForceOption = False,
+    replace: ReplaceOption = False,
     fmt: FormatOption = None,
 ) -> None:
     """Generate a seeded dataset with real structure (tastes, popularity, genres, drift)."""
@@ -230,5 +255,7 @@ def synthetic_command(
 
     application = get_app(ctx)
     config = SyntheticConfig(users=users, items=items, interactions=interactions, seed=seed)
-    result = ingest_synthetic(application.workspace, name, config, force=force, reporter=application.reporter())
+    result = ingest_synthetic(
+        application.workspace, name, config, force=force, replace=replace, reporter=application.reporter()
+    )
     _report(ctx, result, f"synthetic (seed {seed})", fmt)

@@ -3,8 +3,10 @@
 Every data-printing command builds one :class:`Result`: a JSON-ready
 ``document`` (what ``--format json`` prints, the stable contract for
 scripts) and the ``tables`` a person reads. ``table`` goes to a terminal;
-``json`` is the default when stdout is not a terminal. ``csv`` prints the
-first table only, since CSV has no room for more.
+``json`` is the default when stdout is not a terminal. Every format prints
+every table: ``csv`` one section per table, each under a ``# table: NAME``
+line (plain CSV when there is one table), ``markdown`` each under its title.
+``Result.only(NAME)`` keeps one table (``--table NAME``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import csv
 import io
 import json
 import math
+import re
 import sys
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -33,9 +36,21 @@ class Table:
     columns: list[str]
     rows: list[list[Any]]
     title: str | None = None
+    # what `--table NAME` and csv's `# table: NAME` call it: stable across runs (titles name runs,
+    # counts, files); without one, a slug of the title
+    name: str | None = None
 
     def records(self) -> list[dict[str, Any]]:
         return [dict(zip(self.columns, row)) for row in self.rows]
+
+    @property
+    def slug(self) -> str:
+        return self.name or slugify(self.title or "") or "table"
+
+
+def slugify(text: str) -> str:
+    """'runs on test (2 runs)' -> 'runs-on-test-2-runs': lowercase letters, digits, @ . _ and dashes."""
+    return re.sub(r"[^a-z0-9@._]+", "-", text.lower()).strip("-")
 
 
 @dataclass
@@ -44,6 +59,23 @@ class Result:
     tables: list[Table] = field(default_factory=list)
     # lines printed above the tables in table/markdown form (e.g. the protocol)
     preamble: list[str] = field(default_factory=list)
+
+    def table_names(self) -> list[str]:
+        """Each table's name, made unique in order (a repeated ``x`` becomes ``x-2``)."""
+        names: list[str] = []
+        for table in self.tables:
+            name, n = table.slug, 2
+            while name in names:
+                name, n = f"{table.slug}-{n}", n + 1
+            names.append(name)
+        return names
+
+    def only(self, name: str) -> Result | None:
+        """This result with the one table called ``name`` and no preamble, or None if it has none such."""
+        for table, table_name in zip(self.tables, self.table_names()):
+            if table_name == name:
+                return Result(self.document, [table])
+        return None
 
 
 def resolve_format(requested: OutputFormat | None, stdout_is_tty: bool | None = None) -> OutputFormat:
@@ -164,6 +196,7 @@ def _csv_cell(value: Any) -> Any:
 
 
 def to_csv(table: Table) -> str:
+    """One table as plain CSV: a header line, then the rows."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(table.columns)
@@ -172,14 +205,26 @@ def to_csv(table: Table) -> str:
     return buffer.getvalue()
 
 
+def to_csv_sections(result: Result) -> str:
+    """Every table: plain CSV for one; for several, each under a ``# table: NAME`` line, a blank line
+    between them (``--table NAME`` prints one of them as plain CSV)."""
+    if len(result.tables) == 1:
+        return to_csv(result.tables[0])
+    return "\n".join(f"# table: {name}\n" + to_csv(t) for t, name in zip(result.tables, result.table_names()))
+
+
 def to_markdown(result: Result) -> str:
+    """The preamble, then every table under a ``###`` heading: its title (or its name, when there
+    are several tables and it has no title)."""
     parts: list[str] = []
     if result.preamble:
         parts.append("\n".join(result.preamble))
-    for table in result.tables:
+    several = len(result.tables) > 1
+    for table, name in zip(result.tables, result.table_names()):
         lines = []
-        if table.title:
-            lines.append(f"### {table.title}\n")
+        heading = table.title or (name if several else None)
+        if heading:
+            lines.append(f"### {heading}\n")
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in table.columns) + " |")
         lines.append("|" + "|".join("---" for _ in table.columns) + "|")
         for row in table.rows:
@@ -193,7 +238,7 @@ def render(result: Result, fmt: OutputFormat, console) -> None:
     if fmt is OutputFormat.json:
         sys.stdout.write(to_json(result.document) + "\n")
     elif fmt is OutputFormat.csv:
-        sys.stdout.write(to_csv(result.tables[0]) if result.tables else "")
+        sys.stdout.write(to_csv_sections(result) if result.tables else "")
     elif fmt is OutputFormat.markdown:
         sys.stdout.write(to_markdown(result))
     else:

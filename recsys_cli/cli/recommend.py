@@ -44,7 +44,12 @@ def recommend_command(
         for row, entry in zip(rows, result.items):
             row.append("; ".join(f"{b['title'] or b['item_id']} ({b['contribution']:.3g})" for b in entry["because"]))
     kind = "recommendations" if result.personalised else "most popular (fallback)"
-    table = Table(columns, rows, title=f"{kind} for user {user} ({result.history_size} train interactions)")
+    table = Table(
+        columns,
+        rows,
+        title=f"{kind} for user {user} ({result.history_size} train interactions)",
+        name="recommendations",
+    )
     document = {
         "run": run,
         "user_id": result.user_id,
@@ -120,5 +125,6 @@ def candidates_command(
         ["run", "users", "rows", f"recall@{result.k}", "retrieval", "path"],
         [[run, result.users, result.rows, result.recall, result.retrieval, result.path]],
         title=f"candidates for the {result.part} users",
+        name="candidates",
     )
     application.emit(Result(document, [table]), fmt)

@@ -64,6 +64,7 @@ def execute(ctx: typer.Context, recipe, *, name=None, force=False, dry_run=False
             ["stage", "status", "key"],
             rows,
             title=f"plan for recipe run '{result.name}': {result.cached} of {len(rows)} stages cached",
+            name="plan",
         )
         application.emit(Result(document, [table]), fmt)
         return result
@@ -94,6 +95,7 @@ def result_tables(manifest: dict, metrics: dict) -> list[Table]:
         ],
         title=f"recipe run '{manifest['run']}' ({manifest['recipe_file']}): {manifest['cached_stages']} of "
         f"{len(manifest['stages'])} stages cached, {manifest['wall_seconds']:.1f}s",
+        name="stages",
     )
     generators = metrics["generators"]
     users = next(iter(generators.values()))["protocol"]["users_evaluated"]
@@ -103,6 +105,7 @@ def result_tables(manifest: dict, metrics: dict) -> list[Table]:
             ["run", "model", *shown],
             [[short, g["model"], *(g["metrics"].get(m) for m in shown)] for short, g in generators.items()],
             title=f"candidate generators trained on train, full ranking on test ({users:,} users)",
+            name="generators",
         ),
     ]
     evaluation = metrics.get("stages")
@@ -130,6 +133,7 @@ def result_tables(manifest: dict, metrics: dict) -> list[Table]:
                 ["stage", *shown],
                 rows,
                 title=f"two stages on test{refit}: {sources} candidates re-ranked by LambdaRank",
+                name="two-stages",
             )
         )
     return tables

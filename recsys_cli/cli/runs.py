@@ -38,7 +38,9 @@ def list_command(
         ]
         for s in summaries
     ]
-    table = Table(["run", "model", "dataset", "split", f"{HEADLINE} (test)", "built", "created"], rows, title="runs")
+    table = Table(
+        ["run", "model", "dataset", "split", f"{HEADLINE} (test)", "built", "created"], rows, title="runs", name="runs"
+    )
     document = [
         {
             "run": s.run.name,
@@ -90,10 +92,10 @@ def show_command(
         )
     ]
     rows += [["artifacts", ", ".join(summary.artifacts) or "-"], ["versions", m.get("versions")]]
-    tables = [Table(["field", "value"], rows, title=f"run {run}")]
+    tables = [Table(["field", "value"], rows, title=f"run {run}", name="manifest")]
     for part, evaluation in summary.evaluations.items():
         title = "ranker on test (recsys evaluate RUN for every stage)" if part == "stages" else f"evaluation on {part}"
-        tables.append(metrics_table(evaluation["metrics"], title))
+        tables.append(metrics_table(evaluation["metrics"], title, table_name=f"evaluation-{part}"))
     get_app(ctx).emit(Result(summary.document(), tables), fmt)
 
 
@@ -154,7 +156,7 @@ def compare_command(
             for s in comparison.runs
         },
     }
-    table = Table(["run", "model", *keys], rows, title=f"runs on {on.value}")
+    table = Table(["run", "model", *keys], rows, title=f"runs on {on.value}", name="runs")
     tested = paired_keys(keys)
     differences, why_not = paired_differences(application.workspace, comparison, tested) if tested else ({}, None)
     if why_not:
@@ -171,6 +173,7 @@ def compare_command(
                     for metric, i in by_metric.items()
                 ],
                 title=f"paired differences per user against {runs[0]} (bootstrap)",
+                name="differences",
             )
         )
     application.emit(Result(document, tables), fmt)
@@ -192,7 +195,11 @@ def remove_command(
     if is_recipe_run(application.workspace, run):
         path = remove_recipe_run(application.workspace, run, application.reporter())
         application.emit(
-            Result({"removed": run, "recipe_run": True, "path": path}, [Table(["removed", "path"], [[run, path]])]), fmt
+            Result(
+                {"removed": run, "recipe_run": True, "path": path},
+                [Table(["removed", "path"], [[run, path]], name="removed")],
+            ),
+            fmt,
         )
         return
     summary = remove_run(application.workspace, run, application.reporter())
@@ -200,7 +207,13 @@ def remove_command(
     application.emit(
         Result(
             document,
-            [Table(["removed", "artifacts", "path"], [[run, ", ".join(summary.artifacts) or "-", summary.run.path]])],
+            [
+                Table(
+                    ["removed", "artifacts", "path"],
+                    [[run, ", ".join(summary.artifacts) or "-", summary.run.path]],
+                    name="removed",
+                )
+            ],
         ),
         fmt,
     )
@@ -224,7 +237,10 @@ def _show_recipe_run(ctx: typer.Context, name: str, fmt) -> None:
         ["peak RSS MB", m["peak_rss_mb"]],
         ["folder", report.path],
     ]
-    tables = [Table(["field", "value"], rows, title=f"recipe run {name}"), *result_tables(m, report.metrics)]
+    tables = [
+        Table(["field", "value"], rows, title=f"recipe run {name}", name="manifest"),
+        *result_tables(m, report.metrics),
+    ]
     get_app(ctx).emit(Result(report.document(), tables), fmt)
 
 
@@ -255,5 +271,6 @@ def _compare_recipe_runs(ctx: typer.Context, runs: list[str], recipe_runs: list[
         ["table", "row", "metric", runs[0], runs[1], "difference", "95% CI low", "95% CI high", "excludes 0"],
         [[r.table, r.row, r.metric, r.a, r.b, r.b - r.a, *interval(r)] for r in comparison.rows],
         title=f"recipe runs {runs[1]} - {runs[0]}, paired bootstrap over users",
+        name="comparison",
     )
     application.emit(Result(comparison.document(), [table]), fmt)

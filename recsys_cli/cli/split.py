@@ -33,6 +33,7 @@ def split_result(result) -> Result:
         ["part", "interactions", "users", "items", "fraction"],
         rows,
         title=f"split {record.dataset}/{record.name} ({record.strategy})",
+        name="split",
     )
     return Result(document, [table])
 

@@ -20,7 +20,9 @@ def sql_command(
             "--dataset", "-d", help="Dataset whose views are the default schema (automatic with one dataset)."
         ),
     ] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, help="Print at most this many rows.")] = 1000,
+    limit: Annotated[
+        int, typer.Option("--limit", min=0, help="Print at most this many rows; 0: every row (for export).")
+    ] = 1000,
     fmt: FormatOption = None,
 ) -> None:
     """Run read-only SQL over every dataset and split (views: interactions, items, users,
@@ -29,8 +31,9 @@ def sql_command(
     from recsys_cli.data.query import run_query
 
     application = get_app(ctx)
-    result = run_query(application.workspace, query, dataset=dataset, limit=limit)
+    result = run_query(application.workspace, query, dataset=dataset, limit=limit or None)
     if result.truncated:
-        application.warn(f"showing the first {limit} rows (raise --limit to see more)")
+        application.warn(f"showing the first {limit:,} rows; pass --limit 0 for all (or a larger --limit)")
     rows = [list(r) for r in result.rows]
-    application.emit(Result([dict(zip(result.columns, r)) for r in rows], [Table(result.columns, rows)]), fmt)
+    document = [dict(zip(result.columns, r)) for r in rows]
+    application.emit(Result(document, [Table(result.columns, rows, name="result")]), fmt)

@@ -125,6 +125,7 @@ def _trained_result(result, dataset: str, split: str, seed: int) -> Result:
             ]
         ],
         title=f"trained on {dataset}/{split}",
+        name="trained",
     )
     return Result(document, [table])
 
@@ -258,11 +259,13 @@ def _ranker_result(result) -> Result:
             ]
         ],
         title=f"ranker for {run} (label window: val, features from train)",
+        name="ranker",
     )
     total = sum(value for _, value in result.importance) or 1.0
     importance = Table(
         ["feature", "gain", "share"],
         [[name, round(value, 2), f"{value / total:.1%}"] for name, value in result.importance],
         title="feature importance (total gain)",
+        name="importance",
     )
     return Result(result.document(), [summary, importance])

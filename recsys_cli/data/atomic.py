@@ -11,6 +11,10 @@ import hashlib
 import os
 from pathlib import Path
 
+# how and when an artifact was made (timings, timestamps), not what it is: left out of its digest, so
+# the same inputs give the same digest, and the same downstream keys, in any workspace
+PROVENANCE_FILES = frozenset({"manifest.json", "artifact.json"})
+
 
 def file_sha256(path: Path) -> str:
     """The file's sha256, read in 1 MiB blocks (artifacts record it; loaders check it)."""
@@ -19,6 +23,17 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def folder_digest(folder: Path) -> str:
+    """sha256 over the files below ``folder`` (relative path, size, content sha256; sorted), except
+    the provenance files. Generation folders are written deterministically, so the same content
+    gives the same digest whatever source it was made from (the stage cache and ingest's reuse of
+    an identical dataset rely on it)."""
+    lines = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name not in PROVENANCE_FILES):
+        lines.append(f"{path.relative_to(folder).as_posix()} {path.stat().st_size} {file_sha256(path)}")
+    return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
 
 
 def fsync_tree(path: Path) -> None:

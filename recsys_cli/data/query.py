@@ -102,8 +102,6 @@ def open_views(workspace: Workspace, dataset: str | None = None):
 
 def run_query(workspace: Workspace, sql: str, *, dataset: str | None = None, limit: int | None = None) -> QueryResult:
     """Run one read-only statement; with ``limit``, fetch at most ``limit`` rows and say if there were more."""
-    if not workspace.exists():
-        raise SqlError(f"no workspace at {workspace.root}", "ingest a dataset first, or pass --workspace")
     # Held from before the catalog is read until the last row is fetched: no
     # writer deletes a generation this query's views point at meanwhile.
     with workspace.reading():

@@ -13,12 +13,15 @@ refuse a dataset without timestamps: "last" would mean nothing.
 
 from __future__ import annotations
 
+import json
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from recsys_cli.data.atomic import folder_digest
 from recsys_cli.data.canonical import INTERACTIONS_FILE
-from recsys_cli.data.records import DatasetRecord, SplitRecord, validate_name
+from recsys_cli.data.records import DatasetRecord, RunRecord, SplitRecord, validate_name
 from recsys_cli.data.split_strategies import (  # noqa: F401 (re-exported: the public names of splits)
     _NEEDS_TIME,
     COLUMNS,
@@ -58,6 +61,8 @@ class SplitResult:
     replaced: bool = False
     notes: list[str] = field(default_factory=list)  # for people: what the filters and cuts did
     warnings: list[str] = field(default_factory=list)  # cold-start users and items
+    reused: bool = False  # (reuse_identical) the existing split was what this one would be: nothing written
+    dropped_runs: list[str] = field(default_factory=list)  # the runs trained on the replaced split
 
 
 def read_interactions(path) -> Interactions:
@@ -120,9 +125,18 @@ def make_split(
     config: SplitConfig,
     *,
     force: bool = False,
+    guard: Callable[[list[RunRecord]], None] | None = None,
+    reuse_identical: bool = False,
     reporter: Reporter = SILENT,
 ) -> SplitResult:
-    """Split ``dataset`` into train/val/test under ``name``; the catalog row is written last."""
+    """Split ``dataset`` into train/val/test under ``name``; the catalog row is written last.
+
+    Replacing a split (``force``) drops the runs trained on it. With ``reuse_identical``, an existing
+    split of the same strategy and options whose files are identical to the new ones is kept as it is
+    (``SplitResult.reused``; nothing is written or dropped). Otherwise ``guard``, when given, is shown
+    the runs a replacement would drop, under the write lock before anything is published, and may
+    raise to refuse.
+    """
     config = config.resolve()
     validate_split_name(name)
     # Fail on bad input before taking the lock, so it can never create or touch a workspace.
@@ -138,6 +152,13 @@ def make_split(
         staging = workspace.new_staging_dir()
         try:
             write_parts(staging, data, parts)
+            if existing is not None:
+                if reuse_identical and _same_split(workspace, existing, config, staging):
+                    notes, warnings = split_notes(existing.summary)
+                    return SplitResult(existing, existing.summary, reused=True, notes=notes, warnings=warnings)
+                if guard is not None:
+                    with workspace.catalog() as catalog:
+                        guard([run for run in catalog.runs(dataset) if run.split == name])
 
             def register(path: str):
                 with workspace.catalog(read_only=False) as catalog:
@@ -162,7 +183,19 @@ def make_split(
     notes, warnings = split_notes(split.summary)
     if dropped.runs:
         warnings.append(f"dropped the runs trained on the old split: {', '.join(r.name for r in dropped.runs)}")
-    return SplitResult(split, split.summary, existing is not None, notes, warnings)
+    return SplitResult(
+        split, split.summary, existing is not None, notes, warnings, dropped_runs=[r.name for r in dropped.runs]
+    )
+
+
+def _same_split(workspace: Workspace, existing: SplitRecord, config: SplitConfig, staged) -> bool:
+    """Whether ``existing`` was made with ``config``'s strategy and options and holds the staged files."""
+    same_options = json.dumps(existing.params, sort_keys=True) == json.dumps(config.params(), sort_keys=True)
+    return (
+        existing.strategy == config.strategy
+        and same_options
+        and folder_digest(staged) == folder_digest(workspace.resolve(existing.path))
+    )
 
 
 def split_notes(summary: dict) -> tuple[list[str], list[str]]:

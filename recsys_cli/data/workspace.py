@@ -10,7 +10,7 @@ Layout (see docs/architecture.md for why data folders carry a generation id)::
     pipelines/<name>/<generation>/         a recipe run: manifest.json, metrics.json, per_user.parquet
     cache/stages/<key>.json                the stage cache: what each recipe stage produced
     cache/downloads/                       archives fetched from URLs
-    .staging/                              work in progress; swept on the next write
+    .staging/                              work in progress; swept on the next write (not live scratch)
     .lock                                  held (flock) by the one command that writes
     .readers                               held shared (flock) by commands reading generations
 
@@ -36,6 +36,7 @@ from typing import TypeVar
 
 from recsys_cli.data.atomic import publish_dir
 from recsys_cli.data.catalog import Catalog
+from recsys_cli.data.scratch import scratch_folder, sweep_staging
 from recsys_cli.errors import WorkspaceError, WorkspaceLockedError
 from recsys_cli.reporting import SILENT, Reporter
 from recsys_cli.settings import lock_timeout_seconds
@@ -81,7 +82,27 @@ class Workspace:
         return self.catalog_path.exists()
 
     def catalog(self, read_only: bool = True) -> Catalog:
+        """A connection to the catalog; reading one refuses a path that holds no workspace (a typo in
+        --workspace would otherwise read as an empty workspace). Writers open it inside ``writing()``,
+        which creates it."""
+        if read_only:
+            self.check_readable()
         return Catalog(self.catalog_path, read_only=read_only, timeout=self.lock_timeout)
+
+    def check_readable(self) -> None:
+        """Refuse a path that does not exist, is a file, or is a folder without ``catalog.duckdb``."""
+        if self.catalog_path.is_file():
+            return
+        if not self.root.exists():
+            why = "the folder does not exist"
+        elif not self.root.is_dir():
+            why = "it is a file"
+        else:
+            why = "the folder has no catalog.duckdb"
+        raise WorkspaceError(
+            f"no recsys workspace at {self.root}: {why}",
+            "check --workspace / RECSYS_WORKSPACE, or create one with `recsys ingest ...` or `recsys demo`",
+        )
 
     def resolve(self, relative: str) -> Path:
         return self.root / relative
@@ -207,9 +228,13 @@ class Workspace:
         path.mkdir(parents=True)
         return path
 
+    def scratch(self, kind: str):
+        """A context manager: a scratch folder in ``.staging/`` for work done outside the write lock (see
+        :mod:`recsys_cli.data.scratch`); sweeps leave it alone while its owner runs, and it is removed after."""
+        return scratch_folder(self.staging_dir, kind)
+
     def _sweep(self, referenced: set[str]) -> None:
-        for child in self.staging_dir.iterdir():
-            _remove(child)
+        sweep_staging(self.staging_dir)  # all but live owners' scratch folders
         with self._no_readers() as free:
             if not free:
                 return  # a reader may be using an old generation: next time

@@ -5,6 +5,14 @@ generator) share :func:`ingest_with`: take the workspace's write lock, refuse
 to overwrite without ``force``, let a *loader* fill raw tables in a scratch
 DuckDB, write the canonical files into the staging folder, publish the folder
 with one rename and register it in the catalog last.
+
+Replacing never deletes work behind the caller's back. The canonical folder is
+deterministic, so data whose canonical files are identical to the registered
+dataset's (another path, a re-zipped copy, the folder instead of the zip) is
+*reused*: the staging folder is discarded and nothing in the workspace changes.
+Different data replaces the dataset with ``force`` only when no split or run is
+built on it; ``replace`` also deletes them. A caller that knows which of them it
+made itself (a recipe run) passes ``disposable``: those may go without ``replace``.
 """
 
 from __future__ import annotations
@@ -15,8 +23,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from recsys_cli.data.atomic import folder_digest
 from recsys_cli.data.canonical import configure, write_canonical
-from recsys_cli.data.records import DatasetRecord, validate_name
+from recsys_cli.data.records import DatasetRecord, RunRecord, SplitRecord, validate_name
 from recsys_cli.data.workspace import Workspace
 from recsys_cli.datasets import movielens, sources
 from recsys_cli.datasets.cards import load_card
@@ -29,7 +38,7 @@ from recsys_cli.datasets.interaction_file import (
     load_interactions,
 )
 from recsys_cli.datasets.synthetic import SyntheticConfig, generate
-from recsys_cli.errors import AlreadyExistsError, UnknownNameError
+from recsys_cli.errors import AlreadyExistsError, UnknownNameError, WouldDeleteError
 from recsys_cli.reporting import SILENT, Reporter
 from recsys_cli.settings import download_cache
 from recsys_cli.version import __version__
@@ -49,6 +58,8 @@ class LoadResult:
 # A loader fills raw_interactions (and optionally raw_items, raw_users) in
 # ``con``; ``scratch`` is a private folder it may use (e.g. to extract an archive).
 Loader = Callable[["object", Path, Reporter], LoadResult]
+# Says whether a split or run built on a dataset may be deleted with it without ``replace``.
+Disposable = Callable[[SplitRecord | RunRecord], bool]
 
 
 @dataclass
@@ -59,6 +70,7 @@ class IngestResult:
     dropped_splits: list[str] = field(default_factory=list)
     dropped_runs: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    reused: bool = False  # the data was identical to the registered dataset's: nothing was written
 
 
 def validate_dataset_name(name: str) -> None:
@@ -71,18 +83,29 @@ def ingest_with(
     loader: Loader,
     *,
     force: bool = False,
+    replace: bool = False,
+    disposable: Disposable | None = None,
     reporter: Reporter = SILENT,
 ) -> IngestResult:
+    """Load, write the canonical files, and register them under ``name`` (see the module's docstring).
+
+    An existing dataset of that name is refused unless ``force`` or ``replace``. With either, data
+    identical to it is reused (``IngestResult.reused``); other data replaces it, but with ``force``
+    alone only when nothing that ``disposable`` does not allow would be deleted
+    (:class:`WouldDeleteError` otherwise, before anything is written).
+    """
     import duckdb
 
     validate_dataset_name(name)
+    force = force or replace
     with workspace.writing(reporter, command=f"ingest {name}"):
         with workspace.catalog() as catalog:
             existing = catalog.dataset(name)
         if existing is not None and not force:
             raise AlreadyExistsError(
                 f"dataset '{name}' already exists",
-                "pass --force to replace it (its splits are dropped too), or choose another --name",
+                "pass --force to replace it (identical data is reused; --replace if splits or runs are built "
+                "on it), or choose another --name",
             )
         staging = workspace.new_staging_dir()
         try:
@@ -98,6 +121,16 @@ def ingest_with(
             finally:
                 con.close()
             n_catalog_items = stats.pop("n_catalog_items")
+            if existing is not None:
+                if folder_digest(staging / "dataset") == folder_digest(workspace.resolve(existing.path)):
+                    return IngestResult(
+                        dataset=existing,
+                        bad_lines_skipped=loaded.bad_lines_skipped,
+                        reused=True,
+                        notes=loaded.notes,
+                    )
+                if not replace:
+                    _refuse_lost_work(workspace, existing, disposable)
 
             def register(path: str):
                 record = DatasetRecord(
@@ -133,6 +166,22 @@ def ingest_with(
     )
 
 
+def _refuse_lost_work(workspace: Workspace, existing: DatasetRecord, disposable: Disposable | None) -> None:
+    """Replacing ``existing`` would delete its splits and runs: refuse unless ``disposable`` allows each."""
+    with workspace.catalog() as catalog:
+        splits, runs = catalog.splits(existing.name), catalog.runs(existing.name)
+    allowed = disposable or (lambda _record: False)
+    splits = [s.name for s in splits if not allowed(s)]
+    runs = [r.name for r in runs if not allowed(r)]
+    if splits or runs:
+        raise WouldDeleteError(
+            f"dataset '{existing.name}'",
+            splits,
+            runs,
+            hint="pass --replace to replace it and delete them, or ingest under another --name",
+        )
+
+
 @dataclass
 class RemoveResult:
     dataset: DatasetRecord
@@ -166,9 +215,11 @@ def ingest_file(
     dialect: CsvDialect | None = None,
     on_bad_lines: str = "error",
     force: bool = False,
+    replace: bool = False,
+    disposable: Disposable | None = None,
     reporter: Reporter = SILENT,
 ) -> IngestResult:
-    """Ingest any CSV/TSV/Parquet interaction file under ``name``."""
+    """Ingest any CSV/TSV/Parquet interaction file under ``name`` (``force``, ``replace``: see ingest_with)."""
     path = Path(path)
 
     def loader(con, _scratch: Path, reporter: Reporter) -> LoadResult:
@@ -184,7 +235,7 @@ def ingest_file(
     # Fail on a missing file before taking the lock or touching the workspace.
 
     check_readable(path)
-    return ingest_with(workspace, name, loader, force=force, reporter=reporter)
+    return ingest_with(workspace, name, loader, force=force, replace=replace, disposable=disposable, reporter=reporter)
 
 
 def ingest_card(
@@ -194,6 +245,8 @@ def ingest_card(
     *,
     dataset_name: str | None = None,
     force: bool = False,
+    replace: bool = False,
+    disposable: Disposable | None = None,
     on_bad_lines: str = "error",
     allow_count_mismatch: bool = False,
     reporter: Reporter = SILENT,
@@ -207,7 +260,8 @@ def ingest_card(
     The number of interactions must be the card's published count (a partial,
     modified or other release fails with
     :class:`~recsys_cli.datasets.movielens.CountMismatchError`);
-    ``allow_count_mismatch=True`` turns that into a warning.
+    ``allow_count_mismatch=True`` turns that into a warning. ``force``, ``replace`` and
+    ``disposable``: see :func:`ingest_with`.
     """
     card = load_card(card_name)
     name = dataset_name or card.name
@@ -238,7 +292,7 @@ def ingest_card(
             notes=fetched.notes + loaded.notes,
         )
 
-    return ingest_with(workspace, name, loader, force=force, reporter=reporter)
+    return ingest_with(workspace, name, loader, force=force, replace=replace, disposable=disposable, reporter=reporter)
 
 
 def ingest_synthetic(
@@ -247,9 +301,11 @@ def ingest_synthetic(
     config: SyntheticConfig,
     *,
     force: bool = False,
+    replace: bool = False,
+    disposable: Disposable | None = None,
     reporter: Reporter = SILENT,
 ) -> IngestResult:
-    """Generate ``config``'s dataset and register it under ``name``."""
+    """Generate ``config``'s dataset and register it under ``name`` (``force``, ``replace``: see ingest_with)."""
     config.validate()
     validate_dataset_name(name)  # before generating: a bad name should fail fast
 
@@ -290,4 +346,4 @@ def ingest_synthetic(
             ],
         )
 
-    return ingest_with(workspace, name, loader, force=force, reporter=reporter)
+    return ingest_with(workspace, name, loader, force=force, replace=replace, disposable=disposable, reporter=reporter)

@@ -23,14 +23,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from recsys_cli.data.atomic import file_sha256
 from recsys_cli.data.workspace import Workspace
 from recsys_cli.version import __version__
 
 STAGES_DIR = ("cache", "stages")
-# how and when an artifact was made (timings, timestamps), not what it is: left out of its digest, so
-# the same inputs give the same digest, and the same downstream keys, in any workspace
-PROVENANCE_FILES = frozenset({"manifest.json", "artifact.json"})
 RECORD_SUFFIX = ".json"
 
 
@@ -40,7 +36,7 @@ class Output:
 
     ref: str  # dataset:NAME, split:DATASET/NAME, run:NAME or artifact:RUN/KIND
     path: str  # its generation folder, relative to the workspace
-    digest: str  # sha256 over the folder's files (see folder_digest)
+    digest: str  # sha256 over the folder's files (see recsys_cli.data.atomic.folder_digest)
 
 
 @dataclass
@@ -66,15 +62,6 @@ def stage_key(config: dict[str, Any], inputs: list[str]) -> str:
     """sha256 of the stage's canonical config, its inputs' digests and the package version."""
     payload = {"config": config, "inputs": inputs, "recsys": __version__}
     return _sha256_text(json.dumps(payload, sort_keys=True, separators=(",", ":")))
-
-
-def folder_digest(folder: Path) -> str:
-    """sha256 over the files below ``folder`` (relative path, size, content sha256; sorted), except
-    the provenance files."""
-    lines = []
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name not in PROVENANCE_FILES):
-        lines.append(f"{path.relative_to(folder).as_posix()} {path.stat().st_size} {file_sha256(path)}")
-    return _sha256_text("\n".join(lines))
 
 
 def current_path(catalog, ref: str) -> str | None:
@@ -127,7 +114,8 @@ class CacheEntry:
 def list_entries(workspace: Workspace) -> list[CacheEntry]:
     """Every stage record, oldest first, with whether its outputs are still in the workspace."""
     folder = records_dir(workspace)
-    if not folder.is_dir() or not workspace.exists():
+    workspace.check_readable()  # a path that holds no workspace is an error, not an empty cache
+    if not folder.is_dir():
         return []
     found = [(path, _read(path)) for path in sorted(folder.glob(f"*{RECORD_SUFFIX}")) if path.is_file()]
     entries = []
@@ -142,13 +130,19 @@ def list_entries(workspace: Workspace) -> list[CacheEntry]:
     return sorted(entries, key=lambda e: (e.record.created_at, e.record.stage))
 
 
-def recorded_paths(workspace: Workspace) -> set[str]:
-    """Every generation folder some readable record names (complete or not)."""
+def recorded_paths(workspace: Workspace, recipe_run: str | None = None) -> set[str]:
+    """Every generation folder some readable record names (complete or not); with ``recipe_run``,
+    only those that recipe run's stages made."""
     folder = records_dir(workspace)
     if not folder.is_dir():
         return set()
     records = (_read(path) for path in folder.glob(f"*{RECORD_SUFFIX}") if path.is_file())
-    return {o.path for record in records if record is not None for o in record.outputs}
+    return {
+        o.path
+        for record in records
+        if record is not None and (recipe_run is None or record.recipe_run == recipe_run)
+        for o in record.outputs
+    }
 
 
 def prune(workspace: Workspace, *, everything: bool = False) -> list[StageRecord]:

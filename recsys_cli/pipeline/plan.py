@@ -23,15 +23,16 @@ from pathlib import Path
 from typing import Any
 
 from recsys_cli.data.atomic import file_sha256
-from recsys_cli.data.records import validate_name
+from recsys_cli.data.records import RunRecord, SplitRecord, validate_name
 from recsys_cli.data.splits import TIME_ORDERED_STRATEGIES, SplitConfig, make_split
 from recsys_cli.data.workspace import Workspace
 from recsys_cli.datasets import sources
 from recsys_cli.datasets.cards import card_names, load_card
 from recsys_cli.datasets.ingest import ingest_card, ingest_synthetic
 from recsys_cli.datasets.synthetic import SyntheticConfig
-from recsys_cli.errors import RecsysError
+from recsys_cli.errors import RecsysError, WouldDeleteError
 from recsys_cli.models.registry import create_model, model_class
+from recsys_cli.pipeline import cache
 from recsys_cli.pipeline.recipe import Recipe, RecipeError
 from recsys_cli.ranking.features import FEATURES
 from recsys_cli.ranking.params import RANKER_DEFAULTS, RankerParams
@@ -104,8 +105,8 @@ def build_plan(recipe: Recipe, name: str | None = None) -> Plan:
         "index": config["index"]["seed"] if config["index"]["enabled"] else None,
         "ranker": config["ranker"]["seed"] if config["ranker"]["enabled"] else None,
     }
-    plan.stages.append(_ingest_stage(recipe, dataset))
-    plan.stages.append(_split_stage(recipe, dataset, split))
+    plan.stages.append(_ingest_stage(recipe, plan))
+    plan.stages.append(_split_stage(recipe, plan))
     for table in config["candidates"]:
         plan.stages.extend(_generator_stages(recipe, plan, table))
     if plan.ranker_enabled:
@@ -121,15 +122,71 @@ def build_plan(recipe: Recipe, name: str | None = None) -> Plan:
     return plan
 
 
-def _ingest_stage(recipe: Recipe, dataset: str) -> Stage:
-    section = recipe.config["dataset"]
+# -- what a recipe run may delete ---------------------------------------------------------------
+def _made_by(plan: Plan, workspace: Workspace) -> Callable[[SplitRecord | RunRecord], bool]:
+    """Whether a split or run is this recipe run's own, so that replacing its dataset or split may
+    delete it without ``replace``: a generation folder its stage records name, one of its generator
+    runs (``<recipe run>.*``, which its train stages replace anyway) or the split it declares (which
+    its split stage replaces anyway)."""
+    recorded = cache.recorded_paths(workspace, recipe_run=plan.name)
+
+    def made(record: SplitRecord | RunRecord) -> bool:
+        if record.path in recorded:
+            return True
+        if isinstance(record, RunRecord):
+            return record.name.startswith(f"{plan.name}.")
+        return record.dataset == plan.dataset and record.name == plan.split
+
+    return made
+
+
+def _refusal(plan: Plan, error: WouldDeleteError, key: str) -> WouldDeleteError:
+    """The library's refusal, in a recipe's words: what this recipe run did not make, and its key."""
+    return WouldDeleteError(
+        error.target,
+        error.splits,
+        error.runs,
+        whose=f"that recipe run '{plan.name}' did not make",
+        hint=f"to replace it and delete them, rerun with --set {key}=true or set {key} = true in the recipe; "
+        f"or use another {key.split('.')[0]} name or workspace",
+    )
+
+
+def _ingest_stage(recipe: Recipe, plan: Plan) -> Stage:
+    section, dataset = recipe.config["dataset"], plan.dataset
+
+    def ingest_with_rules(workspace: Workspace, reporter: Reporter, ingest: Callable[..., Any]) -> None:
+        """Identical data is reused; other data replaces the dataset only if nothing this recipe run did
+        not make goes with it, unless dataset.replace."""
+        try:
+            result = ingest(
+                workspace, replace=section["replace"], disposable=_made_by(plan, workspace), reporter=reporter
+            )
+        except WouldDeleteError as error:
+            raise _refusal(plan, error, "dataset.replace") from None
+        if result.reused:
+            reporter.info(f"dataset '{dataset}' is unchanged: reused")
+        elif result.dropped_splits or result.dropped_runs:  # its own, or dataset.replace = true said so
+            reporter.warn(
+                f"replaced dataset '{dataset}' and deleted what was built on it: "
+                + "; ".join(
+                    f"{kind} {', '.join(names)}"
+                    for kind, names in (("splits", result.dropped_splits), ("runs", result.dropped_runs))
+                    if names
+                )
+            )
+
     if section["synthetic"]:
         given = {k: section[k] for k in ("users", "items", "interactions") if section[k] is not None}
         synthetic = _checked(lambda: SyntheticConfig(**given, seed=section["seed"]), recipe, "dataset")
         _checked(synthetic.validate, recipe, "dataset")
 
         def ingest(workspace: Workspace, reporter: Reporter) -> None:
-            ingest_synthetic(workspace, dataset, synthetic, force=True, reporter=reporter)
+            ingest_with_rules(
+                workspace,
+                reporter,
+                lambda ws, **options: ingest_synthetic(ws, dataset, synthetic, force=True, **options),
+            )
 
         config = {"dataset": dataset, "synthetic": vars(synthetic)}
         return Stage("ingest", "ingest", config, (), (f"dataset:{dataset}",), ingest)
@@ -144,14 +201,15 @@ def _ingest_stage(recipe: Recipe, dataset: str) -> Stage:
     if source is not None and not str(source).lower().startswith(sources.URL_SCHEMES):
         # relative to the folder the command runs in, as `recsys ingest --source` reads it
         source = str(Path(source).expanduser().absolute())
-    plan = sources.plan_source(card, source)  # a missing or wrong source fails here, before anything runs
+    source_plan = sources.plan_source(card, source)  # a missing or wrong source fails here, before anything runs
 
     def ingest(workspace: Workspace, reporter: Reporter) -> None:
-
-        ingest_card(workspace, dataset, source, force=True, reporter=reporter)
+        ingest_with_rules(
+            workspace, reporter, lambda ws, **options: ingest_card(ws, dataset, source, force=True, **options)
+        )
 
     def checksum() -> str:
-        return _source_checksum(card, plan)
+        return _source_checksum(card, source_plan)
 
     config = {"dataset": dataset, "card": card.name}
     return Stage("ingest", "ingest", config, (), (f"dataset:{dataset}",), ingest, checksum)
@@ -170,13 +228,30 @@ def _source_checksum(card, plan) -> str:
     return f"url:{plan.location}"
 
 
-def _split_stage(recipe: Recipe, dataset: str, split: str) -> Stage:
-
-    options = {k: v for k, v in recipe.config["split"].items() if k != "name"}
+def _split_stage(recipe: Recipe, plan: Plan) -> Stage:
+    dataset, split = plan.dataset, plan.split
+    # `replace` is a permission, not part of the split: it stays out of the options and the stage key
+    options = {k: v for k, v in recipe.config["split"].items() if k not in ("name", "replace")}
     split_config = _checked(lambda: SplitConfig(**options).resolve(), recipe, "split")
 
     def make(workspace: Workspace, reporter: Reporter) -> None:
-        make_split(workspace, dataset, split, split_config, force=True, reporter=reporter)
+        made = _made_by(plan, workspace)
+
+        def guard(runs: list[RunRecord]) -> None:
+            others = [run.name for run in runs if not made(run)]
+            if others and not recipe.config["split"]["replace"]:
+                raise _refusal(plan, WouldDeleteError(f"split '{dataset}/{split}'", [], others), "split.replace")
+
+        result = make_split(
+            workspace, dataset, split, split_config, force=True, guard=guard, reuse_identical=True, reporter=reporter
+        )
+        if result.reused:
+            reporter.info(f"split '{dataset}/{split}' is unchanged: reused")
+        elif result.dropped_runs:
+            reporter.warn(
+                f"replaced split '{dataset}/{split}' and deleted the runs trained on it: "
+                + ", ".join(result.dropped_runs)
+            )
 
     config = {"dataset": dataset, "split": split, "options": options}
     return Stage("split", "split", config, ("ingest",), (f"split:{dataset}/{split}",), make)

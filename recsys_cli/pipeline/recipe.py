@@ -75,6 +75,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "items": Key("int", minimum=1),
         "interactions": Key("int", minimum=1),
         "seed": Key("int", 42, **SEED),
+        "replace": Key("bool", False),  # may replace the dataset though others' splits and runs go with it
     },
     "split": {
         "name": Key("str", REQUIRED),
@@ -88,6 +89,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "min_rating": Key("float"),
         "k_core": Key("int", minimum=1),
         "seed": Key("int", **SEED),
+        "replace": Key("bool", False),  # may replace the split though others' runs go with it
     },
     "candidates": {
         "run": Key("str", REQUIRED),

@@ -8,6 +8,7 @@ evaluated, with a paired bootstrap 95% interval (:func:`~recsys_cli.evaluation.s
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +17,7 @@ from recsys_cli.data.workspace import Workspace
 from recsys_cli.errors import CorruptArtifactError, InvalidParameterError, UnknownNameError
 from recsys_cli.evaluation.significance import METHOD, paired_intervals
 from recsys_cli.reporting import SILENT
-from recsys_cli.runs.artifacts import MANIFEST_FILE, METRICS_FILE, PER_USER_FILE
+from recsys_cli.runs.artifacts import MANIFEST_FILE, METRICS_FILE, METRICS_SHA256, PER_USER_FILE
 
 
 @dataclass
@@ -54,7 +55,9 @@ def show_recipe_run(workspace: Workspace, name: str) -> RecipeRunReport:
         folder = workspace.resolve(record.path)
         try:
             manifest = json.loads((folder / MANIFEST_FILE).read_text())
-            metrics = json.loads((folder / METRICS_FILE).read_text())
+            metrics_bytes = (folder / METRICS_FILE).read_bytes()
+            _check_metrics(record, folder / METRICS_FILE, metrics_bytes)
+            metrics = json.loads(metrics_bytes)
         except (OSError, ValueError, RecursionError) as error:
             raise CorruptArtifactError(
                 f"recipe run '{name}' is damaged ({folder}): {error}",
@@ -66,6 +69,18 @@ def show_recipe_run(workspace: Workspace, name: str) -> RecipeRunReport:
                 f"remove it with: recsys runs remove {name}, and run the recipe again",
             )
     return RecipeRunReport(name, record.path, manifest, metrics)
+
+
+def _check_metrics(record, path, data: bytes) -> None:
+    """metrics.json against the sha256 recorded in the run's catalog row when it was published (runs
+    published before digests were recorded carry none and are read unchecked)."""
+    recorded = record.manifest.get(METRICS_SHA256) if isinstance(record.manifest, dict) else None
+    if recorded is not None and hashlib.sha256(data).hexdigest() != recorded:
+        raise CorruptArtifactError(
+            f"the workspace file {path} is damaged or was edited (its sha256 is not the one recorded when "
+            f"recipe run '{record.name}' was published)",
+            f"rerun the recipe (with the same --set options): recsys run {record.recipe} --run {record.name}",
+        )
 
 
 def remove_recipe_run(workspace: Workspace, name: str, reporter=None) -> str:

@@ -14,6 +14,7 @@ per_user.parquet (every evaluated row's per-user values, so `recsys runs compare
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -26,6 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from recsys_cli.data.atomic import folder_digest
 from recsys_cli.data.records import PipelineRunRecord
 from recsys_cli.data.workspace import Workspace, exclusive_file_lock
 from recsys_cli.errors import WorkspaceLockedError
@@ -33,7 +35,14 @@ from recsys_cli.pipeline import cache
 from recsys_cli.pipeline.plan import Plan, Stage, build_plan
 from recsys_cli.pipeline.recipe import Recipe, RecipeError
 from recsys_cli.reporting import SILENT, Reporter
-from recsys_cli.runs.artifacts import MANIFEST_FILE, METRICS_FILE, PER_USER_FILE, STAGES_KIND, TEST_EVALUATION_KIND
+from recsys_cli.runs.artifacts import (
+    MANIFEST_FILE,
+    METRICS_FILE,
+    METRICS_SHA256,
+    PER_USER_FILE,
+    STAGES_KIND,
+    TEST_EVALUATION_KIND,
+)
 from recsys_cli.runs.training import package_versions
 from recsys_cli.settings import ENV_LOCK_TIMEOUT
 
@@ -141,7 +150,6 @@ def _execute(workspace: Workspace, plan: Plan, force: bool, reporter: Reporter) 
             outcomes.append(StageOutcome(stage.name, "cached", key, record=record))
             done[stage.name] = record
             continue
-        _warn_if_replacing(workspace, stage, reporter)
         reporter.info(f"{label} ...")
         _reset_peak_rss()
         began = time.perf_counter()
@@ -154,22 +162,6 @@ def _execute(workspace: Workspace, plan: Plan, force: bool, reporter: Reporter) 
         outcomes.append(StageOutcome(stage.name, "ran", key, seconds, peak, record))
         done[stage.name] = record
     return outcomes
-
-
-def _warn_if_replacing(workspace: Workspace, stage: Stage, reporter: Reporter) -> None:
-    """A dataset or split of the same name that no recipe stage made is replaced, with what was built on it."""
-    if stage.kind not in ("ingest", "split") or not workspace.exists():
-        return
-    claimed = cache.recorded_paths(workspace)
-    with workspace.reading(), workspace.catalog() as catalog:
-        for ref in stage.outputs:
-            path = cache.current_path(catalog, ref)
-            if path is not None and path not in claimed:
-                kind, _, name = ref.partition(":")
-                reporter.warn(
-                    f"replacing {kind} '{name}', which no recipe run made: its splits and runs go with it "
-                    "(use another workspace to keep them)"
-                )
 
 
 def _inputs(stage: Stage, done: dict[str, cache.StageRecord]) -> list[str]:
@@ -197,7 +189,7 @@ def _outputs(workspace: Workspace, stage: Stage) -> list[cache.Output]:
             path = cache.current_path(catalog, ref)
             if path is None:  # the library call returned without registering it: a bug, not bad input
                 raise RuntimeError(f"stage {stage.name} did not produce {ref}")
-            outputs.append(cache.Output(ref, path, cache.folder_digest(workspace.resolve(path))))
+            outputs.append(cache.Output(ref, path, folder_digest(workspace.resolve(path))))
     return outputs
 
 
@@ -310,10 +302,14 @@ def _manifest(plan: Plan, outcomes: list[StageOutcome], started: str, wall: floa
 def _publish(workspace: Workspace, plan: Plan, result: PipelineResult, per_user, reporter: Reporter) -> str:
     import pyarrow.parquet as pq
 
+    metrics = (json.dumps(result.metrics, indent=2, sort_keys=True) + "\n").encode("utf-8")
+    # metrics.json stays byte-identical for the same recipe: its digest goes into the manifest (and so
+    # into the catalog row), and `runs show` checks the file against it
+    result.manifest[METRICS_SHA256] = hashlib.sha256(metrics).hexdigest()
     with workspace.writing(reporter, command=f"run {plan.name}"):
         staged = workspace.new_staging_dir()
         pq.write_table(per_user, staged / PER_USER_FILE, compression="zstd")
-        (staged / METRICS_FILE).write_text(json.dumps(result.metrics, indent=2, sort_keys=True) + "\n")
+        (staged / METRICS_FILE).write_bytes(metrics)
         (staged / MANIFEST_FILE).write_text(json.dumps(result.manifest, indent=2, sort_keys=True) + "\n")
 
         def register(relative: str):
@@ -360,6 +356,4 @@ def _now() -> str:
 
 
 def _sha256(text: str) -> str:
-    import hashlib
-
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

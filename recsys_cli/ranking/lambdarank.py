@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from recsys_cli.errors import CorruptArtifactError, InvalidParameterError
+from recsys_cli.ranking.model_text import checked_model_text
 from recsys_cli.ranking.params import RankerParams
 from recsys_cli.reporting import SILENT, Reporter
 from recsys_cli.vocabulary import LABEL_SCHEMES
@@ -25,6 +26,7 @@ from recsys_cli.vocabulary import LABEL_SCHEMES
 MAX_GRADES = 31
 MAX_QUERY_ROWS = 10_000  # LightGBM refuses a query (one user's candidates) with more rows
 EVAL_AT = 10
+RETRAIN_HINT = "train the ranker again: recsys train ranker RUN"
 
 
 @dataclass(frozen=True)
@@ -181,20 +183,21 @@ def train_lambdarank(
     )
 
 
-def load_ranker(text: str, columns: list[str], what: str = "ranker.txt"):
-    """A booster from its model text, checked to expect exactly ``columns``."""
+def load_ranker(text: str | bytes, columns: list[str], what: str = "ranker.txt", hint: str = RETRAIN_HINT):
+    """A booster from its model text, checked to expect exactly ``columns``.
+
+    The text is untrusted: :func:`~recsys_cli.ranking.model_text.checked_model_text` checks its structure
+    (and that it is UTF-8) before LightGBM parses the checked header and trees.
+    """
     import lightgbm as lgb
 
+    checked = checked_model_text(text, columns, what, hint)
     try:
-        booster = lgb.Booster(model_str=text)
+        booster = lgb.Booster(model_str=checked.text)
     except lgb.basic.LightGBMError as error:
-        raise CorruptArtifactError(
-            f"{what} is not a LightGBM model: {str(error).splitlines()[0]}", "train the ranker again"
-        ) from None
+        raise CorruptArtifactError(f"{what} is not a LightGBM model: {str(error).splitlines()[0]}", hint) from None
     if booster.feature_name() != columns:
-        raise CorruptArtifactError(
-            f"{what} expects features {booster.feature_name()}, not {columns}", "train the ranker again"
-        )
+        raise CorruptArtifactError(f"{what} expects features {booster.feature_name()}, not {columns}", hint)
     return booster
 
 

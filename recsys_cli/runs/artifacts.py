@@ -10,6 +10,8 @@ from __future__ import annotations
 MANIFEST_FILE = "manifest.json"
 METRICS_FILE = "metrics.json"
 PER_USER_FILE = "per_user.parquet"
+# A recipe run's manifest (and its catalog row) records metrics.json's sha256 under this key.
+METRICS_SHA256 = "metrics_sha256"
 
 
 def evaluation_kind(part: str) -> str:
@@ -35,7 +37,7 @@ INDEX_FILE = "index.ann"
 # `recsys train ranker RUN`: the model text, the label window's pool, features and labels,
 # the feature importance and the refitted source models.
 RANKER_KIND = "ranker"
-RANKER_MODEL_FILE = "ranker.txt"
+RANKER_MODEL_FILE = "ranker.txt"  # its size and sha256 are in the artifact's record, under "ranker_file"
 LABELS_FILE = "labels-val.parquet"
 IMPORTANCE_FILE = "importance.parquet"
 REFIT_FOLDER = "refit"

@@ -9,9 +9,10 @@ kept beside the ranker, so the test window is ranked by generators that saw its 
 
 from __future__ import annotations
 
+import hashlib
 import shutil
-import tempfile
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from recsys_cli.ranking.features import (
     read_features,
     resolve_features,
 )
-from recsys_cli.ranking.lambdarank import grade_labels, group_sizes, train_lambdarank
+from recsys_cli.ranking.lambdarank import grade_labels, group_sizes, load_ranker, train_lambdarank
 from recsys_cli.ranking.params import RankerParams
 from recsys_cli.ranking.pool import (
     Pool,
@@ -181,21 +182,22 @@ def train_ranker(
     if labels not in LABEL_SCHEMES:
         raise InvalidParameterError(f"unknown label scheme '{labels}'", f"use one of {', '.join(LABEL_SCHEMES)}")
     started = time.perf_counter()
-    scratch = Path(tempfile.mkdtemp(prefix="recsys-ranker-"))
-    try:
+    with ExitStack() as scratch_lifetime:
         with workspace.reading():
             contexts = open_sources(workspace, run, with_runs)
             primary = contexts[0]
             check_split(primary)
             sources = [label_candidates(context) for context in contexts]
             names, columns = resolve(contexts, features)
+            # inside the workspace, where the next writer's sweep finds it if this process is killed
+            scratch = scratch_lifetime.enter_context(workspace.scratch("ranker"))
             pool, models = _scored_pool(contexts, sources)
             window = _label_window(primary, pool, run)
             grades = grade_labels(window.ratings, labels)
             matrix, report = _pool_features(contexts, pool, names, columns, scratch, reporter)
             fit = _fit_lambdarank(matrix, pool, window.hits, grades, columns, params, reporter)
             refitted = _refit_sources(contexts, models, scratch, reporter) if refit_generators else []
-        importance = _write_ranker(scratch, pool, grades, fit.trained)
+        importance, model_file = _write_ranker(scratch, pool, grades, fit.trained)
         meta = _ranker_meta(
             contexts,
             sources,
@@ -211,9 +213,47 @@ def train_ranker(
             report=report,
             started=started,
         )
+        meta["ranker_file"] = model_file
         return _publish(workspace, primary, contexts, scratch, meta, importance, reporter)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def retrain_hint(run: str, meta: dict[str, Any]) -> str:
+    """The command that trains ``run``'s ranker again over the same sources."""
+    sources = meta.get("sources") if isinstance(meta.get("sources"), list) else []
+    others = [s.get("run") for s in sources[1:] if isinstance(s, dict) and isinstance(s.get("run"), str)]
+    return f"train the ranker again: recsys train ranker {run}" + (f" --with {','.join(others)}" if others else "")
+
+
+def load_ranker_file(folder: Path, meta: dict[str, Any], run: str):
+    """The booster of ``run``'s ranker (artifact folder ``folder``, record ``meta``).
+
+    ``ranker.txt`` is checked against the size and sha256 recorded when it was written, then its structure
+    is checked (:func:`~recsys_cli.ranking.lambdarank.load_ranker`) before LightGBM parses it. A ranker
+    trained before sizes and checksums were recorded (no ``ranker_file`` in its record) gets the
+    structural check only. Anything wrong is a CorruptArtifactError with the command that retrains it.
+    """
+    path = folder / RANKER_MODEL_FILE
+    what = f"run '{run}'s {RANKER_MODEL_FILE}"
+    hint = retrain_hint(run, meta)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise CorruptArtifactError(f"{what} is missing ({path})", hint) from None
+    recorded = meta.get("ranker_file")
+    if recorded is not None:
+        if not (
+            isinstance(recorded, dict)
+            and isinstance(recorded.get("bytes"), int)
+            and isinstance(recorded.get("sha256"), str)
+        ):
+            raise CorruptArtifactError(f"the record of {what} is malformed", hint)
+        if len(data) != recorded["bytes"]:
+            raise CorruptArtifactError(
+                f"{what} has {len(data)} bytes, expected {recorded['bytes']} (truncated or replaced)", hint
+            )
+        if hashlib.sha256(data).hexdigest() != recorded["sha256"]:
+            raise CorruptArtifactError(f"{what} does not match its recorded sha256 (damaged or edited)", hint)
+    return load_ranker(data, meta["columns"], what, hint)
 
 
 # -- the steps of train_ranker -------------------------------------------------------------------
@@ -304,13 +344,15 @@ def _refit_sources(contexts, models, scratch: Path, reporter: Reporter) -> list[
     return refitted
 
 
-def _write_ranker(scratch: Path, pool: Pool, grades, trained) -> list[tuple[str, float]]:
-    """The labels, the model and the feature importance into ``scratch``; returns the importance, largest first."""
+def _write_ranker(scratch: Path, pool: Pool, grades, trained) -> tuple[list[tuple[str, float]], dict[str, Any]]:
+    """The labels, the model and the feature importance into ``scratch``; returns the importance, largest
+    first, and the model file's size and sha256 (checked before it is loaded again)."""
     _write_labels(scratch / LABELS_FILE, pool, grades.grades)
-    (scratch / RANKER_MODEL_FILE).write_text(trained.model_text)
+    model = trained.model_text.encode("utf-8")
+    (scratch / RANKER_MODEL_FILE).write_bytes(model)
     importance = sorted(trained.importance.items(), key=lambda kv: (-kv[1], kv[0]))
     _write_importance(scratch / IMPORTANCE_FILE, importance)
-    return importance
+    return importance, {"bytes": len(model), "sha256": hashlib.sha256(model).hexdigest()}
 
 
 def _ranker_meta(

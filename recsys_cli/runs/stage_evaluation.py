@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,7 @@ from recsys_cli.evaluation.metrics import evaluate_lists, history_shares
 from recsys_cli.evaluation.significance import paired_intervals, paired_keys
 from recsys_cli.models.persistence import load_model
 from recsys_cli.ranking.features import read_features
-from recsys_cli.ranking.lambdarank import load_ranker, predict
+from recsys_cli.ranking.lambdarank import predict
 from recsys_cli.ranking.pool import SourceLists, combined_history, pool_recall, score_pool, union_pool, write_pool
 from recsys_cli.ranking.windows import TEST_WINDOW
 from recsys_cli.reporting import SILENT, Reporter
@@ -38,13 +38,12 @@ from recsys_cli.runs.artifacts import (
     METRICS_FILE,
     PER_USER_FILE,
     RANKER_KIND,
-    RANKER_MODEL_FILE,
     REFIT_FOLDER,
     STAGE_POOL_FILE,
     STAGES_KIND,
     features_file,
 )
-from recsys_cli.runs.ranker import build_features
+from recsys_cli.runs.ranker import build_features, load_ranker_file
 from recsys_cli.runs.retrieval import exact_top_k, model_scorer, popularity_places, seen_pattern
 from recsys_cli.runs.store import open_run, publish_artifact, read_part, reopen_for_writing
 from recsys_cli.topk import check_ks, default_batch_size, top_k_of_one_order
@@ -115,8 +114,7 @@ def evaluate_stages(
     """
     if relevant_min_rating is not None and not np.isfinite(relevant_min_rating):
         raise InvalidParameterError("--relevant-min-rating must be a number")
-    scratch = Path(tempfile.mkdtemp(prefix="recsys-stages-"))
-    try:
+    with ExitStack() as scratch_lifetime:
         with workspace.reading():
             primary = open_run(workspace, run)
             record = primary.artifact(RANKER_KIND)
@@ -134,6 +132,9 @@ def evaluate_stages(
                     f"pass --k values <= {primary_n}, or make more candidates and train the ranker again",
                 )
             contexts = _source_contexts(workspace, primary, meta)
+            booster = load_ranker_file(folder, meta, run)  # checked before minutes of features, not after
+            # inside the workspace, where the next writer's sweep finds it if this process is killed
+            scratch = scratch_lifetime.enter_context(workspace.scratch("stages"))
             truth = primary.part("test", values="ones", min_rating=relevant_min_rating).user_items
             if truth.nnz == 0:
                 raise InvalidParameterError(
@@ -146,7 +147,6 @@ def evaluate_stages(
             feature_users, feature_items, matrix = read_features(features_path, meta["columns"])
             if not (np.array_equal(feature_users, pool.users) and np.array_equal(feature_items, pool.items)):
                 raise CorruptArtifactError("the test features do not line up with the candidate pool")
-            booster = load_ranker((folder / RANKER_MODEL_FILE).read_text(), meta["columns"], f"run '{run}'s ranker.txt")
             scores = predict(booster, matrix, meta["params"]["threads"])
             k = ks[-1]
             lists = {
@@ -172,8 +172,6 @@ def evaluate_stages(
             write_pool(pool, scratch / STAGE_POOL_FILE, {"ranker_score": scores})
             evaluation.per_user_path = _save(workspace, primary, evaluation, results, user_ids, scratch, reporter)
         return evaluation
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _source_contexts(workspace, primary, meta) -> list:

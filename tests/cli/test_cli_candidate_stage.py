@@ -466,7 +466,7 @@ def test_train_in_an_empty_workspace_creates_nothing(cli, workspace_dir):
         cli,
         workspace_dir,
         ["train", "candidates", "syn", "--split", "s", "--model", "als", "--run", "a"],
-        ["unknown dataset 'syn'", "no dataset exists yet"],
+        ["no recsys workspace at", "the folder does not exist"],
     )
     assert not workspace_dir.exists()
 

@@ -26,8 +26,8 @@ def csv_file(tmp_path) -> Path:
     return path
 
 
-def test_list_json_without_a_workspace(cli, workspace_dir):
-    doc = run_json(cli, "datasets", "list")
+def test_list_json_without_a_workspace(cli_default_workspace, tmp_path):
+    doc = run_json(cli_default_workspace, "datasets", "list")
     assert [e["name"] for e in doc["datasets"]] == CARDS
     first = doc["datasets"][0]
     assert first == {
@@ -41,7 +41,7 @@ def test_list_json_without_a_workspace(cli, workspace_dir):
     }
     checksums = {e["name"]: e["checksum"] for e in doc["datasets"]}
     assert (checksums["ml-10m"], checksums["ml-32m"]) == ("md5", None)
-    assert not workspace_dir.exists()  # reading creates nothing
+    assert not (tmp_path / "recsys-workspace").exists()  # reading creates nothing
 
 
 def test_list_shows_ingested_datasets_with_and_without_a_card(cli, tiny, csv_file, workspace_dir):
@@ -60,7 +60,8 @@ def test_list_shows_ingested_datasets_with_and_without_a_card(cli, tiny, csv_fil
     assert "no card (source:" in table.stdout and "plays" in table.stdout
 
 
-def test_show_a_card_that_is_not_ingested(cli):
+def test_show_a_card_that_is_not_ingested(cli_default_workspace):
+    cli = cli_default_workspace  # before any workspace exists
     doc = run_json(cli, "datasets", "show", "ml-1m")
     assert doc["dataset"] is None and doc["splits"] == []
     card = doc["card"]
@@ -158,7 +159,8 @@ def test_show_a_dataset_without_a_card(cli, csv_file):
     assert "card ml" not in table.stdout
 
 
-def test_show_markdown_and_csv(cli):
+def test_show_markdown_and_csv(cli_default_workspace):
+    cli = cli_default_workspace  # before any workspace exists
     markdown = cli("datasets", "show", "ml-latest-small", "--format", "markdown")
     assert markdown.exit_code == 0 and "### card ml-latest-small" in markdown.stdout
     csv = cli("datasets", "list", "--format", "csv")
@@ -169,8 +171,13 @@ def test_show_csv_of_an_ingested_dataset_prints_its_statistics_as_raw_numbers(cl
     run_json(cli, "ingest", "synthetic", "--name", "syn", "--users", "50", "--items", "40", "--interactions", "1234")
     ingest_partial(workspace_dir, "ml-100k", tiny)
     for name, interactions in (("syn", "1234"), ("ml-100k", "6")):  # without and with a card
-        result = cli("datasets", "show", name, "--format", "csv")
+        result = cli("datasets", "show", name, "--format", "csv", "--table", "dataset")
         assert result.exit_code == 0, result.stderr
+        everything = cli("datasets", "show", name, "--format", "csv").stdout
+        if name == "ml-100k":  # the card's tables, then this one in its section
+            assert "# table: dataset\n" + result.stdout in everything
+        else:  # no card: the one table, plain
+            assert everything == result.stdout
         rows = dict(line.split(",", 1) for line in result.stdout.splitlines())
         assert rows["statistic"] == "value"  # the statistics, not the card
         assert rows["interactions"] == interactions  # not "1,234"
@@ -182,15 +189,20 @@ def test_show_csv_of_an_ingested_dataset_prints_its_statistics_as_raw_numbers(cl
     assert "1,234" in table.stdout  # a person still reads formatted numbers
 
 
-def test_show_csv_of_a_card_not_ingested_prints_the_card(cli):
+def test_show_csv_of_a_card_not_ingested_prints_the_card(cli_default_workspace):
+    cli = cli_default_workspace  # before any workspace exists
     result = cli("datasets", "show", "ml-1m", "--format", "csv")
     assert result.exit_code == 0, result.stderr
-    assert result.stdout.splitlines()[0] == "field,value"
-    assert "sha256,a6898adb50b9ca05aa231689da44c217cb524e7ebd39d264c56e2832f2c54e20" in result.stdout
+    names = [line.removeprefix("# table: ") for line in result.stdout.splitlines() if line.startswith("# table: ")]
+    assert names == ["card", "files", "columns", "codes", "workspace"]  # every table of the card
+    card = cli("datasets", "show", "ml-1m", "--format", "csv", "--table", "card").stdout
+    assert card.splitlines()[0] == "field,value" and "# table" not in card
+    assert "sha256,a6898adb50b9ca05aa231689da44c217cb524e7ebd39d264c56e2832f2c54e20" in card
 
 
 @pytest.mark.parametrize("name, suggestion", [("ml100k", "ml-100k"), ("ml-latest", "ml-latest-small")])
-def test_show_unknown_suggests_the_closest(cli, name, suggestion):
+def test_show_unknown_suggests_the_closest(cli_default_workspace, name, suggestion):
+    cli = cli_default_workspace  # before any workspace exists
     result = cli("datasets", "show", name)
     assert result.exit_code == 1
     assert "Traceback" not in result.stderr
@@ -198,7 +210,8 @@ def test_show_unknown_suggests_the_closest(cli, name, suggestion):
     assert result.stdout == ""
 
 
-def test_json_is_stable_plain_data(cli):
+def test_json_is_stable_plain_data(cli_default_workspace):
+    cli = cli_default_workspace  # before any workspace exists
     doc = run_json(cli, "datasets", "show", "ml-100k")
     assert sorted(doc) == ["card", "dataset", "name", "splits"]
     assert sorted(doc["card"]) == sorted(

@@ -184,7 +184,10 @@ def test_existing_name_needs_force(cli, workspace_dir, tiny, existing):
     result = cli("ingest", "ml-100k", "--source", tiny, "--name", "first")
     assert_clean_failure(result, "dataset 'first' already exists")
     assert snapshot(workspace_dir) == existing
-    assert ingest_partial(workspace_dir, "ml-100k", tiny, dataset_name="first", force=True).replaced is True
+    # with --force the same release is reused: nothing replaced, nothing written
+    again = ingest_partial(workspace_dir, "ml-100k", tiny, dataset_name="first", force=True)
+    assert again.reused is True and again.replaced is False
+    assert snapshot(workspace_dir) == existing
 
 
 # -- the published interaction count, and another release's archive or folder -------------------------------

@@ -158,5 +158,7 @@ def test_unknown_strategy_is_a_usage_error(cli, toy, workspace_dir):
 
 
 def test_split_in_an_empty_workspace_creates_nothing(cli, workspace_dir):
-    assert_refused(cli, workspace_dir, ["split", "toy", "--name", "s", "--strategy", "random"], "unknown dataset 'toy'")
+    assert_refused(
+        cli, workspace_dir, ["split", "toy", "--name", "s", "--strategy", "random"], "no recsys workspace at"
+    )
     assert not workspace_dir.exists()

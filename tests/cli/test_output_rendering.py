@@ -76,3 +76,28 @@ def test_table_shows_data_as_text_not_markup():
     render(Result([], [table]), OutputFormat.table, console)
     text = console.export_text()
     assert "[bold]not bold[/bold]" in text and "[/]" in text and "[red]" in text
+
+
+def test_csv_prints_every_table_in_a_named_section():
+    from recsys_cli.cli.output import to_csv_sections
+
+    one = Table(["a"], [[1]], title="Runs on test (2 runs)")
+    two = Table(["b", "c"], [["x", None]], title="ignored for the name", name="pairs")
+    three = Table(["d"], [[2]], name="pairs")  # a repeated name is kept apart
+    result = Result({}, [one, two, three])
+    assert result.table_names() == ["runs-on-test-2-runs", "pairs", "pairs-2"]
+    assert to_csv_sections(result) == (
+        "# table: runs-on-test-2-runs\na\n1\n\n# table: pairs\nb,c\nx,\n\n# table: pairs-2\nd\n2\n"
+    )
+    assert to_csv_sections(Result({}, [one])) == "a\n1\n"  # one table: plain CSV, as before
+    assert result.only("pairs-2").tables == [three] and result.only("nope") is None
+    assert Table(["a"], []).slug == "table"
+
+
+def test_markdown_heads_every_table(capsys):
+    tables = [Table(["a"], [[1]], title="first"), Table(["b"], [[2]], name="second")]
+    render(Result({}, tables, preamble=["protocol:"]), OutputFormat.markdown, None)
+    out = capsys.readouterr().out
+    assert out.startswith("protocol:\n\n### first\n") and "\n### second\n\n| b |" in out
+    render(Result({}, [Table(["a"], [[1]])]), OutputFormat.markdown, None)
+    assert capsys.readouterr().out == "| a |\n|---|\n| 1 |\n"  # a lone untitled table needs no heading

@@ -133,6 +133,19 @@ def test_comparison_masks_volatile_fields_and_rounds_to_3_decimals():
     assert compare(["warning: slow", "ok"], ["ok"], volatile=r"^warning") is None
 
 
+def test_numbers_are_compared_only_under_the_recorded_library_versions(synthetic_results):
+    tutorial = _tutorial()
+    assert make_tutorial.VERSIONS_LINE.search(tutorial), "docs/tutorial.md records no library versions"
+    other = make_tutorial.VERSIONS_LINE.sub("<!-- library versions: implicit 0.0.1 -->", tutorial)
+    assert not make_tutorial.numbers_comparable(other)
+    nudged = _nudge_first_metric(tutorial, "$ recsys demo")
+    assert make_tutorial.compare_tutorial(nudged, synthetic_results, numbers=True)
+    assert not make_tutorial.compare_tutorial(nudged, synthetic_results, numbers=False)
+    # words and table shapes still count when numbers do not
+    dropped_row = re.sub(r"\n│ knn │ item-knn │[^\n]*", "", tutorial, count=1)
+    assert make_tutorial.compare_tutorial(dropped_row, synthetic_results, numbers=False)
+
+
 @pytest.mark.realdata
 def test_the_movielens_transcripts_still_hold(shared_datasets):
     jobs = max(1, min(4, os.cpu_count() or 1))  # the sessions are independent: run them side by side

@@ -488,7 +488,8 @@ def test_cache_commands_on_a_missing_workspace_create_nothing(cli, workspace_dir
     before = sorted(p.name for p in tmp_path.iterdir())
     assert run_json(cli, "cache", "prune") == {"removed": []}
     assert run_json(cli, "cache", "prune", "--all") == {"removed": []}
-    assert run_json(cli, "cache", "list") == []
+    listed = cli("cache", "list")  # reading a workspace that does not exist is an error
+    assert listed.exit_code == 1 and "no recsys workspace at" in listed.stderr
     assert not workspace_dir.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 
@@ -571,6 +572,29 @@ def test_a_damaged_recipe_run_says_so_and_can_still_be_removed(cli, warm_copy, w
     assert run_json(cli, "runs", "remove", "demo")["removed"] == "demo"
     assert not folder.exists()
     assert cli("runs", "show", "demo").exit_code == 1
+
+
+def test_an_edited_metrics_file_is_refused_by_its_recorded_sha256(cli, warm_copy, warm):
+    """metrics.json stays byte-identical for the same recipe, so its digest is in the manifest and the
+    catalog row; `runs show` and `runs compare` refuse a file that no longer matches it."""
+    import hashlib
+
+    folder = warm_copy / warm["doc"]["path"]
+    metrics = folder / "metrics.json"
+    recorded = hashlib.sha256(metrics.read_bytes()).hexdigest()
+    assert json.loads((folder / "manifest.json").read_text())["metrics_sha256"] == recorded
+    assert run_json(cli, "runs", "show", "demo")["metrics"] == warm["metrics"]
+    document = json.loads(metrics.read_text())
+    document["stages"]["stages"]["ranker"]["ndcg@10"] = 0.99  # a better-looking result, still valid JSON
+    metrics.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
+    for args in (("runs", "show", "demo"), ("runs", "compare", "demo", "demo")):
+        result = assert_refused(cli, warm_copy, args, (f"the workspace file {metrics} is damaged or was edited",))
+        assert f"--set options): recsys run {warm['recipe']} --run demo)" in result.stderr
+    # as the hint says: every stage is cached, and the recipe run is published again
+    again = run_json(cli, "run", warm["recipe"], *SETS, "--run", "demo")
+    assert set(stage_statuses(again).values()) == {"cached"}
+    assert (warm_copy / again["path"] / "metrics.json").read_bytes() == warm["metrics_bytes"]
+    assert run_json(cli, "runs", "show", "demo")["metrics"] == warm["metrics"]
 
 
 def test_compare_names_an_unknown_run(cli, warm_copy):

@@ -226,7 +226,8 @@ def test_a_replaced_generation_outlives_an_active_reader(cli, tmp_path, workspac
     first = run_ingest(cli, src, "a")
     ws = Workspace(workspace_dir)
     with ws.reading():
-        second = run_ingest(cli, src, "a", "--force")
+        # other data (identical data would be reused, replacing nothing)
+        second = run_ingest(cli, big_csv(tmp_path / "r2.csv", 11), "a", "--force")
         assert (workspace_dir / first).exists(), "deleted under a reader"
     assert (workspace_dir / second).exists()
     run_ingest(cli, src, "other")  # the next writer sweeps it once no reader is left
@@ -249,7 +250,8 @@ def test_sql_holds_the_readers_lock_while_it_runs(cli, tmp_path, workspace_dir, 
     real_run = query._run
 
     def run_while_replacing(*args, **kwargs):
-        seen["path"] = run_ingest(cli, src, "a", "--force")  # a writer, mid-query
+        # a writer, mid-query (other data of the same size: identical data would be reused, replacing nothing)
+        seen["path"] = run_ingest(cli, big_csv(tmp_path / "r2.csv", 10, seed=1), "a", "--force")
         return real_run(*args, **kwargs)
 
     monkeypatch.setattr(query, "_run", run_while_replacing)

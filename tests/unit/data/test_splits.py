@@ -30,6 +30,7 @@ from recsys_cli.errors import (
     AlreadyExistsError,
     InvalidParameterError,
     UnknownNameError,
+    WorkspaceError,
 )
 
 PARTS = ("train", "val", "test")
@@ -354,9 +355,9 @@ def test_same_seed_gives_identical_bytes_across_shuffled_inputs(ws):
     assert (other / "test.parquet").read_bytes() != (paths[0] / "test.parquet").read_bytes()
 
 
-def test_unknown_dataset_in_a_missing_workspace_creates_nothing(tmp_path):
+def test_a_split_in_a_missing_workspace_is_refused_and_creates_nothing(tmp_path):
     ws = Workspace(tmp_path / "nothing")
-    with pytest.raises(UnknownNameError, match="unknown dataset 'toy'"):
+    with pytest.raises(WorkspaceError, match="no recsys workspace at .*nothing: the folder does not exist"):
         make_split(ws, "toy", "s", SplitConfig("random"))
     assert not ws.root.exists()
 

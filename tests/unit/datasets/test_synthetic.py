@@ -210,10 +210,11 @@ def test_cli_ingest_is_exact_and_reproducible(cli, workspace_dir):
     users = pq.read_table(workspace_dir / doc["path"] / "users.parquet")
     assert {"age_group", "segment"} <= set(users.column_names) and users.num_rows == 300
 
+    # the same seed gives byte-identical canonical files, so --force finds nothing to replace: reused
     again = _ingest(cli, "--force")
     assert again.exit_code == 0, again.stderr
     doc2 = json.loads(again.stdout)
-    assert doc2["replaced"] is True
+    assert doc2["reused"] is True and doc2["replaced"] is False and doc2["path"] == doc["path"]
     assert pq.read_table(workspace_dir / doc2["path"] / "interactions.parquet").equals(first)
 
 
