@@ -133,6 +133,10 @@ class Recipe:
 def load_recipe(path: Path | str, overrides: list[str] | tuple[str, ...] = ()) -> Recipe:
     """Read, override (``--set``) and check a recipe; raises RecipeError naming file and key."""
     path = Path(path)
+    if path.is_dir():
+        inside = sorted(p.name for p in path.glob("*.toml"))
+        hint = f"pass one of its recipes, e.g. {path / inside[0]}" if inside else "pass a recipe file (.toml)"
+        raise RecipeError(f"recipe {path} is a folder, not a recipe file", hint)
     if not path.is_file():
         raise RecipeError(f"recipe {path} does not exist", "check the path, e.g. recipes/demo.toml")
     try:
@@ -141,6 +145,8 @@ def load_recipe(path: Path | str, overrides: list[str] | tuple[str, ...] = ()) -
         raise RecipeError(f"recipe {path} is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as error:
         raise RecipeError(f"{path}: not valid TOML: {error}", "fix the line it names") from None
+    except RecursionError:  # tomllib recurses once per level of nested arrays or inline tables
+        raise RecipeError(f"recipe {path} is nested too deeply to read", "a recipe is a few flat tables") from None
     origins = {}  # key path -> the --set that wrote it, so a bad value names its --set
     for override in overrides:
         origins[_apply_override(raw, override, path)] = f"--set {override}"

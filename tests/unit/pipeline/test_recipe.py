@@ -221,3 +221,28 @@ def test_set_reaches_one_model_parameter(tmp_path):
     config = load_recipe(recipe, ["candidates.0.params.factors=16", "candidates.0.params.alpha=2.0"]).config
     assert config["candidates"][0]["params"] == {"factors": 16, "alpha": 2.0}
     assert "unknown key 'candidates.factors'" in error_of(recipe, ["candidates.0.factors=8"])
+
+
+def test_a_folder_is_named_as_a_folder(tmp_path):
+    folder = tmp_path / "recipes"
+    folder.mkdir()
+    with pytest.raises(RecipeError, match="is a folder, not a recipe file") as caught:
+        load_recipe(folder)
+    assert caught.value.hint == "pass a recipe file (.toml)"
+    (folder / "mine.toml").write_text("[dataset]\n")
+    with pytest.raises(RecipeError, match="is a folder") as caught:
+        load_recipe(folder)
+    assert caught.value.hint == f"pass one of its recipes, e.g. {folder / 'mine.toml'}"
+
+
+def test_a_recipe_nested_a_thousand_levels_deep_is_a_clean_error(tmp_path, cli, workspace_dir):
+    deep = tmp_path / "deep.toml"
+    deep.write_text("a = " + "[" * 1000 + "]" * 1000 + "\n")
+    with pytest.raises(RecipeError, match="nested too deeply"):
+        load_recipe(deep)
+    result = cli("run", deep)  # exit 1 with one line, not an internal error (exit 3)
+    assert result.exit_code == 1, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"error: recipe {deep} is nested too deeply to read (hint: a recipe is a few flat tables)"
+    ]
+    assert not workspace_dir.exists()
