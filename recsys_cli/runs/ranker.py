@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from recsys_cli.data.canonical import ITEMS_FILE, USERS_FILE
 from recsys_cli.data.split_strategies import TIME_ORDERED_STRATEGIES
 from recsys_cli.data.workspace import Workspace
 from recsys_cli.errors import CorruptArtifactError, InvalidParameterError
@@ -137,7 +138,7 @@ def build_features(contexts, window, pool: Pool, folder: Path, names: list[str],
         report = compute_features(
             pool_path,
             history,
-            primary.dataset_folder / "items.parquet",
+            primary.dataset_folder / ITEMS_FILE,
             users_file(primary),
             features_path,
             names=names,
@@ -148,7 +149,7 @@ def build_features(contexts, window, pool: Pool, folder: Path, names: list[str],
 
 
 def users_file(context) -> Path | None:
-    path = context.dataset_folder / "users.parquet"
+    path = context.dataset_folder / USERS_FILE
     return path if path.exists() else None
 
 
@@ -157,7 +158,7 @@ def resolve(contexts, features) -> tuple[list[str], list[str]]:
     primary = contexts[0]
     caps = capabilities(
         LABEL_WINDOW.history_paths(primary.split_folder),
-        primary.dataset_folder / "items.parquet",
+        primary.dataset_folder / ITEMS_FILE,
         users_file(primary),
         len(contexts),
     )

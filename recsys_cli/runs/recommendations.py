@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from recsys_cli.data.canonical import ITEMS_FILE
 from recsys_cli.data.workspace import Workspace
 from recsys_cli.errors import InvalidParameterError
 from recsys_cli.models.registry import MODELS, model_class
@@ -37,7 +38,7 @@ def _item_details(folder: Path, items: list[int]) -> dict[int, dict[str, Any]]:
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    table = pq.read_table(folder / "items.parquet")
+    table = pq.read_table(folder / ITEMS_FILE)
     wanted = table.filter(pc.is_in(table.column("item_idx"), value_set=pa.array(items, type=pa.int32())))
     columns = [c for c in ("title", "year", "genres") if c in wanted.column_names]
     out = {}
