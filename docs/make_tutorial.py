@@ -274,7 +274,18 @@ reruns only what depends on it; `--dry-run` shows which:""",
 Every recipe run keeps `manifest.json` (resolved recipe, stage keys, seeds, versions, platform,
 input checksums, timings, peak memory), `metrics.json` and its per-user values:
 `recsys runs show ml-100k` prints them, and `recsys runs compare A B` gives every metric of both
-runs side by side with a paired bootstrap 95% interval of the difference.""",
+runs side by side with a paired bootstrap 95% interval of the difference. `recsys runs list` shows
+the recipe run beside the runs it trained, headlined by its ranker's ndcg@10.
+
+A CI job gates on quality ([ci.md](ci.md)): `recsys run ... --require` or, for a finished run,
+`recsys runs check`, prints each requirement with its value and exits 4 when one fails:""",
+        [
+            Step(
+                'recsys runs check ml-100k --require "ranker.ndcg@10>=0.2" '
+                '--require "lift.ranker_vs_candidates.ndcg@10.low>0"'
+            ),
+            Step('recsys runs check ml-100k --require "ranker.ndcg@10>=0.3"; echo "exit $?"'),
+        ],
     ],
 )
 

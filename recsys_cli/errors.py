@@ -14,6 +14,7 @@ EXIT_OK = 0
 EXIT_USER_ERROR = 1
 EXIT_USAGE = 2
 EXIT_INTERNAL = 3
+EXIT_REQUIREMENTS = 4  # a quality gate (--require, a recipe's [checks]) failed; the run itself was written
 
 
 class RecsysError(Exception):
@@ -106,6 +107,13 @@ class InvalidParameterError(RecsysError):
     """A value that parses but makes no sense (a fraction above 1, an empty split)."""
 
 
+class RequirementsNotMetError(RecsysError):
+    """A finished run that misses one of its requirements (``--require``, a recipe's ``[checks]``)."""
+
+    exit_code = EXIT_REQUIREMENTS
+    default_hint = "the run was written: recsys runs show RUN"
+
+
 class SqlError(RecsysError):
     default_hint = "only read-only SELECT queries are allowed; see `recsys sql --help` for the views"
 
@@ -151,3 +159,36 @@ class WouldDeleteError(AlreadyExistsError):
             f" and {len(names) - self.SHOWN} more" if len(names) > self.SHOWN else ""
         )
         super().__init__(f"{target} has {counts} {whose} ({shown}): replacing it would delete them", hint)
+
+
+class DamagedFileError(CorruptArtifactError):
+    """A workspace file that cannot be read as what its command wrote (cut short, overwritten, deleted);
+    ``path`` is relative to the workspace, and the hint names the command that makes it again."""
+
+    def __init__(self, path: str, hint: str | None = None, *, missing: bool = False):
+        self.path = path
+        self.missing = missing
+        state = "missing" if missing else "damaged"
+        super().__init__(f"the workspace file {path} is {state}: rerun the command that made it", hint)
+
+
+class DiskFullError(WorkspaceError):
+    """No space left (or the quota used up) on the disk holding the workspace; ``root`` is the workspace."""
+
+    default_hint = "free some space on that disk, or use a workspace on another disk with -w or RECSYS_WORKSPACE"
+
+    def __init__(self, root, hint: str | None = None):
+        self.root = str(root)
+        super().__init__(f"the disk holding the workspace {root} is full", hint)
+
+
+class RemovedMeanwhileError(UnknownNameError):
+    """A dataset, split or run that existed when a command started and that another command removed
+    before this one could use it (while it waited for the workspace lock, or ran outside it)."""
+
+    def __init__(self, kind: str, name: str, *, during: str = "waited for the workspace lock", hint: str | None = None):
+        super().__init__(
+            kind, name, (), hint=hint or "nothing was written; see what exists now with `recsys datasets list`"
+        )
+        self.message = f"{kind} '{name}' was removed by another command while this one {during}"
+        self.args = (self.message,)

@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from recsys_cli.cli.application import Application
+from recsys_cli.cli.application import Application, QuietOption, VerboseOption
 from recsys_cli.settings import DEFAULT_WORKSPACE, ENV_WORKSPACE
 from recsys_cli.version import __version__
 
@@ -21,7 +21,7 @@ app = typer.Typer(
     name="recsys",
     help="A workbench for two-stage recommender systems: ingest, split, train, index, rank, evaluate.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -47,8 +47,8 @@ def main_callback(
             show_default=True,
         ),
     ] = DEFAULT_WORKSPACE,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only data and errors.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Print more detail on stderr.")] = False,
+    quiet: QuietOption = False,
+    verbose: VerboseOption = False,
     version: Annotated[
         Optional[bool],
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),

@@ -22,7 +22,7 @@ import typer
 
 from recsys_cli.cli.output import OutputFormat, Result, render, resolve_format
 from recsys_cli.data.sqltext import first_line
-from recsys_cli.errors import EXIT_INTERNAL, RecsysError, WorkspaceError
+from recsys_cli.errors import EXIT_INTERNAL, RecsysError, UnknownNameError, WorkspaceError
 from recsys_cli.reporting import Reporter, Task
 from recsys_cli.settings import debug_enabled
 
@@ -58,8 +58,9 @@ class Application:
             self.err.print(f"[green]ok[/green] {_escape(message)}")
 
     def warn(self, message: str) -> None:
-        if self.verbosity >= 0:
-            self.err.print(f"[yellow]warning:[/yellow] {_escape(message)}")
+        # -q silences progress and chatter, never a warning: a quiet script must still learn that
+        # something was replaced, cut short or guessed
+        self.err.print(f"[yellow]warning:[/yellow] {_escape(message)}")
 
     def debug(self, message: str) -> None:
         if self.verbosity > 0:
@@ -149,10 +150,25 @@ def get_app(ctx: typer.Context) -> Application:
 
 
 def workspace_named(ctx: typer.Context) -> bool:
-    """Whether the workspace was named (--workspace or RECSYS_WORKSPACE) rather than the default."""
-    source = ctx.find_root().get_parameter_source("workspace")
+    """Whether the workspace was named (--workspace before or after the command, or RECSYS_WORKSPACE)
+    rather than the default."""
     # by name: Typer carries its own copy of click, whose ParameterSource is another enum
-    return getattr(source, "name", None) in ("COMMANDLINE", "ENVIRONMENT")
+    named = ("COMMANDLINE", "ENVIRONMENT")
+    after_command = ctx.get_parameter_source(_GLOBAL_WORKSPACE)
+    return getattr(after_command, "name", None) in named or (
+        getattr(ctx.find_root().get_parameter_source("workspace"), "name", None) in named
+    )
+
+
+def _apply_global_options(app: Application, workspace: Path | None, quiet: bool, verbose: bool) -> None:
+    """The global options given after the command: the workspace overrides the one before it (and
+    RECSYS_WORKSPACE); -q wins over -v wherever each was given, as it does before the command."""
+    if workspace is not None:
+        app.workspace_root = workspace
+    if quiet:
+        app.verbosity = -1
+    elif verbose and app.verbosity >= 0:
+        app.verbosity = 1
 
 
 def handles_errors(func: F) -> F:
@@ -160,16 +176,23 @@ def handles_errors(func: F) -> F:
 
     Every command wears it, so it also gives each command that prints data (one with a
     ``FormatOption`` parameter) the ``--table`` option (``TableOption``), declared once here: the
-    wrapper takes it and ``Application.emit`` prints only that table.
+    wrapper takes it and ``Application.emit`` prints only that table. Likewise every command gets
+    the global options ``--workspace``, ``--quiet`` and ``--verbose`` after its name, applied onto
+    the Application before the command runs.
     """
     signature = inspect.signature(func, eval_str=True)
+    if "ctx" not in signature.parameters:  # the global options after the command are applied through it
+        raise TypeError(f"command {func.__name__} must take ctx: typer.Context")
     format_param = next((name for name, p in signature.parameters.items() if p.annotation is FormatOption), None)
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         table = kwargs.pop(_TABLE_PARAM, None)
+        global_options = [kwargs.pop(name, None) for name in _GLOBAL_PARAMS]
         ctx = kwargs.get("ctx") or next((a for a in args if isinstance(a, typer.Context)), None)
         app = get_app(ctx) if ctx is not None else None
+        if app is not None:
+            _apply_global_options(app, *global_options)
         if table is not None:
             if kwargs.get(format_param or "") is OutputFormat.json:
                 raise typer.BadParameter(
@@ -188,7 +211,7 @@ def handles_errors(func: F) -> F:
         except Exception as error:
             if debug_enabled():
                 traceback.print_exc()
-            known = error if isinstance(error, RecsysError) else _environment_error(error)
+            known = _not_ingested(error) if isinstance(error, RecsysError) else _environment_error(error)
             if known is not None:
                 (app.error(known) if app else print(f"error: {known}", file=sys.stderr))
                 raise typer.Exit(known.exit_code) from None
@@ -201,12 +224,39 @@ def handles_errors(func: F) -> F:
                 print(f"{message} (hint: {hint})", file=sys.stderr)
             raise typer.Exit(EXIT_INTERNAL) from None
 
-    if format_param is not None:  # Typer reads the options from the signature
-        table = inspect.Parameter(
-            _TABLE_PARAM, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=TableOption
-        )
-        wrapper.__signature__ = signature.replace(parameters=[*signature.parameters.values(), table])  # type: ignore[attr-defined]
+    # Typer reads the options from the signature
+    added = [(_TABLE_PARAM, None, TableOption)] if format_param is not None else []
+    added += [
+        (_GLOBAL_WORKSPACE, None, CommandWorkspaceOption),
+        (_GLOBAL_QUIET, False, QuietOption),
+        (_GLOBAL_VERBOSE, False, VerboseOption),
+    ]
+    parameters = [
+        inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default, annotation=annotation)
+        for name, default, annotation in added
+    ]
+    wrapper.__signature__ = signature.replace(parameters=[*signature.parameters.values(), *parameters])  # type: ignore[attr-defined]
     return wrapper  # type: ignore[return-value]
+
+
+def _not_ingested(error: RecsysError) -> RecsysError:
+    """An unknown dataset that is a card's name: the user skipped `recsys ingest`, so say so and give
+    the command, instead of suggesting another dataset's name (every command that needs one)."""
+    # exactly UnknownNameError: a subclass (a dataset removed meanwhile) says something else
+    if type(error) is not UnknownNameError or error.kind != "dataset":
+        return error
+    from recsys_cli.datasets.cards import card_names
+
+    try:
+        cards = card_names()
+    except RecsysError:  # no cards installed: the original error says enough
+        return error
+    if error.name not in cards:
+        return error
+    return RecsysError(
+        f"dataset '{error.name}' is a dataset card that is not ingested in this workspace",
+        f"ingest it first: recsys ingest {error.name}, or recsys ingest {error.name} --source PATH from a local copy",
+    )
 
 
 def _environment_error(error: Exception) -> RecsysError | None:
@@ -246,7 +296,44 @@ TableOption = Annotated[
 _TABLE_PARAM = "output_table"
 ForceOption = Annotated[bool, typer.Option("--force", help="Replace an existing entry of the same name.")]
 
-__all__ = ["Application", "get_app", "handles_errors", "workspace_named", "FormatOption", "TableOption", "ForceOption"]
+
+def k_option(help: str, **settings: Any) -> Any:
+    """The cut-off option of every command that takes one: ``-k`` and ``--k`` alike (the K's type and
+    default differ by command, so each declares its own ``Annotated``)."""
+    return typer.Option("-k", "--k", help=help, **settings)
+
+
+# The global options: the root callback declares them before the command, and ``handles_errors`` adds
+# them to every command too, so `recsys runs list -w WS` works like `recsys -w WS runs list`.
+QuietOption = Annotated[
+    bool, typer.Option("--quiet", "-q", help="Print only data, warnings and errors (no progress or notices).")
+]
+VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Print more detail on stderr.")]
+CommandWorkspaceOption = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--workspace",
+        "-w",
+        # no envvar here: RECSYS_WORKSPACE is read once, before the command, and this overrides it
+        help="Workspace folder (catalog and artifacts); the same as before the command.",
+        show_default=False,
+    ),
+]
+_GLOBAL_WORKSPACE, _GLOBAL_QUIET, _GLOBAL_VERBOSE = "global_workspace", "global_quiet", "global_verbose"
+_GLOBAL_PARAMS = (_GLOBAL_WORKSPACE, _GLOBAL_QUIET, _GLOBAL_VERBOSE)
+
+__all__ = [
+    "Application",
+    "get_app",
+    "handles_errors",
+    "workspace_named",
+    "FormatOption",
+    "TableOption",
+    "ForceOption",
+    "k_option",
+    "QuietOption",
+    "VerboseOption",
+]
 
 
 def choices(name: str, values: tuple[str, ...]) -> type[Enum]:

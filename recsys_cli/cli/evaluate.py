@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from recsys_cli.cli.application import FormatOption, choices, get_app, handles_errors
+from recsys_cli.cli.application import FormatOption, choices, get_app, handles_errors, k_option
 from recsys_cli.cli.output import Result, Table
 from recsys_cli.vocabulary import COLD_START_RULES, DEFAULT_KS, EVALUATED_PARTS
 
@@ -44,6 +44,13 @@ def metrics_table(metrics: dict[str, float], title: str | None = None, table_nam
     return Table(["metric", *(f"@{k}" for k in ks)], rows, title=title, name=table_name)
 
 
+def warn_replaced(application, replaced, what: str) -> None:
+    """Say which file a rerun deleted: a run keeps one evaluation per part (and one set of candidates
+    per part), so a path a previous call printed stops existing."""
+    if replaced is not None:
+        application.warn(f"replaced the previous {what} ({replaced.options}); its file {replaced.file} is deleted")
+
+
 def protocol_lines(protocol: dict) -> list[str]:
     skip = {"params", "split_params", "ks", "run"}
     lines = ["protocol:"]
@@ -64,10 +71,7 @@ def evaluate_command(
     run: Annotated[Optional[str], typer.Argument(help="A trained run (recsys runs list).")] = None,
     k: Annotated[
         Optional[str],
-        typer.Option(
-            "--k",
-            help="Cut-offs, comma-separated [default: 10,20,100; with stages, those within the ranker's candidates].",
-        ),
+        k_option("Cut-offs, comma-separated [default: 10,20,100; with stages, those within the ranker's candidates]."),
     ] = None,
     on: Annotated[Part, typer.Option("--on", help="Which part of the run's split to evaluate.")] = Part.test,
     relevant_min_rating: Annotated[
@@ -183,6 +187,7 @@ def _evaluate_full_ranking(application, run: str, ks, on, relevant_min_rating, c
         application.warn(
             f"{protocol['cold_start_users']:,} evaluated users have no train history: {protocol['cold_start']}"
         )
+    warn_replaced(application, evaluation.replaced, f"evaluation of {run} on {on.value}")
     title = f"{run} ({protocol['model']}) on {protocol['dataset']}/{protocol['split']} {protocol['evaluated_part']}"
     result = Result(
         evaluation.document(), [metrics_table(evaluation.metrics, title)], preamble=protocol_lines(protocol)
@@ -259,4 +264,5 @@ def _evaluate_stages(application, run: str, ks, relevant_min_rating, fmt) -> Non
             f"{protocol['cold_start_users']:,} evaluated users have no history: every source "
             "serves them the most popular items"
         )
+    warn_replaced(application, evaluation.replaced, f"two-stage evaluation of {run}")
     application.emit(Result(evaluation.document(), stage_tables(evaluation), preamble=protocol_lines(protocol)), fmt)

@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from recsys_cli.cli.application import FormatOption, get_app, handles_errors
+from recsys_cli.cli.application import FormatOption, get_app, handles_errors, k_option
 from recsys_cli.cli.evaluate import parse_ks
 from recsys_cli.cli.output import Result, Table
 
@@ -58,7 +58,7 @@ def build_command(
 def bench_command(
     ctx: typer.Context,
     run: Annotated[str, typer.Argument(help="A run with an index (recsys index build RUN).")],
-    k: Annotated[int, typer.Option("--k", help="Recall@K against exact top-K.")] = 100,
+    k: Annotated[int, k_option("Recall@K against exact top-K.")] = 100,
     search_k: Annotated[
         Optional[str],
         typer.Option("--search-k", help="Comma-separated search_k values (default: a sweep around K x trees)."),

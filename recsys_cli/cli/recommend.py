@@ -6,8 +6,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from recsys_cli.cli.application import FormatOption, choices, get_app, handles_errors
-from recsys_cli.cli.evaluate import Part
+from recsys_cli.cli.application import FormatOption, choices, get_app, handles_errors, k_option
+from recsys_cli.cli.evaluate import Part, warn_replaced
 from recsys_cli.cli.output import Result, Table
 from recsys_cli.vocabulary import RETRIEVALS
 
@@ -19,7 +19,7 @@ def recommend_command(
     ctx: typer.Context,
     run: Annotated[str, typer.Argument(help="A trained run (recsys runs list).")],
     user: Annotated[str, typer.Option("--user", help="The user's original id (as in the dataset).")],
-    k: Annotated[int, typer.Option("-k", "--k", help="How many items.")] = 10,
+    k: Annotated[int, k_option("How many items.")] = 10,
     explain: Annotated[
         bool,
         typer.Option("--explain", help="Show which of the user's past items contributed most (als, item-knn, ease)."),
@@ -30,7 +30,7 @@ def recommend_command(
     from recsys_cli.runs.recommendations import recommend
 
     application = get_app(ctx)
-    result = recommend(application.workspace, run, user, k=k, explain=explain)
+    result = recommend(application.workspace, run, user, k=k, explain=explain, reporter=application.reporter())
     if not result.personalised:
         application.warn(f"{result.fallback_reason}: showing the most popular train items instead")
     columns = ["rank", "item_id", "title", "year", "genres", "score"]
@@ -67,12 +67,7 @@ def candidates_command(
     run: Annotated[str, typer.Argument(help="A trained run.")],
     k: Annotated[
         Optional[int],
-        typer.Option(
-            "-k",
-            "--k",
-            help="Candidates per user (default 200, or the whole catalogue when it is smaller).",
-            show_default=False,
-        ),
+        k_option("Candidates per user (default 200, or the whole catalogue when it is smaller).", show_default=False),
     ] = None,
     on: Annotated[
         Part, typer.Option("--on", help="Whose candidates: the users of this part of the split.")
@@ -103,10 +98,13 @@ def candidates_command(
     if result.fallback_users:
         application.warn(f"{result.fallback_users:,} users have no train history: they got the most popular items")
     if result.short_lists:
-        application.warn(
-            f"{result.short_lists:,} users got fewer than {result.k} candidates (the index found fewer unseen "
-            "items): raise --search-k or rebuild with more --trees"
+        why = (
+            "the index found fewer unseen items): raise --search-k or rebuild with more --trees"
+            if result.retrieval == "annoy"
+            else "their train history leaves fewer unseen items in the catalogue)"
         )
+        application.warn(f"{result.short_lists:,} users got fewer than {result.k} candidates ({why}")
+    warn_replaced(application, result.replaced, f"{result.part} candidates of {run}")
     document = {
         "run": run,
         "path": result.path,

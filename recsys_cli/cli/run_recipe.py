@@ -18,6 +18,15 @@ SetOption = Annotated[
         help="Override a recipe key: SECTION.KEY=VALUE (candidates.0.k=100 for the first generator). Repeatable.",
     ),
 ]
+RequireOption = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--require",
+        help="A quality gate: MEASURE OP NUMBER, e.g. 'ranker.ndcg@10>=0.23' or "
+        "'lift.ranker_vs_candidates.ndcg@10.low>0' (docs/ci.md names every measure). Repeatable; "
+        "any failed requirement exits with code 4.",
+    ),
+]
 
 
 @handles_errors
@@ -32,16 +41,39 @@ def run_command(
     name: Annotated[
         Optional[str], typer.Option("--run", help="Name of this recipe run (default: the recipe file's name).")
     ] = None,
+    requirements: RequireOption = None,
     fmt: FormatOption = None,
 ) -> None:
     """Run a recipe: ingest, split, train the candidate generators, build the index, generate candidates,
-    train the ranker and evaluate, reusing every stage whose inputs did not change."""
+    train the ranker and evaluate, reusing every stage whose inputs did not change. With requirements
+    (--require, or the recipe's [checks]), exit 4 when the finished run misses one."""
     from recsys_cli.pipeline.recipe import load_recipe
 
     application = get_app(ctx)
-    execute(ctx, load_recipe(recipe, overrides or []), name=name, force=force, dry_run=dry_run, fmt=fmt)
+    loaded = load_recipe(recipe, overrides or [], requirements or [])
+    result = execute(ctx, loaded, name=name, force=force, dry_run=dry_run, fmt=fmt)
     if not dry_run:
-        application.success(f"recipe run finished; see it again with: recsys runs show {name or recipe.stem}")
+        see = f"recsys runs show {result.name}"
+        raise_if_failed(result.checks, f"recipe run '{result.name}' was written ({see})")
+        application.success(f"recipe run finished; see it again with: {see}")
+
+
+def raise_if_failed(checks, written: str) -> None:
+    from recsys_cli.errors import RequirementsNotMetError
+    from recsys_cli.evaluation.requirements import failure_message
+
+    if not all(check.passed for check in checks):
+        raise RequirementsNotMetError(failure_message(checks), written)
+
+
+def checks_table(checks) -> Table:
+    rows = [
+        [str(c.requirement), "not measured" if c.value is None else c.value, "pass" if c.passed else "FAIL"]
+        for c in checks
+    ]
+    failed = sum(not c.passed for c in checks)
+    title = f"requirements: {len(checks) - failed} of {len(checks)} met"
+    return Table(["requirement", "value", "result"], rows, title=title, name="checks")
 
 
 def execute(ctx: typer.Context, recipe, *, name=None, force=False, dry_run=False, fmt=None):
@@ -68,15 +100,27 @@ def execute(ctx: typer.Context, recipe, *, name=None, force=False, dry_run=False
         )
         application.emit(Result(document, [table]), fmt)
         return result
-    application.emit(Result(result_document(result), result_tables(result.manifest, result.metrics)), fmt)
+    tables = result_tables(result.manifest, result.metrics)
+    if result.checks:
+        tables.append(checks_table(result.checks))
+    application.emit(Result(result_document(result), tables), fmt)
     return result
 
 
 def result_document(result) -> dict:
+    """The run's full metrics tree, and beside it the flat shape scripts read (docs/ci.md): the
+    headline, every measure by name, and the requirements with their values."""
+    from recsys_cli.pipeline.reports import recipe_headline, recipe_measures
+
+    headline = recipe_headline(result.metrics)
     return {
         "run": result.name,
         "recipe": result.plan.recipe.path,
         "path": result.path,
+        "headline": {"measure": headline[0], "value": headline[1]} if headline else None,
+        "passed": result.passed,
+        "checks": [c.to_json() for c in result.checks],
+        "measures": recipe_measures(result.metrics),
         "stages": result.manifest["stages"],
         "metrics": result.metrics,
     }

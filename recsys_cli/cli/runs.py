@@ -1,16 +1,18 @@
-"""`recsys runs`: list, show, compare and remove trained runs."""
+"""`recsys runs`: list, show, compare, check and remove trained runs and recipe runs."""
 
 from __future__ import annotations
 
+from pathlib import PurePath
 from typing import Annotated, Optional
 
 import typer
 
-from recsys_cli.cli.application import FormatOption, get_app, handles_errors
+from recsys_cli.cli.application import FormatOption, get_app, handles_errors, k_option
 from recsys_cli.cli.evaluate import Part
 from recsys_cli.cli.output import Result, Table
+from recsys_cli.cli.run_recipe import RequireOption
 
-app = typer.Typer(help="Trained runs: list, show, compare, remove.", no_args_is_help=True)
+app = typer.Typer(help="Trained runs and recipe runs: list, show, compare, check, remove.", no_args_is_help=True)
 
 # per-user metrics whose run-to-run differences get a paired confidence interval
 
@@ -22,13 +24,21 @@ def list_command(
     dataset: Annotated[Optional[str], typer.Option("--dataset", help="Only runs on this dataset.")] = None,
     fmt: FormatOption = None,
 ) -> None:
-    """List runs with their headline metric (ndcg@10 on test, once evaluated)."""
+    """List trained runs and recipe runs with their headline: ndcg@10 on test, once evaluated (for a
+    recipe run, its two-stage ranker's, or its primary generator's when it has no ranker)."""
+    from recsys_cli.pipeline.reports import list_recipe_runs
     from recsys_cli.runs.summaries import HEADLINE, list_runs
 
-    summaries = list_runs(get_app(ctx).workspace, dataset)
+    application = get_app(ctx)
+    summaries = list_runs(application.workspace, dataset)
+    recipe_runs = list_recipe_runs(application.workspace, dataset)
+    for recipe_run in recipe_runs:
+        if recipe_run.damaged:
+            application.warn(recipe_run.damaged)
     rows = [
         [
             s.run.name,
+            "trained",
             s.run.model,
             s.run.dataset,
             s.run.split,
@@ -37,13 +47,29 @@ def list_command(
             s.run.created_at,
         ]
         for s in summaries
+    ] + [
+        [
+            r.name,
+            "recipe",
+            r.models,
+            r.dataset,
+            r.split,
+            "damaged" if r.damaged else (r.headline[1] if r.headline else None),
+            f"recipe {PurePath(r.recipe).name}",
+            r.created_at,
+        ]
+        for r in recipe_runs
     ]
     table = Table(
-        ["run", "model", "dataset", "split", f"{HEADLINE} (test)", "built", "created"], rows, title="runs", name="runs"
+        ["run", "kind", "model", "dataset", "split", f"{HEADLINE} (test)", "built", "created"],
+        rows,
+        title="runs",
+        name="runs",
     )
     document = [
         {
             "run": s.run.name,
+            "kind": "trained",
             "model": s.run.model,
             "dataset": s.run.dataset,
             "split": s.run.split,
@@ -53,8 +79,8 @@ def list_command(
             "created_at": s.run.created_at,
         }
         for s in summaries
-    ]
-    get_app(ctx).emit(Result(document, [table]), fmt)
+    ] + [r.document() for r in recipe_runs]
+    application.emit(Result(document, [table]), fmt)
 
 
 @app.command("show")
@@ -105,9 +131,7 @@ def compare_command(
     ctx: typer.Context,
     runs: Annotated[list[str], typer.Argument(help="Two or more run names.")],
     on: Annotated[Part, typer.Option("--on", help="Compare their evaluations on this part.")] = Part.test,
-    k: Annotated[
-        Optional[str], typer.Option("--k", help="The cut-off to show, or 'all' (default: the smallest K evaluated).")
-    ] = None,
+    k: Annotated[Optional[str], k_option("The cut-off to show, or 'all' (default: the smallest K evaluated).")] = None,
     fmt: FormatOption = None,
 ) -> None:
     """Put the stored evaluations of several runs in one table (evaluate each run first), with a
@@ -274,3 +298,46 @@ def _compare_recipe_runs(ctx: typer.Context, runs: list[str], recipe_runs: list[
         name="comparison",
     )
     application.emit(Result(comparison.document(), [table]), fmt)
+
+
+@app.command("check")
+@handles_errors
+def check_command(
+    ctx: typer.Context,
+    run: Annotated[str, typer.Argument(help="A trained run or a recipe run.")],
+    requirements: RequireOption = None,
+    fmt: FormatOption = None,
+) -> None:
+    """Check a finished run against requirements (--require; for a recipe run, default: its recipe's
+    [checks]). Exit 4 when one fails. Without any requirement, list the run's measures by name."""
+    from recsys_cli.cli.run_recipe import checks_table, raise_if_failed
+    from recsys_cli.evaluation.requirements import check_requirements, parse_requirements
+    from recsys_cli.pipeline.checks import check_recipe_run
+    from recsys_cli.pipeline.reports import is_recipe_run
+    from recsys_cli.runs.measures import run_measures
+
+    application = get_app(ctx)
+    wanted = parse_requirements(requirements) if requirements else None
+    if is_recipe_run(application.workspace, run):
+        checks, measures, _ = check_recipe_run(application.workspace, run, wanted)
+    else:
+        measures = run_measures(application.workspace, run)
+        checks = check_requirements(wanted or [], measures)
+    document = {
+        "run": run,
+        "passed": all(c.passed for c in checks),
+        "checks": [c.to_json() for c in checks],
+        "measures": measures,
+    }
+    if checks:
+        tables = [checks_table(checks)]
+    else:
+        tables = [
+            Table(
+                ["measure", "value"], [[k, v] for k, v in measures.items()], title=f"measures of {run}", name="measures"
+            )
+        ]
+        if not measures:
+            application.warn(f"run '{run}' has no stored evaluation yet: evaluate it first (recsys evaluate {run})")
+    application.emit(Result(document, tables), fmt)
+    raise_if_failed(checks, f"see the run: recsys runs show {run}")

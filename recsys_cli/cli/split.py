@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from recsys_cli.cli.application import ForceOption, FormatOption, choices, get_app, handles_errors
+from recsys_cli.cli.application import FormatOption, choices, get_app, handles_errors
 from recsys_cli.cli.output import Result, Table
 from recsys_cli.data.split_strategies import STRATEGIES
 
@@ -23,6 +23,7 @@ def split_result(result) -> Result:
         "params": record.params,
         "path": record.path,
         "replaced": result.replaced,
+        "dropped_runs": result.dropped_runs,
         "summary": summary,
     }
     rows = [
@@ -109,7 +110,14 @@ def split_command(
         Optional[int],
         typer.Option("--seed", help="random, random-per-user: the seed (default 42); the same seed, the same split."),
     ] = None,
-    force: ForceOption = False,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Replace an existing split of this name if no run is trained on it."),
+    ] = False,
+    replace: Annotated[
+        bool,
+        typer.Option("--replace", help="Replace an existing split of this name and delete the runs trained on it."),
+    ] = False,
     fmt: FormatOption = None,
 ) -> None:
     """Split a dataset into train, validation and test (Parquet files, registered in the catalog)."""
@@ -128,7 +136,9 @@ def split_command(
         k_core=k_core,
         seed=seed,
     )
-    result = make_split(application.workspace, dataset, name, config, force=force, reporter=application.reporter())
+    result = make_split(
+        application.workspace, dataset, name, config, force=force, replace=replace, reporter=application.reporter()
+    )
     for note in result.notes:
         application.info(note)
     for warning in result.warnings:

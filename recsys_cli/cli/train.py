@@ -50,6 +50,10 @@ def train_candidates_command(
     memory_fraction: Annotated[
         Optional[float], _option("Refuse above this share of physical memory (default 0.5).", "ease")
     ] = None,
+    max_items: Annotated[
+        Optional[int],
+        _option("Keep only the N most popular items; the others are never recommended (default: all).", "ease"),
+    ] = None,
     force: ForceOption = False,
     fmt: FormatOption = None,
 ) -> None:
@@ -72,6 +76,7 @@ def train_candidates_command(
         "bm25_b": bm25_b,
         "window_days": window_days,
         "memory_fraction": memory_fraction,
+        "max_items": max_items,
     }
     params = {key.replace("_", "-"): value for key, value in given.items() if value is not None}
     application = get_app(ctx)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from recsys_cli.data.faults import read_parquet
 from recsys_cli.data.records import DatasetRecord
 from recsys_cli.data.workspace import Workspace
 from recsys_cli.errors import InvalidParameterError, UnknownNameError
@@ -31,13 +32,12 @@ def interactions_matrix(
     """
     import numpy as np
     import pyarrow.compute as pc
-    import pyarrow.parquet as pq
     import scipy.sparse as sp
 
     if values not in VALUES:
         raise InvalidParameterError(f"values must be one of {', '.join(VALUES)}, not '{values}'")
     need_rating = values == "rating" or min_rating is not None
-    table = pq.read_table(path, columns=["user_idx", "item_idx"] + (["rating"] if need_rating else []))
+    table = read_parquet(path, columns=["user_idx", "item_idx"] + (["rating"] if need_rating else []))
     if min_rating is not None:
         table = table.filter(pc.greater_equal(table.column("rating"), float(min_rating)))
     users = table.column("user_idx").to_numpy()
@@ -63,9 +63,8 @@ def interactions_matrix(
 def interaction_times(path: Path):
     """Every row's ``item_idx`` and ``ts`` (int64 arrays), for models that use time."""
     import numpy as np
-    import pyarrow.parquet as pq
 
-    table = pq.read_table(path, columns=["item_idx", "ts"])
+    table = read_parquet(path, columns=["item_idx", "ts"])
     return table.column("item_idx").to_numpy().astype(np.int64), table.column("ts").to_numpy().astype(np.int64)
 
 

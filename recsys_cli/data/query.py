@@ -19,6 +19,7 @@ workspace nor reach anything else.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from recsys_cli.data.canonical import (
@@ -30,9 +31,10 @@ from recsys_cli.data.canonical import (
     sql_path,
     to_arrow,
 )
+from recsys_cli.data.faults import damaged_in_duckdb, is_disk_full
 from recsys_cli.data.sqltext import first_line, sql_ident, sql_literal
 from recsys_cli.data.workspace import Workspace
-from recsys_cli.errors import SqlError, UnknownNameError
+from recsys_cli.errors import DiskFullError, SqlError, UnknownNameError
 
 SPLIT_PARTS = ("train", "val", "test")
 _ALLOWED = {"SELECT", "EXPLAIN"}
@@ -45,8 +47,11 @@ class QueryResult:
     truncated: bool = False
 
 
-def open_views(workspace: Workspace, dataset: str | None = None):
-    """An in-memory DuckDB connection with the workspace's views, locked to reading."""
+def open_views(workspace: Workspace, dataset: str | None = None, *, spill: Path | None = None):
+    """An in-memory DuckDB connection with the workspace's views, locked to reading. DuckDB spills to
+    ``spill`` (a scratch folder in the workspace), or nowhere: its default is ``.tmp`` in the current
+    folder, which a locked connection may still read. Returns the connection, the dataset names, the
+    default schema and every file the views read."""
     import duckdb
 
     with workspace.catalog() as catalog:
@@ -57,7 +62,30 @@ def open_views(workspace: Workspace, dataset: str | None = None):
     names = [d.name for d in datasets]
     if dataset is not None and dataset not in names:
         raise UnknownNameError("dataset", dataset, names)
-    con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+    con = duckdb.connect(
+        config={
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+            "temp_directory": str(spill) if spill is not None else "",
+        }
+    )
+    try:
+        files = _create_views(con, workspace, datasets, splits, dataset_rows, split_rows)
+        default = dataset or (names[0] if len(names) == 1 else None)
+        if default is not None:
+            con.execute(f"USE {sql_ident(default)}")
+        root = str(workspace.root).rstrip("/") + "/"
+        con.execute(f"SET allowed_directories = [{sql_literal(root)}]")
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
+    except BaseException:
+        con.close()
+        raise
+    return con, names, default, files
+
+
+def _create_views(con, workspace: Workspace, datasets, splits, dataset_rows, split_rows) -> list[Path]:
+    """The catalog tables and each dataset's schema of views; returns every file the views read."""
     con.execute("CREATE SCHEMA catalog")
     con.register("_datasets", dataset_rows)
     con.register("_splits", split_rows)
@@ -65,6 +93,7 @@ def open_views(workspace: Workspace, dataset: str | None = None):
     con.execute("CREATE TABLE catalog.splits AS SELECT * FROM _splits")
     con.unregister("_datasets")
     con.unregister("_splits")
+    files: list[Path] = []
     for record in datasets:
         schema = sql_ident(record.name)
         base = workspace.resolve(record.path)
@@ -76,43 +105,52 @@ def open_views(workspace: Workspace, dataset: str | None = None):
             ("user_vocab", USER_VOCAB_FILE),
             ("item_vocab", ITEM_VOCAB_FILE),
         ):
-            con.execute(f"CREATE VIEW {schema}.{view} AS SELECT * FROM read_parquet({sql_path(base / file)})")
-        parts = [
-            f"SELECT {sql_literal(s.name)} AS split, {sql_literal(part)} AS part, *"
-            f" FROM read_parquet({sql_path(workspace.resolve(s.path) / (part + '.parquet'))})"
+            files.append(base / file)
+            _create_view(con, f"{schema}.{view}", f"SELECT * FROM read_parquet({sql_path(base / file)})", [base / file])
+        split_files = [
+            (s.name, part, workspace.resolve(s.path) / f"{part}.parquet")
             for s in splits
             if s.dataset == record.name
             for part in SPLIT_PARTS
         ]
-        if not parts:
-            parts = [
-                "SELECT NULL::VARCHAR AS split, NULL::VARCHAR AS part, NULL::INTEGER AS user_idx,"
-                " NULL::INTEGER AS item_idx, NULL::FLOAT AS rating, NULL::BIGINT AS ts WHERE false"
-            ]
-        con.execute(f"CREATE VIEW {schema}.splits AS " + " UNION ALL ".join(parts))
-    default = dataset or (names[0] if len(names) == 1 else None)
-    if default is not None:
-        con.execute(f"USE {sql_ident(default)}")
-    root = str(workspace.root).rstrip("/") + "/"
-    con.execute(f"SET allowed_directories = [{sql_literal(root)}]")
-    con.execute("SET enable_external_access = false")
-    con.execute("SET lock_configuration = true")
-    return con, names, default
+        parts = [
+            f"SELECT {sql_literal(name)} AS split, {sql_literal(part)} AS part, * FROM read_parquet({sql_path(path)})"
+            for name, part, path in split_files
+        ] or [
+            "SELECT NULL::VARCHAR AS split, NULL::VARCHAR AS part, NULL::INTEGER AS user_idx,"
+            " NULL::INTEGER AS item_idx, NULL::FLOAT AS rating, NULL::BIGINT AS ts WHERE false"
+        ]
+        files.extend(path for _, _, path in split_files)
+        _create_view(con, f"{schema}.splits", " UNION ALL ".join(parts), [path for _, _, path in split_files])
+    return files
+
+
+def _create_view(con, name: str, select: str, files: list[Path]) -> None:
+    """DuckDB reads each file's footer here: one it cannot parse is a damaged workspace file."""
+    import duckdb
+
+    try:
+        con.execute(f"CREATE VIEW {name} AS {select}")
+    except duckdb.Error as exc:
+        damaged = damaged_in_duckdb(exc, files)
+        if damaged is not None:
+            raise damaged from None
+        raise
 
 
 def run_query(workspace: Workspace, sql: str, *, dataset: str | None = None, limit: int | None = None) -> QueryResult:
     """Run one read-only statement; with ``limit``, fetch at most ``limit`` rows and say if there were more."""
     # Held from before the catalog is read until the last row is fetched: no
     # writer deletes a generation this query's views point at meanwhile.
-    with workspace.reading():
-        return _run(workspace, sql, dataset, limit)
+    with workspace.reading(), workspace.scratch_for_reading("sql") as spill:
+        return _run(workspace, sql, dataset, limit, spill)
 
 
-def _run(workspace: Workspace, sql: str, dataset: str | None, limit: int | None) -> QueryResult:
+def _run(workspace: Workspace, sql: str, dataset: str | None, limit: int | None, spill: Path | None = None):
     import duckdb
     import pyarrow as pa
 
-    con, names, default = open_views(workspace, dataset)
+    con, names, default, files = open_views(workspace, dataset, spill=spill)
     try:
         try:
             statements = con.extract_statements(sql)
@@ -136,6 +174,11 @@ def _run(workspace: Workspace, sql: str, dataset: str | None, limit: int | None)
         except (duckdb.Error, OSError, pa.ArrowException) as exc:
             # an error met while streaming (error(), a failed cast in row 5000) comes
             # through Arrow as an OSError or ArrowException carrying DuckDB's message
+            if is_disk_full(exc):  # DuckDB spilling into the workspace's scratch
+                raise DiskFullError(workspace.root) from None
+            damaged = damaged_in_duckdb(exc, files)
+            if damaged is not None:
+                raise damaged from None
             raise SqlError(first_line(exc), _hint_for(exc, names, default)) from None
     finally:
         con.close()

@@ -21,6 +21,7 @@ from typing import Any
 
 from recsys_cli.data.atomic import folder_digest
 from recsys_cli.data.canonical import INTERACTIONS_FILE
+from recsys_cli.data.faults import read_parquet
 from recsys_cli.data.records import DatasetRecord, RunRecord, SplitRecord, validate_name
 from recsys_cli.data.split_strategies import (  # noqa: F401 (re-exported: the public names of splits)
     _NEEDS_TIME,
@@ -45,7 +46,13 @@ from recsys_cli.data.split_strategies import (  # noqa: F401 (re-exported: the p
     summarize,
 )
 from recsys_cli.data.workspace import Workspace
-from recsys_cli.errors import AlreadyExistsError, InvalidParameterError, UnknownNameError
+from recsys_cli.errors import (
+    AlreadyExistsError,
+    InvalidParameterError,
+    RemovedMeanwhileError,
+    UnknownNameError,
+    WouldDeleteError,
+)
 from recsys_cli.reporting import SILENT, Reporter
 
 
@@ -66,9 +73,7 @@ class SplitResult:
 
 
 def read_interactions(path) -> Interactions:
-    import pyarrow.parquet as pq
-
-    table = pq.read_table(path, columns=list(COLUMNS))
+    table = read_parquet(path, columns=list(COLUMNS))
     return canonical(*(table.column(c).to_numpy() for c in COLUMNS))
 
 
@@ -93,24 +98,39 @@ def write_parts(out_dir, data: Interactions, parts) -> None:
         pq.write_table(table, out_dir / f"{part}.parquet", compression="zstd")
 
 
-def _lookup(workspace: Workspace, dataset: str, name: str) -> tuple[DatasetRecord, SplitRecord | None]:
+def _lookup(
+    workspace: Workspace, dataset: str, name: str, *, waited: bool = False
+) -> tuple[DatasetRecord, SplitRecord | None, list[str]]:
+    """The dataset, the split ``name`` if it exists and the runs trained on it; ``waited``: this is the
+    look again under the write lock, after one before it found the dataset."""
     with workspace.catalog() as catalog:
         record = catalog.dataset(dataset)
         existing = catalog.split(dataset, name) if record is not None else None
+        runs = [r.name for r in catalog.runs(dataset) if r.split == name] if existing is not None else []
         known = catalog.dataset_names() if record is None else []
+    if record is None and waited:
+        raise RemovedMeanwhileError("dataset", dataset)
     if record is None:
         raise UnknownNameError("dataset", dataset, known)
-    return record, existing
+    return record, existing, runs
 
 
 def _check_request(
-    record: DatasetRecord, existing: SplitRecord | None, name: str, config: SplitConfig, force: bool
+    record: DatasetRecord,
+    existing: SplitRecord | None,
+    runs: list[str],
+    name: str,
+    config: SplitConfig,
+    force: bool,
+    refuse_runs: bool,
 ) -> None:
     if existing is not None and not force:
         raise AlreadyExistsError(
             f"split '{name}' of dataset '{record.name}' already exists",
-            "pass --force to replace it, or choose another --name",
+            "pass --force to replace it (--replace if runs are trained on it), or choose another --name",
         )
+    if existing is not None and refuse_runs:
+        _refuse_lost_runs(record.name, name, runs)
     if config.strategy in _NEEDS_TIME and not record.stats.get("has_timestamps", False):
         raise InvalidParameterError(
             f"dataset '{record.name}' has no timestamps, so a {config.strategy} split means nothing",
@@ -125,25 +145,32 @@ def make_split(
     config: SplitConfig,
     *,
     force: bool = False,
+    replace: bool = False,
     guard: Callable[[list[RunRecord]], None] | None = None,
     reuse_identical: bool = False,
     reporter: Reporter = SILENT,
 ) -> SplitResult:
     """Split ``dataset`` into train/val/test under ``name``; the catalog row is written last.
 
-    Replacing a split (``force``) drops the runs trained on it. With ``reuse_identical``, an existing
-    split of the same strategy and options whose files are identical to the new ones is kept as it is
-    (``SplitResult.reused``; nothing is written or dropped). Otherwise ``guard``, when given, is shown
-    the runs a replacement would drop, under the write lock before anything is published, and may
-    raise to refuse.
+    An existing split is replaced only with ``force``, and then only when no run is trained on it
+    (:class:`WouldDeleteError` otherwise, before anything is computed), unless ``replace`` (which
+    implies ``force``): then those runs are dropped. With ``reuse_identical``, an existing split of the
+    same strategy and options whose files are identical to the new ones is kept as it is
+    (``SplitResult.reused``; nothing is written or dropped). A caller that decides itself which runs
+    may go (a recipe run) passes ``guard`` instead of ``replace``: it is shown the runs a replacement
+    would drop, under the write lock before anything is published, and may raise to refuse.
     """
     config = config.resolve()
     validate_split_name(name)
+    force = force or replace
+    # refused before anything is computed, unless identical files would be reused or a guard decides
+    refuse_early = not replace and guard is None and not reuse_identical
     # Fail on bad input before taking the lock, so it can never create or touch a workspace.
-    _check_request(*_lookup(workspace, dataset, name), name, config, force)
+    _check_request(*_lookup(workspace, dataset, name), name, config, force, refuse_early)
     with workspace.writing(reporter, command=f"split {dataset} {name}"):
-        record, existing = _lookup(workspace, dataset, name)  # again: another writer may have run
-        _check_request(record, existing, name, config, force)
+        # again: another writer may have run while this one waited
+        record, existing, runs = _lookup(workspace, dataset, name, waited=True)
+        _check_request(record, existing, runs, name, config, force, refuse_early)
         with reporter.task(f"splitting {dataset} ({config.strategy})") as task:
             data = read_interactions(workspace.resolve(record.path) / INTERACTIONS_FILE)
             data, parts, summary = compute_split(data, config)
@@ -159,6 +186,8 @@ def make_split(
                 if guard is not None:
                     with workspace.catalog() as catalog:
                         guard([run for run in catalog.runs(dataset) if run.split == name])
+                elif not replace:
+                    _refuse_lost_runs(dataset, name, runs)
 
             def register(path: str):
                 with workspace.catalog(read_only=False) as catalog:
@@ -186,6 +215,17 @@ def make_split(
     return SplitResult(
         split, split.summary, existing is not None, notes, warnings, dropped_runs=[r.name for r in dropped.runs]
     )
+
+
+def _refuse_lost_runs(dataset: str, name: str, runs: list[str]) -> None:
+    if runs:
+        raise WouldDeleteError(
+            f"split '{dataset}/{name}'",
+            [],
+            runs,
+            whose="trained on it",
+            hint="pass --replace to replace it and delete them, or choose another --name",
+        )
 
 
 def _same_split(workspace: Workspace, existing: SplitRecord, config: SplitConfig, staged) -> bool:

@@ -22,20 +22,23 @@ interrupted command and is swept when the next writer takes the lock.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import re
 import shutil
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TypeVar
 
 from recsys_cli.data.atomic import publish_dir
 from recsys_cli.data.catalog import Catalog
+from recsys_cli.data.faults import naming_full_disk
 from recsys_cli.data.scratch import scratch_folder, sweep_staging
 from recsys_cli.errors import WorkspaceError, WorkspaceLockedError
 from recsys_cli.reporting import SILENT, Reporter
@@ -140,7 +143,8 @@ class Workspace:
         """Hold the workspace's write lock; sweep what interrupted writers left."""
         self.check_writable()
         created = not self.root.exists()
-        with _exclusive_lock(self.root, self.lock_timeout, reporter, command):
+        # outermost: a full disk is named as the workspace's, also when cleaning up after it
+        with naming_full_disk(self.root), _exclusive_lock(self.root, self.lock_timeout, reporter, command):
             try:
                 self.staging_dir.mkdir(exist_ok=True)
                 (self.root / READERS_LOCK).touch(exist_ok=True)
@@ -228,10 +232,27 @@ class Workspace:
         path.mkdir(parents=True)
         return path
 
-    def scratch(self, kind: str):
-        """A context manager: a scratch folder in ``.staging/`` for work done outside the write lock (see
+    @contextmanager
+    def scratch(self, kind: str) -> Iterator[Path]:
+        """A scratch folder in ``.staging/`` for work done outside the write lock (see
         :mod:`recsys_cli.data.scratch`); sweeps leave it alone while its owner runs, and it is removed after."""
-        return scratch_folder(self.staging_dir, kind)
+        with naming_full_disk(self.root), scratch_folder(self.staging_dir, kind) as folder:
+            yield folder
+
+    @contextmanager
+    def scratch_for_reading(self, kind: str) -> Iterator[Path]:
+        """A scratch folder for a command that only reads (``sql``, an evaluation not saved): in the
+        workspace like :meth:`scratch` where it can write, else (a read-only workspace) a private folder
+        in the system's temp folder, removed afterwards. Refuses a path that holds no workspace first."""
+        self.check_readable()
+        with ExitStack() as lifetime:
+            try:
+                folder = lifetime.enter_context(self.scratch(kind))
+            except OSError as exc:
+                if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+                    raise
+                folder = Path(lifetime.enter_context(tempfile.TemporaryDirectory(prefix=f"recsys-{kind}-")))
+            yield folder
 
     def _sweep(self, referenced: set[str]) -> None:
         sweep_staging(self.staging_dir)  # all but live owners' scratch folders

@@ -38,7 +38,7 @@ from recsys_cli.datasets.interaction_file import (
     load_interactions,
 )
 from recsys_cli.datasets.synthetic import SyntheticConfig, generate
-from recsys_cli.errors import AlreadyExistsError, UnknownNameError, WouldDeleteError
+from recsys_cli.errors import AlreadyExistsError, RemovedMeanwhileError, UnknownNameError, WouldDeleteError
 from recsys_cli.reporting import SILENT, Reporter
 from recsys_cli.settings import download_cache
 from recsys_cli.version import __version__
@@ -198,8 +198,8 @@ def remove_dataset(workspace: Workspace, name: str, *, reporter: Reporter = SILE
     with workspace.writing(reporter, command=f"remove {name}"):
         with workspace.catalog(read_only=False) as catalog:
             record = catalog.dataset(name)
-            if record is None:  # removed by another writer meanwhile
-                raise UnknownNameError("dataset", name, catalog.dataset_names())
+            if record is None:
+                raise RemovedMeanwhileError("dataset", name)
             dropped = catalog.delete_dataset(name)
         # Unregistered first, so a kill here leaves only garbage for the next sweep.
         workspace.retire([record.path] + dropped.paths)

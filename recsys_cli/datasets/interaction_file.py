@@ -24,6 +24,9 @@ _INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYI
 _NUMBER_TYPES = _INTEGER_TYPES + ("FLOAT", "DOUBLE", "REAL")
 # the value in a reject's message, the same in DuckDB 1.2 to 2.0; if it changes, lines go unnamed
 _CAST_VALUE = re.compile(r'Could not convert string "(.*)" to ', re.S)
+# DuckDB's reject type for bytes that are not text in the encoding (named INVALID UNICODE before 1.3)
+_ENCODING_REJECTS = ("INVALID ENCODING", "INVALID UNICODE")
+_ENCODING_HINT = "if the file is in another encoding than utf-8, name it: --encoding latin-1 or --encoding utf-16"
 _ROLES = (("user", "--user-col"), ("item", "--item-col"), ("rating", "--rating-col"), ("timestamp", "--timestamp-col"))
 
 
@@ -173,7 +176,10 @@ def load_interactions(
     if is_parquet(path):
         report = _load_parquet(con, path, mapping, dialect, on_bad_lines, into)
     else:
-        report = _load_csv(con, path, mapping, dialect, on_bad_lines, into)
+        try:
+            report = _load_csv(con, path, mapping, dialect, on_bad_lines, into)
+        except FormatError as error:
+            raise _encoding_error(path, dialect) or error from None
     report.rows = con.execute(f"SELECT count(*) FROM {into}").fetchone()[0]
     if report.rows == 0:
         raise FormatError(f"{path.name} holds no interactions", "the file has a header or bad lines but no data rows")
@@ -234,12 +240,15 @@ def _load_csv(con, path: Path, mapping: ColumnMapping, dialect: CsvDialect, on_b
             located += _unreadable_ts_lines(con, path, dialect, names, column_types, cols.ts, set(reject_lines))
         if located:
             line, column, kind, text, message = min(located, key=lambda r: r[0])
-            raise MalformedLineError(_describe_reject(path, line, column, kind, text, message, cols), line)
+            hint = _ENCODING_HINT if kind in _ENCODING_REJECTS else None
+            raise MalformedLineError(_describe_reject(path, line, column, kind, text, message, cols), line, hint)
         _raise_for_rows(path, problems, "line(s)")
     if reject_lines:
         report.bad_lines_skipped = len(reject_lines)
+        not_text = len({r[0] for r in rejects if r[2] in _ENCODING_REJECTS})
+        encoding = f"; {not_text} not {dialect.encoding} text: {_ENCODING_HINT}" if not_text else ""
         report.notes.append(
-            f"skipped {len(reject_lines)} malformed line(s) of {path.name} (first: line {reject_lines[0]})"
+            f"skipped {len(reject_lines)} malformed line(s) of {path.name} (first: line {reject_lines[0]}{encoding})"
         )
     _drop_bad_rows(con, into, path, problems, "line(s)", report)
     return report
@@ -436,6 +445,32 @@ def _raise_for_first_bad_row(con, path: Path, select: str, cols: _Columns, total
     detail = f" ({value!r})" if value is not None else ""
     more = f" ({total} bad rows in all)" if total > 1 else ""
     raise MalformedLineError(f"{path.name} row {row[0]}: {what}{detail}{more}", row[0])
+
+
+def _encoding_error(path: Path, dialect: CsvDialect, sample_bytes: int = 1 << 20) -> FormatError | None:
+    """When a CSV read as utf-8 failed: a clearer error if the file's first bytes are not utf-8 (a latin-1
+    header makes the sniffer see no header, and then a column "is not in the file"); None otherwise.
+
+    Only the start is read: this runs on the way to an error, and the lines DuckDB rejects for their
+    bytes already say so themselves."""
+    if dialect.encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
+        return None
+    with open(path, "rb") as handle:
+        sample = handle.read(sample_bytes)
+    # utf-8 never has a newline byte inside a character, so the sample decodes line by line
+    lines = sample.split(b"\n")
+    if len(sample) == sample_bytes and len(lines) > 1:
+        lines = lines[:-1]  # a line cut by the sample's end
+    for number, line in enumerate(lines, start=1):
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError as error:
+            snippet = line.decode("utf-8", errors="replace").strip()[:60]
+            return FormatError(
+                f"{path.name} is not utf-8 text: line {number} has the byte 0x{line[error.start]:02x} ({snippet!r})",
+                _ENCODING_HINT,
+            )
+    return None
 
 
 def _line_count(path: Path, limit: int = 2) -> int:

@@ -91,6 +91,11 @@ class CandidateModel(ABC):
     def check_shape(self, n_users: int, n_items: int) -> None:  # noqa: B027 (optional hook: most models accept any)
         """Refuse, before any work, a data shape this model cannot handle (e.g. memory)."""
 
+    def shape_warnings(self, n_users: int, n_items: int) -> list[str]:
+        """What to warn about, before any work, for a data shape this model can handle but at a cost
+        the user may not expect (e.g. a model file of gigabytes)."""
+        return []
+
     @abstractmethod
     def score(self, users: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
         """Dense float32 scores, len(users) x n_items; ``user_items`` holds the users' history rows

@@ -31,8 +31,10 @@ from recsys_cli.datasets.cards import card_names, load_card
 from recsys_cli.datasets.ingest import ingest_card, ingest_synthetic
 from recsys_cli.datasets.synthetic import SyntheticConfig
 from recsys_cli.errors import RecsysError, WouldDeleteError
+from recsys_cli.evaluation.requirements import Requirement
 from recsys_cli.models.registry import create_model, model_class
 from recsys_cli.pipeline import cache
+from recsys_cli.pipeline.checks import recipe_requirements
 from recsys_cli.pipeline.recipe import Recipe, RecipeError
 from recsys_cli.ranking.features import FEATURES
 from recsys_cli.ranking.params import RANKER_DEFAULTS, RankerParams
@@ -74,6 +76,7 @@ class Plan:
     primary: str  # the ranker's (and the stage table's) generator, as a workspace run name
     stages: list[Stage] = field(default_factory=list)
     seeds: dict[str, Any] = field(default_factory=dict)
+    requirements: list[Requirement] = field(default_factory=list)  # checks.require, checked after the run
 
     @property
     def ranker_enabled(self) -> bool:
@@ -119,6 +122,7 @@ def build_plan(recipe: Recipe, name: str | None = None) -> Plan:
             f"{recipe.path}: two stages would be called '{clash}'",
             "rename the [[candidates]] run whose name is 'stages'",
         )
+    plan.requirements = recipe_requirements(recipe)
     return plan
 
 

@@ -113,6 +113,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "relevant_min_rating": Key("float"),
         "rows": Key("list[str]", list(STAGE_ROWS)),  # each one of STAGE_ROWS (checked by the plan)
     },
+    # quality gates, e.g. "ranker.ndcg@10 >= 0.23": checked after the run (exit 4 when one fails)
+    "checks": {"require": Key("list[str]", [])},
 }
 LIST_SECTIONS = ("candidates",)  # arrays of tables: [[candidates]]
 REQUIRED_SECTIONS = ("dataset", "split", "candidates")
@@ -130,8 +132,11 @@ class Recipe:
         return json.dumps(self.config, sort_keys=True, separators=(",", ":"))
 
 
-def load_recipe(path: Path | str, overrides: list[str] | tuple[str, ...] = ()) -> Recipe:
-    """Read, override (``--set``) and check a recipe; raises RecipeError naming file and key."""
+def load_recipe(
+    path: Path | str, overrides: list[str] | tuple[str, ...] = (), requirements: list[str] | tuple[str, ...] = ()
+) -> Recipe:
+    """Read, override (``--set``) and check a recipe; raises RecipeError naming file and key.
+    ``requirements`` (``--require``) are added to the recipe's ``checks.require``."""
     path = Path(path)
     if path.is_dir():
         inside = sorted(p.name for p in path.glob("*.toml"))
@@ -150,6 +155,11 @@ def load_recipe(path: Path | str, overrides: list[str] | tuple[str, ...] = ()) -
     origins = {}  # key path -> the --set that wrote it, so a bad value names its --set
     for override in overrides:
         origins[_apply_override(raw, override, path)] = f"--set {override}"
+    if requirements:
+        checks = raw.setdefault("checks", {})
+        if not isinstance(checks, dict) or not isinstance(checks.setdefault("require", []), list):
+            raise RecipeError(f"{path}: checks must be a table with require = [...], written [checks]")
+        checks["require"] = [*checks["require"], *requirements]
     return Recipe(str(path), _check(raw, path, origins))
 
 

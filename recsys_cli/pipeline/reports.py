@@ -13,11 +13,14 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from recsys_cli.data.faults import read_parquet
 from recsys_cli.data.workspace import Workspace
 from recsys_cli.errors import CorruptArtifactError, InvalidParameterError, UnknownNameError
 from recsys_cli.evaluation.significance import METHOD, paired_intervals
 from recsys_cli.reporting import SILENT
 from recsys_cli.runs.artifacts import MANIFEST_FILE, METRICS_FILE, METRICS_SHA256, PER_USER_FILE
+from recsys_cli.runs.measures import Measures, stage_measures
+from recsys_cli.runs.summaries import HEADLINE
 
 
 @dataclass
@@ -83,6 +86,87 @@ def _check_metrics(record, path, data: bytes) -> None:
         )
 
 
+def recipe_measures(metrics: dict[str, Any]) -> Measures:
+    """A recipe run's metrics.json flattened (the full tree stays in metrics.json and the JSON output)."""
+    measures: Measures = {}
+    for short, generator in metrics.get("generators", {}).items():
+        measures.update({f"generators.{short}.{key}": value for key, value in generator["metrics"].items()})
+    if metrics.get("stages"):
+        measures.update(stage_measures(metrics["stages"]))
+    return measures
+
+
+def recipe_headline(metrics: dict[str, Any]) -> tuple[str, float | None] | None:
+    """The number a recipe run is known by: the two-stage ranker's ndcg@10, else its primary
+    generator's (a recipe without a ranker); None when it evaluated no ndcg@10."""
+    measures = recipe_measures(metrics)
+    generators = list(metrics.get("generators", {}))
+    for name in [f"ranker.{HEADLINE}", *(f"generators.{g}.{HEADLINE}" for g in generators[:1])]:
+        if name in measures:
+            return name, measures[name]
+    return None
+
+
+@dataclass
+class RecipeRunSummary:
+    """A recipe run as `recsys runs list` shows it, beside the trained runs."""
+
+    name: str
+    recipe: str
+    dataset: str
+    split: str
+    models: str  # its generators, and the ranker when it has one
+    headline: tuple[str, float | None] | None  # (measure, value); None when damaged or no ndcg@10
+    created_at: str
+    damaged: str | None = None  # why its metrics could not be read
+
+    def document(self) -> dict[str, Any]:
+        return {
+            "run": self.name,
+            "kind": "recipe",
+            "recipe": self.recipe,
+            "model": self.models,
+            "dataset": self.dataset,
+            "split": self.split,
+            HEADLINE: self.headline[1] if self.headline else None,
+            "headline_measure": self.headline[0] if self.headline else None,
+            "created_at": self.created_at,
+            "damaged": self.damaged,
+        }
+
+
+def list_recipe_runs(workspace: Workspace, dataset: str | None = None) -> list[RecipeRunSummary]:
+    """Every recipe run (on ``dataset``), with its headline: the ranker's ndcg@10 on test."""
+    with workspace.reading(), workspace.catalog() as catalog:
+        records = catalog.pipeline_runs()
+    summaries = []
+    for record in records:
+        recipe = record.manifest.get("recipe", {}) if isinstance(record.manifest, dict) else {}
+        if dataset is not None and recipe.get("dataset", {}).get("name") != dataset:
+            continue
+        models = "+".join(c.get("model", "?") for c in recipe.get("candidates", []))
+        if recipe.get("ranker", {}).get("enabled"):
+            models += " > lambdarank"
+        headline, damaged = None, None
+        try:
+            headline = recipe_headline(show_recipe_run(workspace, record.name).metrics)
+        except CorruptArtifactError as error:
+            damaged = error.message
+        summaries.append(
+            RecipeRunSummary(
+                record.name,
+                record.recipe,
+                recipe.get("dataset", {}).get("name", "?"),
+                recipe.get("split", {}).get("name", "?"),
+                models,
+                headline,
+                record.created_at,
+                damaged,
+            )
+        )
+    return summaries
+
+
 def remove_recipe_run(workspace: Workspace, name: str, reporter=None) -> str:
     """Unregister a recipe run and delete its folder (even a damaged one); its datasets, splits and
     runs stay. Returns the folder it had."""
@@ -139,11 +223,10 @@ class RecipeRunComparison:
 
 def compare_recipe_runs(workspace: Workspace, a: str, b: str, k: int | str | None = None) -> RecipeRunComparison:
     """Every metric of every row both runs evaluated, at ``k`` (default: the smallest K both have; 'all')."""
-    import pyarrow.parquet as pq
 
     first, second = show_recipe_run(workspace, a), show_recipe_run(workspace, b)
     with workspace.reading():
-        tables = [pq.read_table(workspace.resolve(r.path) / PER_USER_FILE) for r in (first, second)]
+        tables = [read_parquet(workspace.resolve(r.path) / PER_USER_FILE) for r in (first, second)]
     common = [c for c in tables[0].column_names if "@" in c and c in tables[1].column_names]
     ks = sorted({int(c.split("@")[1]) for c in common})
     if not ks:

@@ -28,10 +28,13 @@ from pathlib import Path
 from typing import Any
 
 from recsys_cli.data.atomic import folder_digest
+from recsys_cli.data.faults import read_parquet
 from recsys_cli.data.records import PipelineRunRecord
 from recsys_cli.data.workspace import Workspace, exclusive_file_lock
 from recsys_cli.errors import WorkspaceLockedError
+from recsys_cli.evaluation.requirements import CheckResult, check_requirements
 from recsys_cli.pipeline import cache
+from recsys_cli.pipeline.checks import recipe_measures
 from recsys_cli.pipeline.plan import Plan, Stage, build_plan
 from recsys_cli.pipeline.recipe import Recipe, RecipeError
 from recsys_cli.reporting import SILENT, Reporter
@@ -81,6 +84,11 @@ class PipelineResult:
     manifest: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     path: str | None = None
+    checks: list[CheckResult] = field(default_factory=list)  # the recipe's checks.require, with values
+
+    @property
+    def passed(self) -> bool:
+        return all(check.passed for check in self.checks)
 
     @property
     def cached(self) -> int:
@@ -110,6 +118,8 @@ def run_recipe(
             result.metrics, per_user = _collect_metrics(workspace, plan, outcomes)
             result.manifest = _manifest(plan, outcomes, started, time.perf_counter() - began, workspace)
             result.path = _publish(workspace, plan, result, per_user, reporter)
+            # after publishing: a run that misses its requirements is still written, to be looked at
+            result.checks = check_requirements(plan.requirements, recipe_measures(result.metrics))
         except BaseException:
             if created:  # a first run that failed before any stage finished leaves no workspace behind
                 workspace.remove_if_unused()
@@ -233,7 +243,6 @@ def _collect_metrics(workspace: Workspace, plan: Plan, outcomes: list[StageOutco
     """metrics.json's content and every row's per-user values, read from the evaluation folders the
     stage records name (not whatever the catalog points at now: another command may have replaced them)."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     folders = {o.ref: workspace.resolve(o.path) for outcome in outcomes for o in outcome.record.outputs}
     generators, tables = {}, []
@@ -247,12 +256,12 @@ def _collect_metrics(workspace: Workspace, plan: Plan, outcomes: list[StageOutco
                 "metrics": document["metrics"],
                 "protocol": document["protocol"],
             }
-            tables.append(_per_user(pq.read_table(folder / PER_USER_FILE), "generators", short))
+            tables.append(_per_user(read_parquet(folder / PER_USER_FILE), "generators", short))
         stages = None
         if plan.ranker_enabled:
             folder = folders[f"artifact:{plan.primary}/{STAGES_KIND}"]
             stages = json.loads((folder / METRICS_FILE).read_text())
-            per_stage = pq.read_table(folder / PER_USER_FILE)
+            per_stage = read_parquet(folder / PER_USER_FILE)
             for stage in stages["stages"]:
                 rows = per_stage.filter(pa.compute.equal(per_stage.column("stage"), stage))
                 tables.append(_per_user(rows.drop_columns(["stage"]), "stages", stage))

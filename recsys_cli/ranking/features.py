@@ -40,6 +40,7 @@ import duckdb
 import numpy as np
 
 from recsys_cli.data.canonical import configure
+from recsys_cli.data.faults import damaged_in_duckdb, is_disk_full, read_parquet
 from recsys_cli.data.sqltext import first_line, sql_ident, sql_literal
 from recsys_cli.errors import (
     FormatError,
@@ -94,10 +95,15 @@ class FeatureReport:
 # -- choosing features --------------------------------------------------------------------
 
 
-def capabilities(history_paths, items_path, users_path, n_sources: int, *, connection=None) -> Capabilities:
-    """What the data supports (see the module docstring for the rules)."""
+def capabilities(
+    history_paths, items_path, users_path, n_sources: int, *, connection=None, spill: Path | None = None
+) -> Capabilities:
+    """What the data supports (see the module docstring for the rules). Without a ``connection``, DuckDB
+    may spill into the folder ``spill`` (made and removed here), or nowhere."""
     con = _connection(connection)
     try:
+        if connection is None:
+            con.execute(f"SET temp_directory = {sql_literal(str(spill) if spill is not None else '')}")
         history = _parquet(_path_list(history_paths))
         ratings, times = con.execute(f"SELECT count(DISTINCT rating), count(DISTINCT ts) FROM {history}").fetchone()
         genres = False
@@ -108,10 +114,12 @@ def capabilities(history_paths, items_path, users_path, n_sources: int, *, conne
         users = _users_sql(con, users_path)
         present = con.execute(f"SELECT count(gender), count(age_bucket), count(occupation) FROM ({users})").fetchone()
     except duckdb.Error as exc:
-        raise _sql_error(exc) from None
+        raise _sql_error(exc, [*_path_list(history_paths), items_path, users_path]) from None
     finally:
         if connection is None:
             con.close()
+            if spill is not None:
+                shutil.rmtree(spill, ignore_errors=True)
     demographics = tuple(a for a, n in zip(DEMOGRAPHICS, present) if n)
     return Capabilities(ratings > 1, times > 1, bool(genres), demographics, max(int(n_sources) - 1, 0))
 
@@ -201,7 +209,7 @@ def compute_features(
         rows, users = con.execute(f"SELECT count(*), count(DISTINCT user_idx) FROM {_parquet([staged])}").fetchone()
         os.replace(staged, out)
     except duckdb.Error as exc:
-        raise _sql_error(exc) from None
+        raise _sql_error(exc, [candidates_path, *_path_list(history_paths), items_path, users_path]) from None
     finally:
         staged.unlink(missing_ok=True)
         if connection is None:
@@ -357,7 +365,14 @@ def _schema(con, relation: str) -> dict[str, str]:
     return {name: kind for name, kind, *_ in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()}
 
 
-def _sql_error(exc: Exception) -> SqlError:
+def _sql_error(exc: Exception, inputs=()) -> Exception:
+    """What a failed feature query means: a damaged input file, memory, or columns; a full disk is the
+    workspace's to name (the caller's scratch), so it stays DuckDB's own error."""
+    if is_disk_full(exc):
+        return exc
+    damaged = damaged_in_duckdb(exc, [Path(p) for p in inputs if p is not None])
+    if damaged is not None:
+        return damaged
     if isinstance(exc, duckdb.OutOfMemoryException) or "Out of Memory" in str(exc):
         return SqlError(
             f"computing features ran out of memory: {first_line(exc)}",
@@ -372,9 +387,7 @@ def _sql_error(exc: Exception) -> SqlError:
 
 def read_features(path: Path, columns: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Users, items and the float32 feature matrix (NULL as NaN) of a features Parquet."""
-    import pyarrow.parquet as pq
-
-    table = pq.read_table(path)
+    table = read_parquet(path)
     matrix = (
         np.column_stack([table.column(c).to_numpy(zero_copy_only=False).astype(np.float32) for c in columns])
         if columns

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from recsys_cli.data.faults import read_parquet
 from recsys_cli.models.base import CandidateModel, TrainingData
 
 
@@ -127,17 +128,13 @@ def refit(model: CandidateModel, data: TrainingData, reporter) -> CandidateModel
 
 def read_lists(path: Path) -> SourceLists:
     """A candidates Parquet (user_idx, item_idx, rank) as per-user lists."""
-    import pyarrow.parquet as pq
-
-    table = pq.read_table(path, columns=["user_idx", "item_idx", "rank"])
+    table = read_parquet(path, columns=["user_idx", "item_idx", "rank"])
     return lists_from_rows(*(table.column(c).to_numpy().astype(np.int64) for c in ("user_idx", "item_idx", "rank")))
 
 
 def window_ratings(path: Path, pool: Pool, n_items: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each pool pair's rating in the window (NaN: not interacted), and the window's users and counts."""
-    import pyarrow.parquet as pq
-
-    table = pq.read_table(path, columns=["user_idx", "item_idx", "rating"])
+    table = read_parquet(path, columns=["user_idx", "item_idx", "rating"])
     users = table.column("user_idx").to_numpy().astype(np.int64)
     keys = users * n_items + table.column("item_idx").to_numpy().astype(np.int64)
     # a pair repeated in the window counts once (its last rating), as in the test window's truth

@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from recsys_cli.data.faults import read_parquet
+
 
 @dataclass(frozen=True)
 class Window:
@@ -33,7 +35,6 @@ TEST_WINDOW = Window("test", ("train", "val"))
 def as_of(paths: list[Path]) -> int:
     """The latest timestamp in a window's history: "now" for every recency feature of that window."""
     import pyarrow.compute as pc
-    import pyarrow.parquet as pq
 
-    latest = [pc.max(pq.read_table(path, columns=["ts"]).column("ts")).as_py() for path in paths]
+    latest = [pc.max(read_parquet(path, columns=["ts"]).column("ts")).as_py() for path in paths]
     return int(max((value for value in latest if value is not None), default=0))

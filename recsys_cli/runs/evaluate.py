@@ -21,7 +21,13 @@ from recsys_cli.evaluation.metrics import evaluate_lists, history_shares
 from recsys_cli.reporting import SILENT, Reporter
 from recsys_cli.runs.artifacts import METRICS_FILE, PER_USER_FILE, evaluation_kind
 from recsys_cli.runs.retrieval import exact_top_k
-from recsys_cli.runs.store import open_run, publish_artifact, reopen_for_writing
+from recsys_cli.runs.store import (
+    ReplacedArtifact,
+    open_run,
+    publish_artifact,
+    reopen_for_writing,
+    replaced_artifact,
+)
 from recsys_cli.topk import check_ks
 from recsys_cli.vocabulary import DEFAULT_KS, EVALUATED_PARTS
 
@@ -32,6 +38,7 @@ class RunEvaluation:
     protocol: dict[str, Any]
     metrics: dict[str, float]
     per_user_path: str | None = None
+    replaced: ReplacedArtifact | None = None  # the previous evaluation of the run on this part, now deleted
 
     def document(self) -> dict[str, Any]:
         return {"run": self.run, "protocol": self.protocol, "metrics": self.metrics, "per_user": self.per_user_path}
@@ -85,8 +92,19 @@ def evaluate_run(
     )
     evaluation = RunEvaluation(run, protocol, result.metrics)
     if save:
-        evaluation.per_user_path = _save(workspace, context, part, evaluation, result, user_ids, reporter)
+        evaluation.per_user_path, evaluation.replaced = _save(
+            workspace, context, part, evaluation, result, user_ids, reporter
+        )
     return evaluation
+
+
+def evaluation_options(meta: dict[str, Any]) -> str:
+    """The options an evaluation was made with, from its record (for the message that replaces it)."""
+    protocol = meta.get("protocol", {})
+    options = [f"k {','.join(str(k) for k in protocol.get('ks', []))}", f"relevant: {protocol.get('relevance')}"]
+    if "cold_start" in protocol:  # a two-stage evaluation has one rule for every source
+        options.append(f"cold start: {protocol['cold_start']}")
+    return "; ".join(options)
 
 
 # -- the steps of evaluate_run -------------------------------------------------------------------
@@ -176,7 +194,7 @@ def _protocol(
     }
 
 
-def _save(workspace, context, part, evaluation, result, user_ids, reporter) -> str:
+def _save(workspace, context, part, evaluation, result, user_ids, reporter) -> tuple[str, ReplacedArtifact | None]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -194,5 +212,6 @@ def _save(workspace, context, part, evaluation, result, user_ids, reporter) -> s
 
     with workspace.writing(reporter, command=f"evaluate {context.run.name}"):
         fresh = reopen_for_writing(context)
+        replaced = replaced_artifact(fresh, evaluation_kind(part), PER_USER_FILE, evaluation_options)
         record = publish_artifact(fresh, evaluation_kind(part), write)
-    return f"{record.path}/{PER_USER_FILE}"
+    return f"{record.path}/{PER_USER_FILE}", replaced

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from recsys_cli.data.canonical import ITEMS_FILE, USERS_FILE
+from recsys_cli.data.faults import reading_file
 from recsys_cli.data.split_strategies import TIME_ORDERED_STRATEGIES
 from recsys_cli.data.workspace import Workspace
 from recsys_cli.errors import CorruptArtifactError, InvalidParameterError
@@ -89,7 +90,8 @@ def check_split(context) -> None:
             f"make a time-ordered split with a label window, e.g. recsys split {dataset} --name NAME "
             "--strategy temporal-per-user --test-fraction 0.2 --val-fraction 0.2",
         )
-    rows = pq.ParquetFile(context.split_folder / "val.parquet").metadata.num_rows
+    with reading_file(context.split_folder / "val.parquet"):
+        rows = pq.ParquetFile(context.split_folder / "val.parquet").metadata.num_rows
     if rows == 0:
         raise InvalidParameterError(
             f"split '{split.name}' has no val part, which is the ranker's label window",
@@ -153,7 +155,7 @@ def users_file(context) -> Path | None:
     return path if path.exists() else None
 
 
-def resolve(contexts, features) -> tuple[list[str], list[str]]:
+def resolve(contexts, features, scratch: Path) -> tuple[list[str], list[str]]:
     """The feature names the data supports (or the requested ones, checked) and their columns."""
     primary = contexts[0]
     caps = capabilities(
@@ -161,6 +163,7 @@ def resolve(contexts, features) -> tuple[list[str], list[str]]:
         primary.dataset_folder / ITEMS_FILE,
         users_file(primary),
         len(contexts),
+        spill=scratch / "capabilities.spill",  # not DuckDB's default, .tmp in the current folder
     )
     names = resolve_features(list(features) if features else None, caps)
     return names, feature_columns(names, [c.run.name for c in contexts])
@@ -189,9 +192,9 @@ def train_ranker(
             primary = contexts[0]
             check_split(primary)
             sources = [label_candidates(context) for context in contexts]
-            names, columns = resolve(contexts, features)
             # inside the workspace, where the next writer's sweep finds it if this process is killed
             scratch = scratch_lifetime.enter_context(workspace.scratch("ranker"))
+            names, columns = resolve(contexts, features, scratch)
             pool, models = _scored_pool(contexts, sources)
             window = _label_window(primary, pool, run)
             grades = grade_labels(window.ratings, labels)
@@ -464,10 +467,7 @@ def _publish(workspace, primary, contexts, scratch: Path, meta, importance, repo
     with workspace.writing(reporter, command=f"train ranker {primary.run.name}"):
         fresh = reopen_for_writing(primary)
         for context in contexts[1:]:
-            if open_run(workspace, context.run.name).run.path != context.run.path:
-                raise CorruptArtifactError(
-                    f"run '{context.run.name}' was retrained while this command ran", "run the command again"
-                )
+            reopen_for_writing(context)  # a --with run removed or retrained meanwhile is refused too
         # an evaluation of the replaced ranker no longer describes this run
         record = publish_artifact(fresh, RANKER_KIND, write, supersedes=(STAGES_KIND,))
     return RankerResult(primary.run.name, record.path, meta, importance)

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from recsys_cli.data.canonical import ITEMS_FILE
+from recsys_cli.data.faults import read_parquet
 from recsys_cli.data.workspace import Workspace
 from recsys_cli.errors import InvalidParameterError
 from recsys_cli.models.registry import MODELS, model_class
@@ -16,7 +17,13 @@ from recsys_cli.reporting import SILENT, Reporter
 from recsys_cli.runs.artifacts import CANDIDATES_FILE, candidates_kind
 from recsys_cli.runs.indexing import annoy_top_k
 from recsys_cli.runs.retrieval import exact_top_k, popularity_order
-from recsys_cli.runs.store import open_run, publish_artifact, reopen_for_writing
+from recsys_cli.runs.store import (
+    ReplacedArtifact,
+    open_run,
+    publish_artifact,
+    reopen_for_writing,
+    replaced_artifact,
+)
 from recsys_cli.topk import check_k
 from recsys_cli.vocabulary import EVALUATED_PARTS, RETRIEVALS
 
@@ -36,9 +43,8 @@ class Recommendation:
 def _item_details(folder: Path, items: list[int]) -> dict[int, dict[str, Any]]:
     import pyarrow as pa
     import pyarrow.compute as pc
-    import pyarrow.parquet as pq
 
-    table = pq.read_table(folder / ITEMS_FILE)
+    table = read_parquet(folder / ITEMS_FILE)
     wanted = table.filter(pc.is_in(table.column("item_idx"), value_set=pa.array(items, type=pa.int32())))
     columns = [c for c in ("title", "year", "genres") if c in wanted.column_names]
     out = {}
@@ -48,13 +54,24 @@ def _item_details(folder: Path, items: list[int]) -> dict[int, dict[str, Any]]:
 
 
 def recommend(
-    workspace: Workspace, run: str, user_id: str, *, k: int = 10, explain: bool = False, explain_n: int = 3
+    workspace: Workspace,
+    run: str,
+    user_id: str,
+    *,
+    k: int = 10,
+    explain: bool = False,
+    explain_n: int = 3,
+    reporter: Reporter = SILENT,
 ) -> Recommendation:
-    """Top-``k`` unseen items for one user (original ids in and out); popularity for unknown users."""
+    """Top-``k`` unseen items for one user (original ids in and out); popularity for unknown users.
+
+    A ``k`` beyond what the catalogue holds unseen gives what there is, with a warning: one user's
+    list is read by a person, who is better served by the whole catalogue than by a refusal."""
 
     with workspace.reading():
         context = open_run(workspace, run)
-        k = check_k(k, n_items=context.dataset.n_items)
+        requested = check_k(k)
+        k = min(requested, context.dataset.n_items)
         if explain and not model_class(context.run.model).explainable:
             raise InvalidParameterError(
                 f"model '{context.run.model}' cannot explain its scores",
@@ -86,6 +103,11 @@ def recommend(
             scores = retrieved.scores[0][: top.size]
         else:
             scores = np.bincount(train.indices, minlength=train.shape[1])[top].astype(np.float64)
+        if top.size < requested:
+            reporter.warn(
+                f"only {top.size:,} items to recommend for k={requested}: the catalogue has "
+                f"{context.dataset.n_items:,} items and the user has seen {history:,} of them in train"
+            )
         explained = (
             model.contributions(user, train, [int(i) for i in top], explain_n) if explain and reason is None else []
         )
@@ -120,6 +142,7 @@ class CandidatesResult:
     seconds: float
     short_lists: int = 0
     search_k: int | None = None
+    replaced: ReplacedArtifact | None = None  # the run's previous candidates for this part, now deleted
 
 
 def generate_candidates(
@@ -167,7 +190,7 @@ def generate_candidates(
         f"recall@{k}": recall,
         "short_lists": retrieved.short_lists,
     }
-    record = _publish_candidates(workspace, context, run, part, table, meta, reporter)
+    record, replaced = _publish_candidates(workspace, context, run, part, table, meta, reporter)
     return CandidatesResult(
         run,
         f"{record.path}/{CANDIDATES_FILE}",
@@ -181,6 +204,7 @@ def generate_candidates(
         time.perf_counter() - started,
         retrieved.short_lists,
         retrieved.search_k,
+        replaced,
     )
 
 
@@ -261,7 +285,8 @@ def _candidates_table(retrieved, known, filled, row_users, items, user_ids, item
 def _publish_candidates(
     workspace: Workspace, context, run: str, part: str, table, meta: dict[str, Any], reporter: Reporter
 ):
-    """Write the candidates beside the run as its ``candidates-<part>`` artifact; returns the artifact's record."""
+    """Write the candidates beside the run as its ``candidates-<part>`` artifact; returns the artifact's
+    record and the previous candidates it replaced."""
     import pyarrow.parquet as pq
 
     def write(folder: Path) -> dict[str, Any]:
@@ -269,4 +294,12 @@ def _publish_candidates(
         return meta
 
     with workspace.writing(reporter, command=f"candidates {run}"):
-        return publish_artifact(reopen_for_writing(context), candidates_kind(part), write)
+        fresh = reopen_for_writing(context)
+        replaced = replaced_artifact(fresh, candidates_kind(part), CANDIDATES_FILE, candidates_options)
+        return publish_artifact(fresh, candidates_kind(part), write), replaced
+
+
+def candidates_options(meta: dict[str, Any]) -> str:
+    """The options candidates were made with, from their record (for the message that replaces them)."""
+    search_k = f", search_k {meta['search_k']}" if meta.get("search_k") is not None else ""
+    return f"k {meta.get('k', '?')}, retrieval {meta.get('retrieval', '?')}{search_k}"

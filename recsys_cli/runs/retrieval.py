@@ -27,7 +27,7 @@ class Retrieved:
     lists: np.ndarray  # users x k item indices, -1 padding
     scores: np.ndarray  # users x k float32, NaN at padding
     fallback_users: int  # users served the popularity fallback
-    short_lists: int = 0  # users given fewer than k items (an approximate index can find fewer)
+    short_lists: int = 0  # users given fewer than k items (too few unseen items, or an index that found fewer)
     search_k: int | None = None  # the Annoy search_k used (None: exact)
 
 
@@ -75,7 +75,9 @@ def exact_top_k(
             task.advance(len(users))
         else:
             lists, scores = batched_top_k(score, users, k, seen_pattern(user_items), progress=task.advance)
-    return Retrieved(lists, scores, int((~known[users]).sum()) if cold_start == "popular" else 0)
+    # a user whose history leaves fewer than k unseen items gets a short list, as an index can give
+    short = int((lists[:, -1] < 0).sum()) if lists.size else 0
+    return Retrieved(lists, scores, int((~known[users]).sum()) if cold_start == "popular" else 0, short)
 
 
 def model_scorer(

@@ -43,9 +43,17 @@ from recsys_cli.runs.artifacts import (
     STAGES_KIND,
     features_file,
 )
+from recsys_cli.runs.evaluate import evaluation_options
 from recsys_cli.runs.ranker import build_features, load_ranker_file
 from recsys_cli.runs.retrieval import exact_top_k, model_scorer, popularity_places, seen_pattern
-from recsys_cli.runs.store import open_run, publish_artifact, read_part, reopen_for_writing
+from recsys_cli.runs.store import (
+    ReplacedArtifact,
+    open_run,
+    publish_artifact,
+    read_part,
+    reopen_for_writing,
+    replaced_artifact,
+)
 from recsys_cli.topk import check_ks, default_batch_size, top_k_of_one_order
 from recsys_cli.vocabulary import DEFAULT_KS, STAGE_ROWS
 
@@ -59,6 +67,7 @@ class StageEvaluation:
     stages: dict[str, dict[str, float]]
     lift: dict[str, dict[str, dict[str, Any]]]
     per_user_path: str | None = None
+    replaced: ReplacedArtifact | None = None  # the run's previous two-stage evaluation, now deleted
 
     @property
     def metrics(self) -> dict[str, float]:
@@ -133,8 +142,11 @@ def evaluate_stages(
                 )
             contexts = _source_contexts(workspace, primary, meta)
             booster = load_ranker_file(folder, meta, run)  # checked before minutes of features, not after
-            # inside the workspace, where the next writer's sweep finds it if this process is killed
-            scratch = scratch_lifetime.enter_context(workspace.scratch("stages"))
+            # inside the workspace, where the next writer's sweep finds it if this process is killed; not
+            # saving only reads, so a read-only workspace gets a private folder instead
+            scratch = scratch_lifetime.enter_context(
+                workspace.scratch("stages") if save else workspace.scratch_for_reading("stages")
+            )
             truth = primary.part("test", values="ones", min_rating=relevant_min_rating).user_items
             if truth.nnz == 0:
                 raise InvalidParameterError(
@@ -170,7 +182,9 @@ def evaluate_stages(
         evaluation = StageEvaluation(run, protocol, {s: r.metrics for s, r in results.items()}, _lifts(results, ks))
         if save:
             write_pool(pool, scratch / STAGE_POOL_FILE, {"ranker_score": scores})
-            evaluation.per_user_path = _save(workspace, primary, evaluation, results, user_ids, scratch, reporter)
+            evaluation.per_user_path, evaluation.replaced = _save(
+                workspace, primary, evaluation, results, user_ids, scratch, reporter
+            )
         return evaluation
 
 
@@ -264,7 +278,9 @@ def _lifts(results, ks) -> dict[str, dict[str, dict[str, Any]]]:
     return lift
 
 
-def _save(workspace, primary, evaluation: StageEvaluation, results, user_ids, scratch: Path, reporter) -> str:
+def _save(
+    workspace, primary, evaluation: StageEvaluation, results, user_ids, scratch: Path, reporter
+) -> tuple[str, ReplacedArtifact | None]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -285,5 +301,7 @@ def _save(workspace, primary, evaluation: StageEvaluation, results, user_ids, sc
         return {"protocol": evaluation.protocol, "metrics": evaluation.metrics}
 
     with workspace.writing(reporter, command=f"evaluate {primary.run.name}"):
-        record = publish_artifact(reopen_for_writing(primary), STAGES_KIND, write)
-    return f"{record.path}/{PER_USER_FILE}"
+        fresh = reopen_for_writing(primary)
+        replaced = replaced_artifact(fresh, STAGES_KIND, PER_USER_FILE, evaluation_options)
+        record = publish_artifact(fresh, STAGES_KIND, write)
+    return f"{record.path}/{PER_USER_FILE}", replaced

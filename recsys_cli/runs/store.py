@@ -20,10 +20,11 @@ from typing import Any
 
 import numpy as np
 
+from recsys_cli.data.faults import read_parquet
 from recsys_cli.data.matrices import interaction_times, interactions_matrix
 from recsys_cli.data.records import ArtifactRecord, DatasetRecord, RunRecord, SplitRecord, validate_name
 from recsys_cli.data.workspace import Workspace
-from recsys_cli.errors import CorruptArtifactError, UnknownNameError
+from recsys_cli.errors import CorruptArtifactError, RemovedMeanwhileError, UnknownNameError
 from recsys_cli.models.base import CandidateModel, TrainingData
 from recsys_cli.models.persistence import load_model
 
@@ -70,9 +71,7 @@ class RunContext:
 
     def vocabulary(self, kind: str) -> np.ndarray:
         """Original ids (strings) indexed by ``user_idx`` or ``item_idx``; ``kind`` is 'user' or 'item'."""
-        import pyarrow.parquet as pq
-
-        table = pq.read_table(self.dataset_folder / "vocab" / f"{kind}s.parquet")
+        table = read_parquet(self.dataset_folder / "vocab" / f"{kind}s.parquet")
         ids = np.empty(table.num_rows, dtype=object)
         ids[table.column(f"{kind}_idx").to_numpy()] = table.column(f"{kind}_id").to_pylist()
         return ids
@@ -162,8 +161,36 @@ def publish_artifact(
         return catalog.artifact(context.run.name, kind)
 
 
+@dataclass(frozen=True)
+class ReplacedArtifact:
+    """The artifact of the same kind that a new one replaced: the file the previous call reported
+    (deleted with its generation) and the options it was made with, so a command can say what is gone."""
+
+    file: str
+    options: str
+
+
+def replaced_artifact(
+    context: RunContext, kind: str, file: str, describe: Callable[[dict[str, Any]], str]
+) -> ReplacedArtifact | None:
+    """The run's current artifact of ``kind``, which publishing another will replace; call it under
+    ``workspace.writing()``, just before ``publish_artifact``. ``describe(meta)`` names its options."""
+    previous = context.artifact(kind)
+    return None if previous is None else ReplacedArtifact(f"{previous.path}/{file}", describe(previous.meta))
+
+
 def reopen_for_writing(context: RunContext) -> RunContext:
-    """Under the write lock: the same run again, refusing if another writer replaced it meanwhile."""
+    """Under the write lock: the same run again, refusing if another writer removed or replaced it meanwhile."""
+    with context.workspace.catalog() as catalog:
+        removed = catalog.run(context.run.name) is None
+    if removed:
+        raise RemovedMeanwhileError(
+            "run",
+            context.run.name,
+            during="ran",
+            hint=f"nothing was written; train it again: recsys train candidates {context.run.dataset} "
+            f"--split {context.run.split} --model {context.run.model} --run {context.run.name}",
+        )
     fresh = open_run(context.workspace, context.run.name)
     if fresh.run.path != context.run.path:
         raise CorruptArtifactError(

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from recsys_cli.data.faults import read_parquet
 from recsys_cli.data.records import RunRecord
 from recsys_cli.data.workspace import Workspace
-from recsys_cli.errors import InvalidParameterError, UnknownNameError
+from recsys_cli.errors import InvalidParameterError, RemovedMeanwhileError, UnknownNameError
 from recsys_cli.evaluation.metrics import METRICS
 from recsys_cli.evaluation.significance import paired_intervals
 from recsys_cli.reporting import SILENT, Reporter
@@ -106,12 +107,11 @@ def paired_differences(
     Returns ({run: {metric: interval}}, None), or ({}, why not) when the runs were not
     evaluated on the same users (then no paired test exists).
     """
-    import pyarrow.parquet as pq
 
     part = comparison.part
     with workspace.reading():
         tables = [
-            pq.read_table(workspace.resolve(s.evaluation_paths[part]) / PER_USER_FILE, columns=["user", *metrics])
+            read_parquet(workspace.resolve(s.evaluation_paths[part]) / PER_USER_FILE, columns=["user", *metrics])
             for s in comparison.runs
         ]
     users = [t.column("user").to_numpy() for t in tables]
@@ -133,8 +133,8 @@ def remove_run(workspace: Workspace, name: str, reporter: Reporter = SILENT) -> 
     summary = show_run(workspace, name)
     with workspace.writing(reporter, command=f"runs remove {name}"):
         with workspace.catalog(read_only=False) as catalog:
-            if catalog.run(name) is None:
-                raise UnknownNameError("run", name, catalog.run_names())
+            if catalog.run(name) is None:  # it was there before the lock: someone removed it meanwhile
+                raise RemovedMeanwhileError("run", name, hint="nothing was removed by this command")
             dropped = catalog.delete_run(name)
         workspace.retire(dropped.paths)
     return summary

@@ -15,7 +15,7 @@ from recsys_cli.data.atomic import file_sha256
 from recsys_cli.data.matrices import VALUES
 from recsys_cli.data.records import RunRecord
 from recsys_cli.data.workspace import Workspace
-from recsys_cli.errors import AlreadyExistsError, InvalidParameterError, UnknownNameError
+from recsys_cli.errors import AlreadyExistsError, InvalidParameterError, RemovedMeanwhileError, UnknownNameError
 from recsys_cli.models.persistence import save_model
 from recsys_cli.models.registry import create_model, model_class
 from recsys_cli.reporting import SILENT, Reporter
@@ -47,12 +47,20 @@ def package_versions() -> dict[str, str]:
     return found
 
 
-def _lookup(workspace: Workspace, dataset: str, split: str, run: str):
+def _lookup(workspace: Workspace, dataset: str, split: str, run: str, *, waited: bool = False):
+    """The dataset, split and existing run records; ``waited``: this is the look again under the write
+    lock, after one before it found the dataset and split (so a missing one was removed meanwhile)."""
     with workspace.catalog() as catalog:
         record = catalog.dataset(dataset)
+        if record is None and waited:
+            raise RemovedMeanwhileError("dataset", dataset)
         if record is None:
             raise UnknownNameError("dataset", dataset, catalog.dataset_names())
         split_record = catalog.split(dataset, split)
+        if split_record is None and waited:
+            raise RemovedMeanwhileError(
+                "split", split, hint=f"make it again: recsys split {dataset} --name {split} --strategy ..."
+            )
         if split_record is None:
             names = [s.name for s in catalog.splits(dataset)]
             raise UnknownNameError(
@@ -94,8 +102,10 @@ def train_candidates(
         dataset_record, _, existing = _lookup(workspace, dataset, split, run)
         _check_replace(existing, run, force)
         instance.check_shape(dataset_record.n_users, dataset_record.n_items)
+    for warning in instance.shape_warnings(dataset_record.n_users, dataset_record.n_items):
+        reporter.warn(warning)
     with workspace.writing(reporter, command=f"train {model} {run}"):
-        dataset_record, split_record, existing = _lookup(workspace, dataset, split, run)
+        dataset_record, split_record, existing = _lookup(workspace, dataset, split, run, waited=True)
         _check_replace(existing, run, force)
         started = time.perf_counter()
         split_folder = workspace.resolve(split_record.path)

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from recsys_cli.ranking.lambdarank import RankerParams
-from tests.support import assert_refused, invoke_json, quiet_environment, run_json
+from tests.support import assert_refused, invoke_json, quiet_environment, run_json, snapshot
 
 TREES = 20
 ALS = ("--factors", "8", "--iterations", "3")
@@ -518,3 +518,47 @@ def test_stage_evaluation_keeps_the_test_pool_and_its_features(template):
         assert pool.column(key).to_pylist() == features.column(key).to_pylist()
     assert "ranker_score" in pool.column_names
     assert set(template[1]["columns"]) <= set(features.column_names)
+
+
+def _set_writable(root: Path, writable: bool) -> None:
+    for path in [root, *root.rglob("*")]:
+        mode = (0o755 if path.is_dir() else 0o644) if writable else (0o555 if path.is_dir() else 0o444)
+        path.chmod(mode)
+
+
+def _permissions_restrict(folder: Path) -> bool:
+    """Whether a folder without write permission refuses a new file (not for root with CAP_DAC_OVERRIDE)."""
+    probe = folder / "probe"
+    probe.mkdir(mode=0o555)
+    try:
+        (probe / "file").touch()
+    except PermissionError:
+        return True
+    finally:
+        probe.chmod(0o755)
+        shutil.rmtree(probe)
+    return False
+
+
+def test_stage_evaluation_that_is_not_saved_works_on_a_read_only_workspace(template, ws, tmp_path, monkeypatch):
+    """save=False only reads: its scratch (test pool, features) goes to a private temp folder, removed after."""
+    import tempfile
+
+    if not _permissions_restrict(tmp_path):
+        pytest.skip("file permissions do not restrict this user (root)")
+
+    from recsys_cli.data.workspace import Workspace
+    from recsys_cli.runs.stage_evaluation import evaluate_stages
+
+    private = tmp_path / "tmpdir"
+    private.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(private))
+    before = snapshot(ws)
+    _set_writable(ws, False)
+    try:
+        evaluation = evaluate_stages(Workspace(ws), "als", ks=[10], save=False)
+    finally:
+        _set_writable(ws, True)
+    assert evaluation.per_user_path is None
+    assert evaluation.stages["ranker"]["ndcg@10"] == template[2]["stages"]["ranker"]["ndcg@10"]
+    assert snapshot(ws) == before and list(private.iterdir()) == []

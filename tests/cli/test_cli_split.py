@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from functools import partial
 
@@ -124,6 +125,33 @@ def test_force_replaces(cli, toy):
     result = cli("split", "toy", "--name", "s", "--strategy", "leave-last", "--force", "--format", "json")
     assert result.exit_code == 0, result.stderr
     assert "replaced the existing split 's'" in result.stderr
+
+
+def test_force_refuses_to_delete_the_runs_trained_on_the_split(cli, toy, workspace_dir):
+    run_json(cli, "split", "toy", "--name", "s", "--strategy", "random")
+    for run in ("pop", "pop2"):
+        run_json(cli, "train", "candidates", "toy", "--split", "s", "--model", "popular", "--run", run)
+    result = refused(
+        cli,
+        workspace_dir,
+        ["split", "toy", "--name", "s", "--strategy", "leave-last", "--force"],
+        "split 'toy/s' has 2 runs trained on it (pop, pop2): replacing it would delete them",
+    )
+    assert "(hint: pass --replace to replace it and delete them, or choose another --name)" in result.stderr
+    assert [r["run"] for r in run_json(cli, "runs", "list")] == ["pop", "pop2"]
+
+
+def test_replace_deletes_them_and_says_so(cli, toy):
+    first = run_json(cli, "split", "toy", "--name", "s", "--strategy", "random")
+    run_json(cli, "train", "candidates", "toy", "--split", "s", "--model", "popular", "--run", "pop")
+    result = cli("split", "toy", "--name", "s", "--strategy", "leave-last", "--replace", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    assert "dropped the runs trained on the old split: pop" in result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["replaced"] is True and doc["dropped_runs"] == ["pop"] and doc["path"] != first["path"]
+    assert run_json(cli, "runs", "list") == []
+    # --force is enough once no run is trained on it
+    assert run_json(cli, "split", "toy", "--name", "s", "--strategy", "random", "--force")["dropped_runs"] == []
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.support import assert_clean_failure, run_json, snapshot
@@ -204,3 +206,22 @@ def test_first_line_finds_the_substance_of_a_message():
     assert first_line("Error:\n\nthe cause\nmore") == "Error: the cause"
     assert len(first_line("x" * 1000)) == 200
     assert first_line(ValueError()) == "ValueError"
+
+
+def test_duckdb_temp_folder_in_the_current_folder_is_not_readable(cli, two_datasets, workspace_dir, tmp_path):
+    # DuckDB's default temp_directory is .tmp in the current folder, and a locked-down connection
+    # still allowed it: a query could read whatever another program left there
+    secret = tmp_path / ".tmp" / "secret.csv"  # the test runs in tmp_path (the isolated fixture)
+    secret.parent.mkdir()
+    secret.write_text("token\nhunter2\n")
+    before = snapshot(workspace_dir)
+    for path in (".tmp/secret.csv", str(secret)):
+        result = cli("sql", f"SELECT * FROM read_csv('{path}')", "--format", "json")
+        assert_clean_failure(result, "Permission Error")
+        assert "workspace's own files" in result.stderr and "hunter2" not in result.stdout
+    # DuckDB spills into a scratch folder inside the workspace instead, removed after the query
+    [row] = run_json(cli, "sql", "SELECT current_setting('temp_directory') AS t, count(*) AS n FROM a.interactions")
+    spill = row["t"]
+    assert spill.startswith(f"{workspace_dir}/.staging/sql-") and row["n"] == 3
+    assert not Path(spill).exists()
+    assert snapshot(workspace_dir) == before

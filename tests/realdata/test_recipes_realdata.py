@@ -124,3 +124,19 @@ def test_the_shipped_ml100k_recipe_with_a_local_source(cli, shared_datasets):
     assert doc["run"] == "ml-100k"
     ks = doc["metrics"]["generators"]["als"]["protocol"]["ks"]
     _check_rows_and_numbers(doc, ks)
+    # issue 16 item 5: `runs list` shows the recipe run with the ranker's ndcg@10, not its generator's,
+    # and the shipped recipe passes the gate docs/ci.md suggests
+    rows = {row["run"]: row for row in run_json(cli, "runs", "list")}
+    ranker = doc["metrics"]["stages"]["stages"]["ranker"]["ndcg@10"]
+    assert rows["ml-100k"]["kind"] == "recipe" and rows["ml-100k"]["ndcg@10"] == ranker
+    assert rows["ml-100k.als"]["ndcg@10"] == doc["metrics"]["generators"]["als"]["metrics"]["ndcg@10"] < ranker
+    gate = cli(
+        "runs",
+        "check",
+        "ml-100k",
+        "--require",
+        "ranker.ndcg@10>=0.2",
+        "--require",
+        "lift.ranker_vs_candidates.ndcg@10.low>0",
+    )
+    assert gate.exit_code == 0, gate.stderr

@@ -111,3 +111,37 @@ def test_a_lock_file_swept_before_its_owner_held_it_makes_the_owner_take_another
 def test_a_kind_is_lower_case_letters(tmp_path):
     with pytest.raises(ValueError), scratch_folder(tmp_path, "../x"):
         pass
+
+
+def test_a_reader_on_a_workspace_it_cannot_write_gets_a_private_scratch_folder(workspace, tmp_path, monkeypatch):
+    """`recsys sql` and an evaluation that is not saved only read: on a read-only workspace (simulated:
+    root ignores permissions) their scratch is a private temp folder, removed after; anything else
+    that stops the scratch folder is still an error."""
+    import errno
+    import tempfile
+
+    import recsys_cli.data.workspace as module
+
+    private = tmp_path / "tmpdir"
+    private.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(private))
+    with workspace.scratch_for_reading("sql") as folder:
+        assert folder.parent == workspace.staging_dir  # writable: inside the workspace, as ever
+
+    def refused(staging, kind, error=errno.EACCES):
+        raise OSError(error, os.strerror(error), str(staging))
+
+    monkeypatch.setattr(module, "scratch_folder", refused)
+    with workspace.scratch_for_reading("stages") as folder:
+        assert folder.parent == private and folder.name.startswith("recsys-stages-")
+        (folder / "features.parquet").write_bytes(b"work in progress")
+    assert list(private.iterdir()) == [] and list(workspace.staging_dir.iterdir()) == []
+    monkeypatch.setattr(module, "scratch_folder", lambda staging, kind: refused(staging, kind, errno.EIO))
+    with pytest.raises(OSError), workspace.scratch_for_reading("sql"):
+        pass
+    with (
+        pytest.raises(Exception, match="no recsys workspace"),
+        Workspace(tmp_path / "nothing").scratch_for_reading("sql"),
+    ):
+        pass
+    assert not (tmp_path / "nothing").exists()

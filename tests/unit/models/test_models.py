@@ -263,6 +263,34 @@ class TestEASE(ModelContract):
         assert "als or item-knn" in info.value.hint
         assert model.weights is None
 
+    def test_max_items_is_ease_on_the_most_seen_items_and_never_recommends_the_others(self, tmp_path):
+        kept = 20
+        model = self.make(max_items=kept)
+        model.fit(DATA)
+        counts = np.bincount(BLOCKS.indices, minlength=N_ITEMS)
+        expected_items = np.sort(np.lexsort((np.arange(N_ITEMS), -counts))[:kept])
+        np.testing.assert_array_equal(model.items, expected_items)
+        assert model.weights.shape == (kept, kept)
+        alone = self.make()  # EASE on the kept columns alone gives the same weights
+        alone.fit(training_data(sp.csr_matrix(BLOCKS[:, expected_items])))
+        np.testing.assert_allclose(model.weights, alone.weights, rtol=1e-5, atol=1e-7)
+        scores = model.score(ACTIVE, BLOCKS)
+        others = np.setdiff1d(np.arange(N_ITEMS), expected_items)
+        assert np.isneginf(scores[:, others]).all() and np.isfinite(scores[:, expected_items]).all()
+        save_model(model, tmp_path / "m")
+        loaded = load_model(tmp_path / "m")
+        np.testing.assert_array_equal(loaded.items, expected_items)
+        np.testing.assert_array_equal(loaded.score(ACTIVE, BLOCKS), scores)
+
+    def test_warns_before_a_model_beyond_the_size_limit(self, monkeypatch):
+        import recsys_cli.models.ease as ease
+
+        monkeypatch.setattr(ease, "LARGE_MODEL_BYTES", 40 * 40 * 4)  # computed from the item count: nothing fitted
+        assert self.make().shape_warnings(10, 40) == []
+        (warning,) = self.make().shape_warnings(10, 41)
+        assert "EASE on 41 items" in warning and "--max-items 40" in warning and "item-knn" in warning
+        assert self.make(max_items=40).shape_warnings(10, 10**6) == []
+
 
 class TestPopular(ModelContract):
     model = "popular"

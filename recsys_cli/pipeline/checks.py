@@ -1,0 +1,61 @@
+"""Quality gates on recipe runs: a recipe's ``[checks]`` and ``recsys run --require`` / ``runs check``.
+
+A recipe run's measures are the two-stage table's (``ranker.ndcg@10``, ``lift.ranker_vs_candidates
+.ndcg@10.low``, ``pool_recall``: :mod:`recsys_cli.runs.measures`) plus each generator's own
+evaluation as ``generators.<run>.<metric>``. Every name a recipe can produce is known from the
+recipe alone, so a misspelt requirement is refused before any stage runs, not after ten minutes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from recsys_cli.data.workspace import Workspace
+from recsys_cli.errors import RecsysError, UnknownNameError
+from recsys_cli.evaluation.requirements import (
+    CheckResult,
+    Requirement,
+    check_names,
+    check_requirements,
+    parse_requirements,
+)
+from recsys_cli.pipeline.recipe import Recipe, RecipeError
+from recsys_cli.pipeline.reports import recipe_measures, show_recipe_run
+from recsys_cli.runs.measures import Measures, metric_keys, stage_measure_names
+
+
+def recipe_measure_names(config: dict[str, Any]) -> list[str]:
+    """Every measure a run of this (checked) recipe reports."""
+    ks = config["evaluation"]["ks"]
+    names = [f"generators.{c['run']}.{key}" for c in config["candidates"] for key in metric_keys(ks)]
+    if config["ranker"]["enabled"]:
+        names += stage_measure_names(ks)
+    return names
+
+
+def recipe_requirements(recipe: Recipe) -> list[Requirement]:
+    """The recipe's ``checks.require`` (with any ``--require``), each naming a measure the recipe reports."""
+    texts = recipe.config["checks"]["require"]
+    try:
+        requirements = parse_requirements(texts)
+        check_names(requirements, recipe_measure_names(recipe.config))
+    except UnknownNameError as error:
+        raise RecipeError(
+            f"{recipe.path}: checks.require: no measure '{error.name}' in this recipe's results", error.hint
+        ) from None
+    except RecsysError as error:
+        raise RecipeError(f"{recipe.path}: checks.require: {error.message}", error.hint) from None
+    return requirements
+
+
+def check_recipe_run(
+    workspace: Workspace, name: str, requirements: list[Requirement] | None = None
+) -> tuple[list[CheckResult], Measures, list[Requirement]]:
+    """A finished recipe run against ``requirements`` (default: the ones its recipe recorded).
+    Returns the results, the run's measures and the requirements checked."""
+    report = show_recipe_run(workspace, name)
+    measures = recipe_measures(report.metrics)
+    if requirements is None:
+        recorded = report.manifest.get("recipe", {}).get("checks", {}).get("require", [])
+        requirements = parse_requirements(recorded)
+    return check_requirements(requirements, measures), measures, requirements
