@@ -23,6 +23,9 @@ RETRIEVALS = ("exact", "annoy")
 # Users without train history: the most popular train items, or no predictions at all.
 COLD_START_RULES = ("popular", "none")
 
+# What `recsys evaluate RUN --by` breaks every metric down by (docs/metrics.md, "Who is served badly").
+BREAKDOWNS = ("user-activity", "item-popularity", "genre")
+
 # The cut-offs every evaluation reports unless told otherwise (those up to the candidates, for
 # the two-stage table).
 DEFAULT_KS = (10, 20, 100)

@@ -1,5 +1,6 @@
 """What tests share besides fixtures (those live in tests/conftest.py): the repository's paths, helpers
-that drive the CLI and check its answers, and tiny MovieLens releases written by code.
+that drive the CLI and check its answers, module templates (a workspace built once per module and
+copied for every test), and tiny MovieLens releases written by code.
 
 Import it as ``from tests.support import ...`` (pytest puts the repository root on ``sys.path``:
 ``pythonpath`` in pyproject.toml).
@@ -11,8 +12,11 @@ import hashlib
 import json
 import random
 import re
+import shutil
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -27,6 +31,8 @@ QUIET_ENVIRONMENT = {"NO_COLOR": "1", "COLUMNS": "200", "TERM": "dumb", "RECSYS_
 
 CLEARED_ENVIRONMENT = ("RECSYS_WORKSPACE", "RECSYS_DEBUG", "RECSYS_DOWNLOAD_CACHE")
 """Settings from the developer's shell that must not reach a test."""
+
+T = TypeVar("T")
 
 
 # -- the command line ----------------------------------------------------------------------------------
@@ -139,6 +145,25 @@ def query_table(workspace_dir: Path, doc: dict, table: str, sql: str) -> list[tu
 
     path = workspace_dir / doc["path"] / f"{table}.parquet"
     return duckdb.connect().execute(sql.replace("{t}", f"read_parquet('{path}')")).fetchall()
+
+
+# -- a workspace built once per module, copied for every test -----------------------------------------
+def build_template(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], T]) -> tuple[Path, T]:
+    """For a module fixture: ``build(root)`` fills a new workspace ``root`` (``<tmp>/NAME<n>/ws``; its
+    folder ``root.parent`` may hold what ``build`` writes besides, such as CSVs or a recipe) once, under
+    ``quiet_environment``. Returns root and what ``build`` returned. Tests never write to it: they
+    copy it with ``copy_workspace``."""
+    root = tmp_path_factory.mktemp(name) / "ws"
+    with pytest.MonkeyPatch.context() as patch:
+        quiet_environment(patch)
+        built = build(root)
+    return root, built
+
+
+def copy_workspace(template: Path, target: Path) -> Path:
+    """A copy of the workspace ``template`` at ``target`` (which must not exist), for one test; returns target."""
+    shutil.copytree(template, target, symlinks=True)
+    return target
 
 
 # -- tiny releases in MovieLens file formats, written by code, for tests that need no real data ---------
@@ -268,3 +293,9 @@ def damaged_ranker_files(text: str) -> dict[str, bytes]:
         **{name: edit(text).encode() for name, edit in MODEL_TEXT_FAULTS.items()},
         "16 flipped bytes": flip_bytes(text.encode()),
     }
+
+
+def ingest_and_split_ml100k(cli, datasets: Path, split: str, *split_options: str) -> None:
+    """Ingest the real ML-100K from ``datasets`` and split it as ``split`` (realdata tests)."""
+    run_json(cli, "ingest", "ml-100k", "--source", datasets / "ml-100k")
+    run_json(cli, "split", "ml-100k", "--name", split, *split_options)

@@ -9,10 +9,11 @@ import typer
 
 from recsys_cli.cli.application import FormatOption, choices, get_app, handles_errors, k_option
 from recsys_cli.cli.output import Result, Table
-from recsys_cli.vocabulary import COLD_START_RULES, DEFAULT_KS, EVALUATED_PARTS
+from recsys_cli.vocabulary import BREAKDOWNS, COLD_START_RULES, DEFAULT_KS, EVALUATED_PARTS
 
 Part = choices("Part", EVALUATED_PARTS)
 ColdStart = choices("ColdStart", COLD_START_RULES)
+By = choices("By", BREAKDOWNS)
 
 
 def parse_ks(text: str) -> list[int]:
@@ -112,6 +113,14 @@ def evaluate_command(
             "ranker on the test part (default when the run has a ranker); --no-stages: full ranking only.",
         ),
     ] = None,
+    by: Annotated[
+        Optional[By],
+        typer.Option(
+            "--by",
+            help="Also break every metric down by users' train-history length, items' popularity tier or "
+            "genre, with the beyond-accuracy metrics (diversity, arp, long-tail share, gini); full ranking only.",
+        ),
+    ] = None,
     fmt: FormatOption = None,
 ) -> None:
     """Evaluate a run with full ranking (pinned metrics, docs/metrics.md), or score other tools' lists.
@@ -122,6 +131,8 @@ def evaluate_command(
     ks = parse_ks(k) if k is not None else None
     if (predictions is None) != (truth is None):
         raise typer.BadParameter("--predictions and --truth go together")
+    if predictions is not None and by is not None:
+        raise typer.BadParameter("--by goes with a RUN: it needs the run's train part and the dataset's genres")
     if predictions is not None:
         if run is not None:
             raise typer.BadParameter("give either RUN or --predictions/--truth, not both")
@@ -131,13 +142,15 @@ def evaluate_command(
         raise typer.BadParameter("give a RUN, or --predictions FILE --truth FILE")
     if catalog_size is not None:
         raise typer.BadParameter("--catalog-size goes with --predictions; a run's catalogue is its dataset's items")
+    if by is not None and stages:
+        raise typer.BadParameter("--by breaks down the full-ranking evaluation: drop --stages")
     if stages is None:
-        stages = on is Part.test and _has_ranker(application.workspace, run)
+        stages = by is None and on is Part.test and _has_ranker(application.workspace, run)
     if stages:
         _check_stage_options(on, cold_start)
         _evaluate_stages(application, run, ks, relevant_min_rating, fmt)
         return
-    _evaluate_full_ranking(application, run, ks, on, relevant_min_rating, cold_start, fmt)
+    _evaluate_full_ranking(application, run, ks, on, relevant_min_rating, cold_start, fmt, by)
 
 
 def _evaluate_prediction_files(application, predictions, truth, ks, relevant_min_rating, catalog_size, fmt) -> None:
@@ -169,7 +182,7 @@ def _check_stage_options(on, cold_start) -> None:
         )
 
 
-def _evaluate_full_ranking(application, run: str, ks, on, relevant_min_rating, cold_start, fmt) -> None:
+def _evaluate_full_ranking(application, run: str, ks, on, relevant_min_rating, cold_start, fmt, by=None) -> None:
     """A run's model ranks every item for every user of the part."""
     from recsys_cli.runs.evaluate import evaluate_run
 
@@ -180,6 +193,8 @@ def _evaluate_full_ranking(application, run: str, ks, on, relevant_min_rating, c
         part=on.value,
         relevant_min_rating=relevant_min_rating,
         cold_start=cold_start.value,
+        by=by.value if by is not None else None,
+        save=by is None,  # a breakdown is a view: the stored evaluation stays the plain one
         reporter=application.reporter(),
     )
     protocol = evaluation.protocol
@@ -189,10 +204,33 @@ def _evaluate_full_ranking(application, run: str, ks, on, relevant_min_rating, c
         )
     warn_replaced(application, evaluation.replaced, f"evaluation of {run} on {on.value}")
     title = f"{run} ({protocol['model']}) on {protocol['dataset']}/{protocol['split']} {protocol['evaluated_part']}"
-    result = Result(
-        evaluation.document(), [metrics_table(evaluation.metrics, title)], preamble=protocol_lines(protocol)
-    )
+    tables, preamble = [metrics_table(evaluation.metrics, title)], protocol_lines(protocol)
+    if evaluation.breakdown is not None:
+        tables += breakdown_tables(evaluation)
+        preamble.append(f"  by {evaluation.breakdown['by']}: {evaluation.breakdown['definition']}")
+    result = Result(evaluation.document(), tables, preamble=preamble)
     application.emit(result, fmt)
+
+
+def breakdown_tables(evaluation) -> list[Table]:
+    """The beyond-accuracy metrics over every list, then per K one row per bucket with every metric."""
+    breakdown = evaluation.breakdown
+    tables = [metrics_table(evaluation.beyond, "beyond accuracy (every evaluated user's list)", "beyond-accuracy")]
+    for k in evaluation.protocol["ks"]:
+        names = [key.split("@")[0] for key in (*evaluation.metrics, *evaluation.beyond) if key.endswith(f"@{k}")]
+        rows = [
+            [bucket["bucket"], bucket["users"], bucket["relevant"], *(bucket["metrics"].get(f"{n}@{k}") for n in names)]
+            for bucket in breakdown["buckets"]
+        ]
+        tables.append(
+            Table(
+                ["bucket", "users", "relevant", *names],
+                rows,
+                title=f"{evaluation.run} by {breakdown['by']} @{k}",
+                name=f"by-{breakdown['by']}@{k}",
+            )
+        )
+    return tables
 
 
 def _has_ranker(workspace, run: str) -> bool:

@@ -52,6 +52,9 @@ def run_command(
     application = get_app(ctx)
     loaded = load_recipe(recipe, overrides or [], requirements or [])
     result = execute(ctx, loaded, name=name, force=force, dry_run=dry_run, fmt=fmt)
+    if dry_run and result.plan.requirements:
+        count = len(result.plan.requirements)
+        application.info(f"{count} requirement{'s' if count > 1 else ''}, checked when the run finishes")
     if not dry_run:
         see = f"recsys runs show {result.name}"
         raise_if_failed(result.checks, f"recipe run '{result.name}' was written ({see})")

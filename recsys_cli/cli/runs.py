@@ -73,10 +73,13 @@ def list_command(
             "model": s.run.model,
             "dataset": s.run.dataset,
             "split": s.run.split,
-            "params": s.run.params,
             HEADLINE: s.headline(),
+            "headline_measure": f"test.{HEADLINE}" if s.headline() is not None else None,
+            "params": s.run.params,
             "artifacts": s.artifacts,
+            "recipe": None,
             "created_at": s.run.created_at,
+            "damaged": None,
         }
         for s in summaries
     ] + [r.document() for r in recipe_runs]
@@ -311,18 +314,17 @@ def check_command(
     """Check a finished run against requirements (--require; for a recipe run, default: its recipe's
     [checks]). Exit 4 when one fails. Without any requirement, list the run's measures by name."""
     from recsys_cli.cli.run_recipe import checks_table, raise_if_failed
-    from recsys_cli.evaluation.requirements import check_requirements, parse_requirements
+    from recsys_cli.evaluation.requirements import parse_requirements
     from recsys_cli.pipeline.checks import check_recipe_run
     from recsys_cli.pipeline.reports import is_recipe_run
-    from recsys_cli.runs.measures import run_measures
+    from recsys_cli.runs.measures import check_run
 
     application = get_app(ctx)
     wanted = parse_requirements(requirements) if requirements else None
     if is_recipe_run(application.workspace, run):
         checks, measures, _ = check_recipe_run(application.workspace, run, wanted)
     else:
-        measures = run_measures(application.workspace, run)
-        checks = check_requirements(wanted or [], measures)
+        checks, measures = check_run(application.workspace, run, wanted or [])
     document = {
         "run": run,
         "passed": all(c.passed for c in checks),

@@ -28,6 +28,7 @@ OPERATORS: dict[str, Callable[[float, float], bool]] = {
 }
 # the two-character operators first, so ">=" is not read as ">" followed by "=0.2"
 _REQUIREMENT = re.compile(r"^\s*(?P<name>[^\s<>=!]+)\s*(?P<op>>=|<=|==|!=|>|<)\s*(?P<threshold>\S+)\s*$")
+_NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")  # what a person writes: no 1_0, no inf
 _EXAMPLE = 'e.g. --require "ranker.ndcg@10>=0.23"'
 
 
@@ -44,7 +45,7 @@ class Requirement:
     threshold: float
 
     def __str__(self) -> str:
-        return f"{self.name} {self.operator} {self.threshold:g}"
+        return f"{self.name} {self.operator} {_written(self.threshold)}"
 
 
 @dataclass(frozen=True)
@@ -74,10 +75,9 @@ def parse_requirement(text: str) -> Requirement:
     match = _REQUIREMENT.match(text)
     if match is None:
         raise RequirementError(f"requirement '{text}' is not NAME OPERATOR NUMBER (operators: {' '.join(OPERATORS)})")
-    try:
-        threshold = float(match["threshold"])
-    except ValueError:
-        raise RequirementError(f"requirement '{text}': '{match['threshold']}' is not a number") from None
+    if not _NUMBER.match(match["threshold"]):
+        raise RequirementError(f"requirement '{text}': '{match['threshold']}' is not a number")
+    threshold = float(match["threshold"])
     if not math.isfinite(threshold):
         raise RequirementError(f"requirement '{text}': the threshold must be a finite number")
     return Requirement(match["name"], match["op"], threshold)
@@ -110,11 +110,22 @@ def check_requirements(requirements: Iterable[Requirement], measures: Mapping[st
 def failure_message(results: list[CheckResult]) -> str:
     failed = [r for r in results if not r.passed]
     shown = "; ".join(
-        f"{r.requirement.name} = {'not measured' if r.value is None else f'{r.value:.4f}'} "
-        f"(required {r.requirement.operator} {r.requirement.threshold:g})"
+        f"{r.requirement.name} = {'not measured' if r.value is None else _shown(r.value)} "
+        f"(required {r.requirement.operator} {_written(r.requirement.threshold)})"
         for r in failed
     )
     return f"{len(failed)} of {len(results)} requirement{'s' if len(results) != 1 else ''} failed: {shown}"
+
+
+def _shown(number: float) -> str:
+    """A measured value to six significant digits: enough to see why 0.505099 fails ``>= 0.5051``."""
+    return f"{number:.6g}"
+
+
+def _written(threshold: float) -> str:
+    """A threshold as the user wrote it: the shortest text that reads back as the same float."""
+    text = repr(threshold)
+    return text.removesuffix(".0")
 
 
 def _number(value: Any) -> float | None:

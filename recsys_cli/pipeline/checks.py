@@ -17,6 +17,7 @@ from recsys_cli.evaluation.requirements import (
     Requirement,
     check_names,
     check_requirements,
+    parse_requirement,
     parse_requirements,
 )
 from recsys_cli.pipeline.recipe import Recipe, RecipeError
@@ -34,17 +35,21 @@ def recipe_measure_names(config: dict[str, Any]) -> list[str]:
 
 
 def recipe_requirements(recipe: Recipe) -> list[Requirement]:
-    """The recipe's ``checks.require`` (with any ``--require``), each naming a measure the recipe reports."""
-    texts = recipe.config["checks"]["require"]
-    try:
-        requirements = parse_requirements(texts)
-        check_names(requirements, recipe_measure_names(recipe.config))
-    except UnknownNameError as error:
-        raise RecipeError(
-            f"{recipe.path}: checks.require: no measure '{error.name}' in this recipe's results", error.hint
-        ) from None
-    except RecsysError as error:
-        raise RecipeError(f"{recipe.path}: checks.require: {error.message}", error.hint) from None
+    """The recipe's ``checks.require`` (with any ``--require``), each naming a measure the recipe reports.
+    An error names the requirement as written (it may come from the file or from ``--require``)."""
+    known = recipe_measure_names(recipe.config)
+    requirements = []
+    for text in recipe.config["checks"]["require"]:
+        try:
+            requirement = parse_requirement(text)
+            check_names([requirement], known)
+        except UnknownNameError as error:
+            raise RecipeError(
+                f"{recipe.path}: requirement '{text}': no measure '{error.name}' in this recipe's results", error.hint
+            ) from None
+        except RecsysError as error:
+            raise RecipeError(f"{recipe.path}: {error.message}", error.hint) from None
+        requirements.append(requirement)
     return requirements
 
 

@@ -124,12 +124,14 @@ class RecipeRunSummary:
         return {
             "run": self.name,
             "kind": "recipe",
-            "recipe": self.recipe,
             "model": self.models,
             "dataset": self.dataset,
             "split": self.split,
             HEADLINE: self.headline[1] if self.headline else None,
             "headline_measure": self.headline[0] if self.headline else None,
+            "params": None,  # the same keys as a trained run's row: its recipe holds the parameters
+            "artifacts": None,
+            "recipe": self.recipe,
             "created_at": self.created_at,
             "damaged": self.damaged,
         }

@@ -20,6 +20,7 @@ from recsys_cli.errors import InvalidParameterError
 from recsys_cli.evaluation.metrics import evaluate_lists, history_shares
 from recsys_cli.reporting import SILENT, Reporter
 from recsys_cli.runs.artifacts import METRICS_FILE, PER_USER_FILE, evaluation_kind
+from recsys_cli.runs.breakdown import breakdown, check_breakdown, read_item_genres
 from recsys_cli.runs.retrieval import exact_top_k
 from recsys_cli.runs.store import (
     ReplacedArtifact,
@@ -39,9 +40,16 @@ class RunEvaluation:
     metrics: dict[str, float]
     per_user_path: str | None = None
     replaced: ReplacedArtifact | None = None  # the previous evaluation of the run on this part, now deleted
+    # with ``by``: the beyond-accuracy metrics and the breakdown (never saved: metrics.json stays as without)
+    beyond: dict[str, float | None] | None = None
+    breakdown: dict[str, Any] | None = None
 
     def document(self) -> dict[str, Any]:
-        return {"run": self.run, "protocol": self.protocol, "metrics": self.metrics, "per_user": self.per_user_path}
+        document = {"run": self.run, "protocol": self.protocol, "metrics": self.metrics, "per_user": self.per_user_path}
+        if self.breakdown is not None:
+            document["beyond_accuracy"] = self.beyond
+            document["breakdown"] = self.breakdown
+        return document
 
 
 def evaluate_run(
@@ -53,9 +61,14 @@ def evaluate_run(
     relevant_min_rating: float | None = None,
     cold_start: str = "popular",
     save: bool = True,
+    by: str | None = None,
     reporter: Reporter = SILENT,
 ) -> RunEvaluation:
-    """Evaluate ``run`` on ``part`` of its split; saves per-user values and metrics unless ``save=False``."""
+    """Evaluate ``run`` on ``part`` of its split; saves per-user values and metrics unless ``save=False``.
+
+    ``by`` (one of BREAKDOWNS) adds the beyond-accuracy metrics and every metric per bucket to the
+    result; what is saved is the same as without it."""
+    check_breakdown(by)
     if part not in EVALUATED_PARTS:
         raise InvalidParameterError(f"cannot evaluate on '{part}'", f"use one of {', '.join(EVALUATED_PARTS)}")
     if relevant_min_rating is not None and not np.isfinite(relevant_min_rating):
@@ -67,6 +80,7 @@ def evaluate_run(
         truth, in_part = _part_truth(context, part, relevant_min_rating)
         model = context.model()
         user_ids = context.vocabulary("user")
+        item_genres, genre_names = read_item_genres(context, by) if by is not None else (None, [])
     _check_relevant(truth, context, part, relevant_min_rating)
     user_items = train.user_items
     users, lists, retrieved = _full_ranking(model, truth, user_items, ks, cold_start, reporter)
@@ -91,6 +105,19 @@ def evaluate_run(
         n_catalog_items=n_catalog_items,
     )
     evaluation = RunEvaluation(run, protocol, result.metrics)
+    if by is not None:
+        evaluation.beyond, evaluation.breakdown = breakdown(
+            by,
+            lists=lists,
+            truth=truth,
+            users=result.per_user["user"],
+            ks=ks,
+            user_items=user_items,
+            n_catalog_items=n_catalog_items,
+            item_popularity=popularity,
+            item_genres=item_genres,
+            genre_names=genre_names,
+        )
     if save:
         evaluation.per_user_path, evaluation.replaced = _save(
             workspace, context, part, evaluation, result, user_ids, reporter

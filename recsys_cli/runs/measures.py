@@ -17,12 +17,13 @@ import json
 from typing import Any
 
 from recsys_cli.data.workspace import Workspace
-from recsys_cli.errors import CorruptArtifactError
+from recsys_cli.errors import CorruptArtifactError, InvalidParameterError
 from recsys_cli.evaluation.metrics import METRICS, PER_USER_METRICS
+from recsys_cli.evaluation.requirements import CheckResult, Requirement, check_requirements
 from recsys_cli.runs.artifacts import METRICS_FILE, STAGES_KIND
 from recsys_cli.runs.stage_evaluation import COMPARISONS
 from recsys_cli.runs.summaries import show_run
-from recsys_cli.vocabulary import PAIRED_METRICS, STAGE_ROWS
+from recsys_cli.vocabulary import EVALUATED_PARTS, PAIRED_METRICS, STAGE_ROWS
 
 Measures = dict[str, "float | None"]
 STAGES_PART = STAGES_KIND.removeprefix("evaluation-")
@@ -66,7 +67,7 @@ def stage_measure_names(ks: list[int] | tuple[int, ...]) -> list[str]:
 
 def run_measures(workspace: Workspace, name: str) -> Measures:
     """A trained run's stored evaluations flattened: ``<part>.<metric>`` and, once the two-stage
-    table was evaluated (`recsys evaluate RUN` after `recsys rank`), its rows and lifts."""
+    table was evaluated (`recsys evaluate RUN` after `recsys train ranker`), its rows and lifts."""
     summary = show_run(workspace, name)
     measures: Measures = {}
     for part, evaluation in summary.evaluations.items():
@@ -77,9 +78,40 @@ def run_measures(workspace: Workspace, name: str) -> Measures:
         with workspace.reading():
             try:
                 document = json.loads(path.read_text(encoding="utf-8"))
-                measures.update(stage_measures(document))
-            except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+                stages = stage_measures(document)
+                # the catalog recorded the ranker's row when the evaluation was published: an edited
+                # file must not pass a gate the run did not
+                recorded = summary.evaluations[STAGES_PART]["metrics"]
+                edited = document["stages"]["ranker"] != recorded
+            except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as error:
                 raise CorruptArtifactError(
                     f"the workspace file {path} is damaged: {error}", f"evaluate the run again: recsys evaluate {name}"
                 ) from None
+        if edited:
+            raise CorruptArtifactError(
+                f"the workspace file {path} was edited: its ranker metrics are not the ones recorded in the catalog",
+                f"evaluate the run again: recsys evaluate {name}",
+            )
+        measures.update(stages)
     return measures
+
+
+def check_run(workspace: Workspace, name: str, requirements: list[Requirement]) -> tuple[list[CheckResult], Measures]:
+    """A trained run against ``requirements``; a measure of an evaluation the run does not have yet is
+    refused with the command that makes it, not as an unknown name."""
+    measures = run_measures(workspace, name)
+    for requirement in requirements:
+        if requirement.name in measures:
+            continue
+        part = requirement.name.split(".")[0]
+        if part in EVALUATED_PARTS and not any(m.startswith(f"{part}.") for m in measures):
+            raise InvalidParameterError(
+                f"run '{name}' has no evaluation on {part} for '{requirement.name}'",
+                f"evaluate it first: recsys evaluate {name} --on {part} --no-stages",
+            )
+        if part in (*STAGE_ROWS, "lift", "pool_recall") and "pool_recall" not in measures:
+            raise InvalidParameterError(
+                f"run '{name}' has no two-stage evaluation for '{requirement.name}'",
+                f"train a ranker on it and evaluate: recsys train ranker {name}, then recsys evaluate {name}",
+            )
+    return check_requirements(requirements, measures), measures

@@ -95,8 +95,8 @@ def check_split(context) -> None:
     if rows == 0:
         raise InvalidParameterError(
             f"split '{split.name}' has no val part, which is the ranker's label window",
-            f"split again with a label window: recsys split {dataset} --name NAME --strategy "
-            f"{split.strategy} {'--val-n 1' if split.strategy == 'leave-last' else '--val-fraction 0.2'} --force",
+            f"split again with a label window under a new name: recsys split {dataset} --name NAME --strategy "
+            f"{split.strategy} {'--val-n 1' if split.strategy == 'leave-last' else '--val-fraction 0.2'}",
         )
 
 

@@ -71,6 +71,10 @@ def _lookup(workspace: Workspace, dataset: str, split: str, run: str, *, waited:
                 if names
                 else f"make one first: recsys split {dataset} --name NAME --strategy random-per-user",
             )
+        if catalog.pipeline_run(run) is not None:  # `recsys runs` would show two runs of one name
+            raise AlreadyExistsError(
+                f"'{run}' is already the name of a recipe run in this workspace", "choose another --run name"
+            )
         return record, split_record, catalog.run(run)
 
 

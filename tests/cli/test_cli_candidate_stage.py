@@ -8,55 +8,55 @@ evaluated on the first) and copied for every test.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from tests.support import assert_refused, invoke_json, quiet_environment, run_json
+from tests.support import assert_refused, build_template, copy_workspace, invoke_json, run_json
 
 MODELS = ("als", "bpr", "item-knn", "ease", "popular")
 METRIC_NAMES = ("precision", "recall", "ndcg", "map", "mrr", "hit_rate", "coverage", "novelty")
 PER_USER = ("precision", "recall", "ndcg", "map", "mrr", "hit_rate")
 
 
+def train_and_evaluate(root: Path) -> dict:
+    """The module's workspace; returns the five evaluations on split 's' by model."""
+    invoke_json(
+        root, "ingest", "synthetic", "--name", "syn", "--users", "300", "--items", "200", "--interactions", "6000"
+    )
+    invoke_json(
+        root,
+        "split",
+        "syn",
+        "--name",
+        "s",
+        "--strategy",
+        "random-per-user",
+        "--test-fraction",
+        "0.25",
+        "--val-fraction",
+        "0.1",
+    )
+    invoke_json(root, "split", "syn", "--name", "t", "--strategy", "temporal", "--test-fraction", "0.2")
+    evaluations = {}
+    for model in MODELS:
+        invoke_json(root, "train", "candidates", "syn", "--split", "s", "--model", model, "--run", model)
+        evaluations[model] = invoke_json(root, "evaluate", model)
+    invoke_json(root, "train", "candidates", "syn", "--split", "t", "--model", "als", "--run", "als-t")
+    return evaluations
+
+
 @pytest.fixture(scope="module")
 def template(tmp_path_factory):
     """The shared workspace and the five evaluations on split 's' (read-only: tests copy it)."""
-    root = tmp_path_factory.mktemp("candidates-template") / "ws"
-    with pytest.MonkeyPatch.context() as patch:
-        quiet_environment(patch)
-        invoke_json(
-            root, "ingest", "synthetic", "--name", "syn", "--users", "300", "--items", "200", "--interactions", "6000"
-        )
-        invoke_json(
-            root,
-            "split",
-            "syn",
-            "--name",
-            "s",
-            "--strategy",
-            "random-per-user",
-            "--test-fraction",
-            "0.25",
-            "--val-fraction",
-            "0.1",
-        )
-        invoke_json(root, "split", "syn", "--name", "t", "--strategy", "temporal", "--test-fraction", "0.2")
-        evaluations = {}
-        for model in MODELS:
-            invoke_json(root, "train", "candidates", "syn", "--split", "s", "--model", model, "--run", model)
-            evaluations[model] = invoke_json(root, "evaluate", model)
-        invoke_json(root, "train", "candidates", "syn", "--split", "t", "--model", "als", "--run", "als-t")
-    return root, evaluations
+    return build_template(tmp_path_factory, "candidates-template", train_and_evaluate)
 
 
 @pytest.fixture
 def ws(template, workspace_dir) -> Path:
-    shutil.copytree(template[0], workspace_dir)
-    return workspace_dir
+    return copy_workspace(template[0], workspace_dir)
 
 
 @pytest.fixture

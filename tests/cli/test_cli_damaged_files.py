@@ -4,33 +4,33 @@ truncated interactions.parquet read by `recsys sql`, `split` and `train`)."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
-from tests.support import assert_refused, invoke_json, quiet_environment
+from tests.support import assert_refused, build_template, copy_workspace, invoke_json
+
+
+def build_pop_workspace(root: Path) -> dict[str, str]:
+    """The module's workspace; returns the dataset's and the split's folders."""
+    dataset = invoke_json(
+        root, "ingest", "synthetic", "--name", "syn", "--users", "40", "--items", "30", "--interactions", "400"
+    )
+    split = invoke_json(root, "split", "syn", "--name", "s", "--strategy", "leave-last", "--val-n", "1")
+    invoke_json(root, "train", "candidates", "syn", "--split", "s", "--model", "popular", "--run", "pop")
+    return {"dataset": dataset["path"], "split": split["path"]}
 
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory):
     """A small synthetic dataset, a leave-last split 's' and a popularity run 'pop' on it (read-only:
-    tests copy it)."""
-    root = tmp_path_factory.mktemp("damaged-template") / "ws"
-    with pytest.MonkeyPatch.context() as patch:
-        quiet_environment(patch)
-        dataset = invoke_json(
-            root, "ingest", "synthetic", "--name", "syn", "--users", "40", "--items", "30", "--interactions", "400"
-        )
-        split = invoke_json(root, "split", "syn", "--name", "s", "--strategy", "leave-last", "--val-n", "1")
-        invoke_json(root, "train", "candidates", "syn", "--split", "s", "--model", "popular", "--run", "pop")
-    return root, {"dataset": dataset["path"], "split": split["path"]}
+    tests copy it), and the dataset's and the split's folders."""
+    return build_template(tmp_path_factory, "damaged-template", build_pop_workspace)
 
 
 @pytest.fixture
 def ws(template, workspace_dir) -> tuple[Path, dict[str, str]]:
-    shutil.copytree(template[0], workspace_dir)
-    return workspace_dir, template[1]
+    return copy_workspace(template[0], workspace_dir), template[1]
 
 
 def cut_in_half(path: Path) -> None:

@@ -8,29 +8,23 @@ from __future__ import annotations
 
 import csv
 import io
-import shutil
 from pathlib import Path
 
 import pytest
 
-from tests.support import all_commands, invoke_json, quiet_environment
+from tests.support import all_commands, build_template, copy_workspace, invoke_json
 
 DEMO = ("demo", "--users", "400", "--items", "300", "--interactions", "20000")
 
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("tables-template") / "ws"
-    with pytest.MonkeyPatch.context() as patch:
-        quiet_environment(patch)
-        invoke_json(root, *DEMO)
-    return root
+    return build_template(tmp_path_factory, "tables-template", lambda root: invoke_json(root, *DEMO))[0]
 
 
 @pytest.fixture
 def ws(template, workspace_dir) -> Path:
-    shutil.copytree(template, workspace_dir)
-    return workspace_dir
+    return copy_workspace(template, workspace_dir)
 
 
 def csv_sections(text: str) -> dict[str, list[list[str]]]:

@@ -20,51 +20,52 @@ import pyarrow.parquet as pq
 import pytest
 
 from recsys_cli.ranking.lambdarank import RankerParams
-from tests.support import assert_refused, invoke_json, quiet_environment, run_json, snapshot
+from tests.support import assert_refused, build_template, copy_workspace, invoke_json, run_json, snapshot
 
 TREES = 20
 ALS = ("--factors", "8", "--iterations", "3")
 ARTIFACT_TABLES = ("candidates-val.parquet", "features-val.parquet", "labels-val.parquet")
 
 
+def train_ranker_and_evaluate(root: Path) -> tuple[dict, dict]:
+    """The module's workspace; returns the ranker's and the stage evaluation's JSON."""
+    invoke_json(
+        root, "ingest", "synthetic", "--name", "syn", "--users", "300", "--items", "200", "--interactions", "6000"
+    )
+    invoke_json(root, "split", "syn", "--name", "lw", "--strategy", "leave-last", "--n", "3", "--val-n", "3")
+    invoke_json(
+        root,
+        "split",
+        "syn",
+        "--name",
+        "rpu",
+        "--strategy",
+        "random-per-user",
+        "--test-fraction",
+        "0.2",
+        "--val-fraction",
+        "0.1",
+    )
+    invoke_json(root, "split", "syn", "--name", "nv", "--strategy", "temporal-per-user", "--test-fraction", "0.2")
+    invoke_json(root, "train", "candidates", "syn", "--split", "lw", "--model", "als", "--run", "als", *ALS)
+    for run, split in (("pop", "lw"), ("nocand", "lw"), ("pop-rpu", "rpu"), ("pop-nv", "nv")):
+        invoke_json(root, "train", "candidates", "syn", "--split", split, "--model", "popular", "--run", run)
+    invoke_json(root, "candidates", "als", "--on", "val", "-k", "50")
+    invoke_json(root, "candidates", "pop", "--on", "val", "-k", "20")
+    ranker = invoke_json(root, "train", "ranker", "als", "--with", "pop", "--trees", TREES)
+    return ranker, invoke_json(root, "evaluate", "als", "--k", "10")
+
+
 @pytest.fixture(scope="module")
 def template(tmp_path_factory):
     """The shared workspace, the ranker's and the stage evaluation's JSON (read-only: tests copy it)."""
-    root = tmp_path_factory.mktemp("ranker-template") / "ws"
-    with pytest.MonkeyPatch.context() as patch:
-        quiet_environment(patch)
-        invoke_json(
-            root, "ingest", "synthetic", "--name", "syn", "--users", "300", "--items", "200", "--interactions", "6000"
-        )
-        invoke_json(root, "split", "syn", "--name", "lw", "--strategy", "leave-last", "--n", "3", "--val-n", "3")
-        invoke_json(
-            root,
-            "split",
-            "syn",
-            "--name",
-            "rpu",
-            "--strategy",
-            "random-per-user",
-            "--test-fraction",
-            "0.2",
-            "--val-fraction",
-            "0.1",
-        )
-        invoke_json(root, "split", "syn", "--name", "nv", "--strategy", "temporal-per-user", "--test-fraction", "0.2")
-        invoke_json(root, "train", "candidates", "syn", "--split", "lw", "--model", "als", "--run", "als", *ALS)
-        for run, split in (("pop", "lw"), ("nocand", "lw"), ("pop-rpu", "rpu"), ("pop-nv", "nv")):
-            invoke_json(root, "train", "candidates", "syn", "--split", split, "--model", "popular", "--run", run)
-        invoke_json(root, "candidates", "als", "--on", "val", "-k", "50")
-        invoke_json(root, "candidates", "pop", "--on", "val", "-k", "20")
-        ranker = invoke_json(root, "train", "ranker", "als", "--with", "pop", "--trees", TREES)
-        evaluation = invoke_json(root, "evaluate", "als", "--k", "10")
+    root, (ranker, evaluation) = build_template(tmp_path_factory, "ranker-template", train_ranker_and_evaluate)
     return root, ranker, evaluation
 
 
 @pytest.fixture
 def ws(template, workspace_dir) -> Path:
-    shutil.copytree(template[0], workspace_dir)
-    return workspace_dir
+    return copy_workspace(template[0], workspace_dir)
 
 
 def tiny_csv(path: Path) -> Path:
@@ -78,32 +79,33 @@ def tiny_csv(path: Path) -> Path:
     return path
 
 
+def ingest_tiny_csv(root: Path) -> dict:
+    """The tiny workspace; returns its popularity run's val candidates' JSON."""
+    invoke_json(
+        root,
+        "ingest",
+        "csv",
+        tiny_csv(root.parent / "tiny.csv"),
+        "--name",
+        "tiny",
+        "--user-col",
+        "user",
+        "--item-col",
+        "item",
+        "--rating-col",
+        "rating",
+        "--timestamp-col",
+        "ts",
+    )
+    invoke_json(root, "split", "tiny", "--name", "s", "--strategy", "leave-last", "--n", "1", "--val-n", "1")
+    invoke_json(root, "train", "candidates", "tiny", "--split", "s", "--model", "popular", "--run", "p")
+    return invoke_json(root, "candidates", "p", "--on", "val", "-k", "3")
+
+
 @pytest.fixture(scope="module")
 def tiny_template(tmp_path_factory):
     """A popularity run whose top-3 val candidates hold none of the val interactions."""
-    folder = tmp_path_factory.mktemp("ranker-tiny")
-    root = folder / "ws"
-    with pytest.MonkeyPatch.context() as patch:
-        quiet_environment(patch)
-        invoke_json(
-            root,
-            "ingest",
-            "csv",
-            tiny_csv(folder / "tiny.csv"),
-            "--name",
-            "tiny",
-            "--user-col",
-            "user",
-            "--item-col",
-            "item",
-            "--rating-col",
-            "rating",
-            "--timestamp-col",
-            "ts",
-        )
-        invoke_json(root, "split", "tiny", "--name", "s", "--strategy", "leave-last", "--n", "1", "--val-n", "1")
-        invoke_json(root, "train", "candidates", "tiny", "--split", "s", "--model", "popular", "--run", "p")
-        made = invoke_json(root, "candidates", "p", "--on", "val", "-k", "3")
+    root, made = build_template(tmp_path_factory, "ranker-tiny", ingest_tiny_csv)
     assert made["recall@3"] == 0.0
     return root
 
@@ -457,7 +459,7 @@ def test_evaluate_after_a_source_was_retrained(cli, ws):
 
 
 def test_label_window_without_positives(cli, tiny_template, workspace_dir):
-    shutil.copytree(tiny_template, workspace_dir)
+    copy_workspace(tiny_template, workspace_dir)
     result = assert_refused(
         cli,
         workspace_dir,
@@ -474,7 +476,7 @@ def test_label_window_without_positives(cli, tiny_template, workspace_dir):
 
 
 def test_no_positives_hint_is_a_command_that_works(cli, tiny_template, workspace_dir):
-    shutil.copytree(tiny_template, workspace_dir)
+    copy_workspace(tiny_template, workspace_dir)
     refused = cli("train", "ranker", "p")
     assert refused.exit_code == 1
     match = re.search(r"recsys candidates (\S+) --on val -k (\d+)", refused.stderr)

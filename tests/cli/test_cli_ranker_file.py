@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -23,8 +22,9 @@ from tests.support import (
     QUIET_ENVIRONMENT,
     REPO,
     build_ranker_workspace,
+    build_template,
+    copy_workspace,
     damaged_ranker_files,
-    quiet_environment,
     run_json,
     snapshot,
 )
@@ -35,17 +35,13 @@ HINT = "(hint: train the ranker again: recsys train ranker als --with pop)"
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory):
-    root = tmp_path_factory.mktemp("ranker-file") / "ws"
-    with pytest.MonkeyPatch.context() as patch:
-        quiet_environment(patch)
-        ranker = build_ranker_workspace(root)
-    return root, ranker
+    """The workspace of ``build_ranker_workspace`` and its ranker's JSON (read-only: tests copy it)."""
+    return build_template(tmp_path_factory, "ranker-file", build_ranker_workspace)
 
 
 @pytest.fixture
 def ws(template, workspace_dir) -> Path:
-    shutil.copytree(template[0], workspace_dir)
-    return workspace_dir
+    return copy_workspace(template[0], workspace_dir)
 
 
 def recsys(root: Path, *args: str) -> subprocess.CompletedProcess:

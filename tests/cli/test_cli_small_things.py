@@ -9,14 +9,13 @@ copied for every test that needs it."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from recsys_cli.cli import app
-from tests.support import all_commands, assert_refused, invoke_json, quiet_environment, run_json
+from tests.support import all_commands, assert_refused, build_template, copy_workspace, invoke_json, run_json
 
 ITEMS = [f"i{n}" for n in range(1, 9)]
 # two heavy users saw 7 of the 8 items (6 in train once the last goes to test), four light ones 3
@@ -29,37 +28,36 @@ def write_interactions(path: Path) -> Path:
     return path
 
 
+def build_tiny_workspace(root: Path) -> None:
+    csv = write_interactions(root.parent / "r.csv")
+    invoke_json(
+        root,
+        "ingest",
+        "csv",
+        csv,
+        "--name",
+        "d",
+        "--user-col",
+        "user",
+        "--item-col",
+        "item",
+        "--timestamp-col",
+        "ts",
+    )
+    invoke_json(root, "split", "d", "--name", "last", "--strategy", "leave-last", "--n", "1")
+    invoke_json(root, "train", "candidates", "d", "--split", "last", "--model", "popular", "--run", "pop")
+    invoke_json(root, "train", "candidates", "d", "--split", "last", "--model", "item-knn", "--run", "knn")
+
+
 @pytest.fixture(scope="module")
 def template(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("small-things")
-    root = folder / "ws"
-    with pytest.MonkeyPatch.context() as patch:
-        quiet_environment(patch)
-        csv = write_interactions(folder / "r.csv")
-        invoke_json(
-            root,
-            "ingest",
-            "csv",
-            csv,
-            "--name",
-            "d",
-            "--user-col",
-            "user",
-            "--item-col",
-            "item",
-            "--timestamp-col",
-            "ts",
-        )
-        invoke_json(root, "split", "d", "--name", "last", "--strategy", "leave-last", "--n", "1")
-        invoke_json(root, "train", "candidates", "d", "--split", "last", "--model", "popular", "--run", "pop")
-        invoke_json(root, "train", "candidates", "d", "--split", "last", "--model", "item-knn", "--run", "knn")
-    return root
+    """The tiny workspace: dataset 'd', split 'last', runs 'pop' and 'knn' (read-only: tests copy it)."""
+    return build_template(tmp_path_factory, "small-things", build_tiny_workspace)[0]
 
 
 @pytest.fixture
 def ws(template, workspace_dir) -> Path:
-    shutil.copytree(template, workspace_dir)
-    return workspace_dir
+    return copy_workspace(template, workspace_dir)
 
 
 def invoke(*args, env: dict | None = None):
@@ -75,13 +73,19 @@ def stderr_lines(result) -> list[str]:
 
 
 # -- 1. shell completion ---------------------------------------------------------------------------
-def test_show_completion_prints_a_script_for_the_shell():
+@pytest.fixture
+def shell_named(monkeypatch):
+    """Typer detects the parent shell (dash, zsh ...) and ignores the name given: test with the name."""
+    monkeypatch.setenv("_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION", "1")
+
+
+def test_show_completion_prints_a_script_for_the_shell(shell_named):
     result = invoke("--show-completion", "bash")
     assert result.exit_code == 0, result.stderr
     assert "_RECSYS_COMPLETE=complete_bash" in result.stdout and "complete -o default -F" in result.stdout
 
 
-def test_install_completion_writes_into_home(tmp_path, monkeypatch):
+def test_install_completion_writes_into_home(tmp_path, monkeypatch, shell_named):
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))  # never the user's own shell files

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import shutil
 from functools import partial
 
 import pyarrow.parquet as pq
 import pytest
 
 from tests.support import assert_refused as refused
-from tests.support import run_json
+from tests.support import build_template, copy_workspace, run_json
 
 # split errors: only progress lines ("splitting toy ...") may precede the error line; no hint required
 assert_refused = partial(refused, hint=False, only_progress_before=True)
@@ -25,24 +24,26 @@ def write_ratings(path, with_ts: bool = True):
     return path
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory):
-    """A workspace with 'toy' (timestamps) and 'flat' (none), ingested once and copied per test."""
+def ingest_toy_and_flat(root) -> None:
     from recsys_cli.data.workspace import Workspace
     from recsys_cli.datasets.ingest import ingest_file
     from recsys_cli.datasets.interaction_file import ColumnMapping
 
-    root = tmp_path_factory.mktemp("split-template")
-    ws = Workspace(root / "ws")
+    ws = Workspace(root)
     for name, with_ts in (("toy", True), ("flat", False)):
-        csv = write_ratings(root / f"{name}.csv", with_ts)
+        csv = write_ratings(root.parent / f"{name}.csv", with_ts)
         ingest_file(ws, csv, name, ColumnMapping("user", "item", "rating", "ts" if with_ts else None))
-    return ws.root
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    """A workspace with 'toy' (timestamps) and 'flat' (none), ingested once and copied per test."""
+    return build_template(tmp_path_factory, "split-template", ingest_toy_and_flat)[0]
 
 
 @pytest.fixture
 def toy(template, workspace_dir):
-    shutil.copytree(template, workspace_dir)
+    copy_workspace(template, workspace_dir)
     return "toy"
 
 

@@ -8,13 +8,12 @@ ENOSPC is injected where each library raises it: Python and pyarrow as an OSErro
 from __future__ import annotations
 
 import errno
-import shutil
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from tests.support import assert_refused, build_ranker_workspace, quiet_environment
+from tests.support import assert_refused, build_ranker_workspace, build_template, copy_workspace
 
 PYARROW_ENOSPC = OSError(errno.ENOSPC, "Error writing bytes to file. Detail: [errno 28] No space left on device")
 DUCKDB_ENOSPC = duckdb.IOException(
@@ -49,17 +48,12 @@ def refused_as_full(cli, root: Path, args) -> None:
 @pytest.fixture(scope="module")
 def template(tmp_path_factory):
     """A synthetic dataset, a split with a label window, two runs with val candidates and a ranker."""
-    root = tmp_path_factory.mktemp("disk-full") / "ws"
-    with pytest.MonkeyPatch.context() as patch:
-        quiet_environment(patch)
-        build_ranker_workspace(root)
-    return root
+    return build_template(tmp_path_factory, "disk-full", build_ranker_workspace)[0]
 
 
 @pytest.fixture
 def ws(template, workspace_dir) -> Path:
-    shutil.copytree(template, workspace_dir)
-    return workspace_dir
+    return copy_workspace(template, workspace_dir)
 
 
 def test_ingest_into_a_new_workspace_leaves_no_workspace(cli, workspace_dir, tmp_path, monkeypatch):

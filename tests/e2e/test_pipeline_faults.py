@@ -13,7 +13,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -28,7 +27,7 @@ from recsys_cli.data.workspace import Workspace
 from recsys_cli.pipeline import cache
 from recsys_cli.pipeline.plan import build_plan
 from recsys_cli.pipeline.recipe import load_recipe
-from tests.support import run_json, snapshot, stage_statuses
+from tests.support import copy_workspace, run_json, snapshot, stage_statuses
 
 RECIPE = """
 [dataset]
@@ -320,7 +319,7 @@ def test_runs_killed_at_each_point_are_finished_by_the_next_run(cli, recipe, tmp
 def test_a_run_killed_while_publishing_the_recipe_run_keeps_the_last_one(cli, recipe, tmp_path, workspace_dir, clean):
     """Killed after its stages, while the pipelines/ folder is renamed into place: the earlier recipe
     run stays registered, and the next run reuses every stage and registers itself."""
-    shutil.copytree(clean["root"], workspace_dir, symlinks=True)
+    copy_workspace(clean["root"], workspace_dir)
     patch = """
 import recsys_cli.data.workspace as workspace
 _publish = workspace.publish_dir
@@ -373,7 +372,7 @@ def test_two_runs_of_one_recipe_at_once_serialise_and_agree(cli, recipe, workspa
     assert "Traceback" not in "".join(errors) and "error" not in "".join(errors)
 
     # consistent afterwards: every record complete, one recipe run registered, a third run all cached
-    shutil.copytree(clean["root"], workspace_dir, symlinks=True)
+    copy_workspace(clean["root"], workspace_dir)
     entries = run_json(cli, "cache", "list")
     assert len(entries) == len(STAGES) and all(e["complete"] for e in entries)
     with Workspace(workspace_dir).catalog() as catalog:
@@ -398,7 +397,7 @@ def _holding_pipeline_lock(root: Path, holder: str):
 
 
 def test_a_second_run_waits_for_the_lock_holder_and_says_so(recipe, tmp_path, workspace_dir, clean):
-    shutil.copytree(clean["root"], workspace_dir, symlinks=True)
+    copy_workspace(clean["root"], workspace_dir)
     with _holding_pipeline_lock(workspace_dir, "recipe run 'other' (pid 4242)"):
         process, stdout, stderr = _popen(workspace_dir, recipe, tmp_path / "waiter", tmp_path)
         message = "waiting for recipe run 'other' (pid 4242) to finish"
@@ -416,7 +415,7 @@ def test_a_second_run_waits_for_the_lock_holder_and_says_so(recipe, tmp_path, wo
 def test_a_run_that_cannot_get_the_lock_in_time_is_refused_and_changes_nothing(
     cli, recipe, workspace_dir, clean, monkeypatch
 ):
-    shutil.copytree(clean["root"], workspace_dir, symlinks=True)
+    copy_workspace(clean["root"], workspace_dir)
     monkeypatch.setenv("RECSYS_LOCK_TIMEOUT", "0.5")
     with _holding_pipeline_lock(workspace_dir, "recipe run 'other' (pid 4242)"):
         before = snapshot(workspace_dir)

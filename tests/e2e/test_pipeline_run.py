@@ -21,7 +21,15 @@ from recsys_cli.data.workspace import Workspace
 from recsys_cli.pipeline.plan import build_plan
 from recsys_cli.pipeline.recipe import load_recipe
 from recsys_cli.pipeline.runner import PipelineResult, run_recipe
-from tests.support import REPO, assert_refused, quiet_environment, run_json, snapshot, stage_statuses
+from tests.support import (
+    REPO,
+    assert_refused,
+    build_template,
+    copy_workspace,
+    run_json,
+    snapshot,
+    stage_statuses,
+)
 
 DEMO = REPO / "recipes" / "demo.toml"
 TINY = ("dataset.users=300", "dataset.items=200", "dataset.interactions=10000")
@@ -89,25 +97,19 @@ def recipe(tmp_path) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def warm(tmp_path_factory):
-    """A fresh workspace where `recsys run` ran the tiny demo recipe once (read-only: tests copy it).
-    Its JSON and stderr are the end-to-end test's subject."""
+def run_demo(root: Path) -> dict:
+    """`recsys run` of the tiny demo recipe (copied beside the new workspace ``root``): the recipe's
+    path, the JSON and stderr, and what a rerun is compared with."""
     from typer.testing import CliRunner
 
     from recsys_cli.cli import app
 
-    base = tmp_path_factory.mktemp("pipeline-warm")
-    recipe = base / "demo.toml"
+    recipe = root.parent / "demo.toml"
     shutil.copyfile(DEMO, recipe)
-    root = base / "ws"
-    with pytest.MonkeyPatch.context() as patch:
-        quiet_environment(patch)
-        result = CliRunner().invoke(app, ["--workspace", str(root), "run", str(recipe), *SETS, "--format", "json"])
+    result = CliRunner().invoke(app, ["--workspace", str(root), "run", str(recipe), *SETS, "--format", "json"])
     assert result.exit_code == 0, (result.stderr, result.exception)
     doc = json.loads(result.stdout)
     return {
-        "root": root,
         "recipe": recipe,
         "doc": doc,
         "stderr": result.stderr,
@@ -117,10 +119,17 @@ def warm(tmp_path_factory):
     }
 
 
+@pytest.fixture(scope="module")
+def warm(tmp_path_factory):
+    """A fresh workspace where `recsys run` ran the tiny demo recipe once (read-only: tests copy it).
+    Its JSON and stderr are the end-to-end test's subject."""
+    root, run = build_template(tmp_path_factory, "pipeline-warm", run_demo)
+    return {"root": root, **run}
+
+
 @pytest.fixture
 def warm_copy(warm, workspace_dir) -> Path:
-    shutil.copytree(warm["root"], workspace_dir, symlinks=True)
-    return workspace_dir
+    return copy_workspace(warm["root"], workspace_dir)
 
 
 def test_recipe_run_end_to_end_records_every_table_row_and_a_full_manifest(warm):
@@ -347,7 +356,7 @@ def test_recipe_mistakes_exit_1_with_one_line_and_change_nothing(
     cli, recipe, tmp_path, workspace_dir, warm, mistake, warm_state
 ):
     if warm_state == "warm":
-        shutil.copytree(warm["root"], workspace_dir, symlinks=True)
+        copy_workspace(warm["root"], workspace_dir)
     make, fragments = MISTAKES[mistake]
     path, sets = make(tmp_path)
     # every one of them is found before the plan runs, so --dry-run refuses it the same way
@@ -497,8 +506,7 @@ def test_cache_commands_on_a_missing_workspace_create_nothing(cli, workspace_dir
 def test_python_api_runs_a_recipe_on_a_workspace_object(warm, tmp_path):
     """run_recipe with a Workspace object, no CLI: plan, run (a new ks re-evaluates only), results."""
     root = tmp_path / "api"
-    shutil.copytree(warm["root"], root, symlinks=True)
-    workspace = Workspace(root)
+    workspace = Workspace(copy_workspace(warm["root"], root))
     recipe = load_recipe(warm["recipe"], (*TINY, "evaluation.ks=[5, 10]"))
     evaluations = {stage for stage in _stage_names() if stage.startswith("evaluate")}
 

@@ -15,36 +15,38 @@ import pytest
 
 from recsys_cli.pipeline.checks import recipe_measure_names
 from recsys_cli.pipeline.recipe import load_recipe
-from tests.support import REPO, assert_refused, quiet_environment, snapshot, stage_statuses
+from tests.support import REPO, assert_refused, build_template, copy_workspace, snapshot, stage_statuses
 
 DEMO = REPO / "recipes" / "demo.toml"
 TINY = ("dataset.users=300", "dataset.items=200", "dataset.interactions=10000")
 SETS = tuple(arg for value in TINY for arg in ("--set", value))
 
 
-@pytest.fixture(scope="module")
-def gated(tmp_path_factory):
-    """A workspace where the tiny demo ran once as recipe run 'demo' with one requirement that holds."""
+def run_gated_demo(root: Path) -> dict:
+    """`recsys run` of the tiny demo recipe (copied beside the new workspace ``root``) with one
+    requirement that holds: the recipe's path, the JSON and stderr."""
     from typer.testing import CliRunner
 
     from recsys_cli.cli import app
 
-    base = tmp_path_factory.mktemp("gate")
-    recipe = base / "demo.toml"
+    recipe = root.parent / "demo.toml"
     shutil.copyfile(DEMO, recipe)
-    root = base / "ws"
     args = ["--workspace", str(root), "run", str(recipe), *SETS, "--require", "ranker.ndcg@10 >= 0", "-f", "json"]
-    with pytest.MonkeyPatch.context() as patch:
-        quiet_environment(patch)
-        result = CliRunner().invoke(app, args)
+    result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, (result.stderr, result.exception)
-    return {"root": root, "recipe": recipe, "doc": json.loads(result.stdout), "stderr": result.stderr}
+    return {"recipe": recipe, "doc": json.loads(result.stdout), "stderr": result.stderr}
+
+
+@pytest.fixture(scope="module")
+def gated(tmp_path_factory):
+    """A workspace where the tiny demo ran once as recipe run 'demo' with one requirement that holds."""
+    root, run = build_template(tmp_path_factory, "gate", run_gated_demo)
+    return {"root": root, **run}
 
 
 @pytest.fixture
 def copied(gated, workspace_dir) -> Path:
-    shutil.copytree(gated["root"], workspace_dir, symlinks=True)
-    return workspace_dir
+    return copy_workspace(gated["root"], workspace_dir)
 
 
 def _rerun(cli, gated, *extra):
@@ -89,7 +91,7 @@ def test_a_failed_requirement_exits_4_names_each_value_and_still_writes_the_run(
     assert [c["passed"] for c in doc["checks"]] == [False, True]
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("error: 1 of 2 requirements failed: ranker.ndcg@10 = ")
-    assert f"(required > {value:g})" in last and "recsys runs show demo" in last
+    assert f"(required > {value!r})" in last and "recsys runs show demo" in last
     assert "Traceback" not in result.stderr
     # the run was written all the same: its record carries the requirements it was run with
     shown = json.loads(cli("runs", "show", "demo", "-f", "json").stdout)
@@ -132,7 +134,7 @@ def test_a_recipe_checks_section_gates_the_run_and_runs_check_rechecks_it(gated,
         ("generators.alss.ndcg@10>=0.2", ["no measure 'generators.alss.ndcg@10'", "'generators.als.ndcg@10'?"]),
         ("ranker.ndcg@10 => 0.2", ["is not NAME OPERATOR NUMBER"]),
         ("ranker.ndcg@10 >= high", ["'high' is not a number"]),
-        ("ranker.ndcg@10 >= nan", ["finite number"]),
+        ("ranker.ndcg@10 >= nan", ["'nan' is not a number"]),
         ("lift.ranker_vs_candidates.coverage@10.low>0", ["no measure"]),  # coverage has no per-user interval
     ],
 )
@@ -200,3 +202,56 @@ def test_runs_list_marks_a_damaged_recipe_run_and_still_lists_the_rest(gated, co
     assert snapshot(copied) == before
     failed = cli("runs", "check", "demo", "--require", "ranker.ndcg@10>0")
     assert failed.exit_code == 1 and "damaged or was edited" in failed.stderr
+
+
+def test_a_requirement_from_the_command_line_is_named_as_written(gated, copied, cli):
+    result = assert_refused(cli, copied, ["run", str(gated["recipe"]), *SETS, "--require", "ranker.ndcg@100>=0.9"])
+    assert "requirement 'ranker.ndcg@100>=0.9': no measure 'ranker.ndcg@100'" in result.stderr
+
+
+def test_a_dry_run_checks_the_requirements_and_says_when_they_are_checked(gated, copied, cli):
+    result = _rerun(cli, gated, "--require", "ranker.ndcg@10>0", "--require", "pool_recall>0", "--dry-run")
+    assert result.exit_code == 0, result.stderr
+    assert "2 requirements, checked when the run finishes" in result.stderr
+
+
+def test_an_edited_two_stage_evaluation_cannot_pass_a_gate(gated, copied, cli):
+    [path] = (copied / "runs" / "demo.als").glob("evaluation-stages/*/metrics.json")
+    document = json.loads(path.read_text())
+    document["stages"]["ranker"]["ndcg@10"] = 0.99
+    path.write_text(json.dumps(document))
+    result = assert_refused(cli, copied, ["runs", "check", "demo.als", "--require", "ranker.ndcg@10>0.9"], [str(path)])
+    assert "was edited: its ranker metrics are not the ones recorded in the catalog" in result.stderr
+
+
+def test_a_measure_of_an_evaluation_the_run_lacks_names_the_command_that_makes_it(gated, copied, cli):
+    trained = cli("train", "candidates", "demo", "--split", "temporal", "--model", "popular", "--run", "fresh")
+    assert trained.exit_code == 0, trained.stderr
+    assert_refused(
+        cli,
+        copied,
+        ["runs", "check", "fresh", "--require", "test.ndcg@10>0"],
+        ["run 'fresh' has no evaluation on test", "recsys evaluate fresh --on test --no-stages"],
+    )
+    assert_refused(
+        cli,
+        copied,
+        ["runs", "check", "fresh", "--require", "ranker.ndcg@10>0"],
+        ["run 'fresh' has no two-stage evaluation", "recsys train ranker fresh"],
+    )
+
+
+def test_a_trained_run_cannot_take_a_recipe_runs_name(gated, copied, cli):
+    assert_refused(
+        cli,
+        copied,
+        ["train", "candidates", "demo", "--split", "temporal", "--model", "popular", "--run", "demo"],
+        ["'demo' is already the name of a recipe run"],
+    )
+
+
+def test_runs_list_gives_both_kinds_the_same_keys(gated, copied, cli):
+    rows = json.loads(cli("runs", "list", "-f", "json").stdout)
+    assert {row["kind"] for row in rows} == {"trained", "recipe"}
+    assert len({tuple(row) for row in rows}) == 1  # the same keys in the same order
+    assert next(r for r in rows if r["run"] == "demo.knn")["headline_measure"] == "test.ndcg@10"

@@ -10,7 +10,6 @@ taken.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,30 +18,27 @@ import pytest
 
 from recsys_cli.data.workspace import Workspace
 from recsys_cli.errors import RemovedMeanwhileError, UnknownNameError
-from tests.support import QUIET_ENVIRONMENT, REPO, assert_refused, invoke_json, quiet_environment
+from tests.support import QUIET_ENVIRONMENT, REPO, assert_refused, build_template, copy_workspace, invoke_json
 
 WAITED = "was removed by another command while this one waited for the workspace lock"
 TRAIN = ["train", "candidates", "syn", "--split", "s", "--model", "popular", "--run", "pop2"]
 
 
+def build_pop_workspace(root: Path) -> None:
+    invoke_json(root, "ingest", "synthetic", "--name", "syn", "--users", "40", "--items", "30", "--interactions", "400")
+    invoke_json(root, "split", "syn", "--name", "s", "--strategy", "leave-last")
+    invoke_json(root, "train", "candidates", "syn", "--split", "s", "--model", "popular", "--run", "pop")
+
+
 @pytest.fixture(scope="module")
 def template(tmp_path_factory):
     """A small synthetic dataset, a split 's' and a popularity run 'pop' on it (read-only: tests copy it)."""
-    root = tmp_path_factory.mktemp("removed-template") / "ws"
-    with pytest.MonkeyPatch.context() as patch:
-        quiet_environment(patch)
-        invoke_json(
-            root, "ingest", "synthetic", "--name", "syn", "--users", "40", "--items", "30", "--interactions", "400"
-        )
-        invoke_json(root, "split", "syn", "--name", "s", "--strategy", "leave-last")
-        invoke_json(root, "train", "candidates", "syn", "--split", "s", "--model", "popular", "--run", "pop")
-    return root
+    return build_template(tmp_path_factory, "removed-template", build_pop_workspace)[0]
 
 
 @pytest.fixture
 def ws(template, workspace_dir) -> Path:
-    shutil.copytree(template, workspace_dir)
-    return workspace_dir
+    return copy_workspace(template, workspace_dir)
 
 
 def drop_splits(workspace: Workspace) -> None:

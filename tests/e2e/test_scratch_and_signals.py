@@ -13,7 +13,6 @@ sent SIGTERM) and then calls the CLI's ``main``, with a private TMPDIR.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -22,7 +21,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import QUIET_ENVIRONMENT, REPO, build_ranker_workspace, quiet_environment, run_json, snapshot
+from tests.support import (
+    QUIET_ENVIRONMENT,
+    REPO,
+    build_ranker_workspace,
+    build_template,
+    copy_workspace,
+    run_json,
+    snapshot,
+)
 
 PRELUDE = """
 import os, signal, sys, time
@@ -46,17 +53,13 @@ TEMP_PREFIXES = ("recsys-ranker-", "recsys-stages-")
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory):
-    root = tmp_path_factory.mktemp("scratch-signals") / "ws"
-    with pytest.MonkeyPatch.context() as patch:
-        quiet_environment(patch)
-        build_ranker_workspace(root)
-    return root
+    """A synthetic dataset, a split with a label window, two runs with val candidates and a ranker."""
+    return build_template(tmp_path_factory, "scratch-signals", build_ranker_workspace)[0]
 
 
 @pytest.fixture
 def ws(template, workspace_dir) -> Path:
-    shutil.copytree(template, workspace_dir)
-    return workspace_dir
+    return copy_workspace(template, workspace_dir)
 
 
 @pytest.fixture

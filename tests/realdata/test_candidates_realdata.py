@@ -4,24 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support import run_json
+from tests.support import ingest_and_split_ml100k, run_json
 
 
 @pytest.mark.realdata
 def test_als_defaults_beat_popularity_on_ml100k(cli, shared_datasets):
-    run_json(cli, "ingest", "ml-100k", "--source", shared_datasets / "ml-100k")
-    run_json(
-        cli,
-        "split",
-        "ml-100k",
-        "--name",
-        "rpu",
-        "--strategy",
-        "random-per-user",
-        "--test-fraction",
-        "0.25",
-        "--seed",
-        "42",
+    ingest_and_split_ml100k(
+        cli, shared_datasets, "rpu", "--strategy", "random-per-user", "--test-fraction", "0.25", "--seed", "42"
     )
     ndcg = {}
     for model in ("als", "popular"):

@@ -8,17 +8,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support import run_json
+from tests.support import ingest_and_split_ml100k, run_json
 
 
 @pytest.mark.realdata
 def test_ranker_lifts_als_on_ml100k(cli, shared_datasets):
-    run_json(cli, "ingest", "ml-100k", "--source", shared_datasets / "ml-100k")
-    run_json(
+    ingest_and_split_ml100k(
         cli,
-        "split",
-        "ml-100k",
-        "--name",
+        shared_datasets,
         "tpu",
         "--strategy",
         "temporal-per-user",

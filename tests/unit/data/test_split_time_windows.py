@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from functools import partial
 
 import numpy as np
@@ -25,7 +24,7 @@ from recsys_cli.data.splits import (
 )
 from recsys_cli.errors import InvalidParameterError
 from tests.support import assert_refused as refused
-from tests.support import run_json
+from tests.support import build_template, copy_workspace, run_json
 
 # split errors: only progress lines ("splitting toy ...") may precede the error line; no hint required
 assert_refused = partial(refused, hint=False, only_progress_before=True)
@@ -234,27 +233,29 @@ def test_val_after_windows_are_ordered(days, val_after, gap):
 
 
 # -- through the CLI ---------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def template(tmp_path_factory):
-    """A workspace with 'tiny' (ROWS, timestamps) and 'flat' (no timestamps), ingested once."""
+def ingest_tiny_and_flat(root) -> None:
     from recsys_cli.data.workspace import Workspace
     from recsys_cli.datasets.ingest import ingest_file
     from recsys_cli.datasets.interaction_file import ColumnMapping
 
-    root = tmp_path_factory.mktemp("time-windows-template")
-    ws = Workspace(root / "ws")
+    ws = Workspace(root)
     for name, with_ts in (("tiny", True), ("flat", False)):
         lines = ["user,item,rating" + (",ts" if with_ts else "")]
         lines += [f"u{u},i{i},1" + (f",{T0 + d * DAY}" if with_ts else "") for u, i, d in ROWS]
-        csv = root / f"{name}.csv"
+        csv = root.parent / f"{name}.csv"
         csv.write_text("\n".join(lines) + "\n")
         ingest_file(ws, csv, name, ColumnMapping("user", "item", "rating", "ts" if with_ts else None))
-    return ws.root
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory):
+    """A workspace with 'tiny' (ROWS, timestamps) and 'flat' (no timestamps), ingested once."""
+    return build_template(tmp_path_factory, "time-windows-template", ingest_tiny_and_flat)[0]
 
 
 @pytest.fixture
 def tiny(template, workspace_dir):
-    shutil.copytree(template, workspace_dir)
+    copy_workspace(template, workspace_dir)
     return "tiny"
 
 

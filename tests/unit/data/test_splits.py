@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +31,7 @@ from recsys_cli.errors import (
     UnknownNameError,
     WorkspaceError,
 )
+from tests.support import build_template, copy_workspace
 
 PARTS = ("train", "val", "test")
 
@@ -58,23 +58,24 @@ def ingest(ws: Workspace, tmp_path: Path, name: str, rows, with_ts: bool = True)
     ingest_file(ws, csv, name, ColumnMapping("user", "item", "rating", "ts" if with_ts else None))
 
 
+def ingest_toy_shuffled_and_flat(root: Path) -> None:
+    ws = Workspace(root)
+    rows = random_rows(seed=1)
+    shuffle = np.random.default_rng(1).permutation(len(rows[0]))
+    ingest(ws, root.parent, "toy", rows)
+    ingest(ws, root.parent, "shuffled", tuple(x[shuffle] for x in rows))
+    ingest(ws, root.parent, "flat", rows, with_ts=False)
+
+
 @pytest.fixture(scope="module")
 def template(tmp_path_factory) -> Path:
     """'toy', the same rows shuffled as 'shuffled', and 'flat' without timestamps: ingested once."""
-    root = tmp_path_factory.mktemp("splits-template")
-    ws = Workspace(root / "ws")
-    rows = random_rows(seed=1)
-    shuffle = np.random.default_rng(1).permutation(len(rows[0]))
-    ingest(ws, root, "toy", rows)
-    ingest(ws, root, "shuffled", tuple(x[shuffle] for x in rows))
-    ingest(ws, root, "flat", rows, with_ts=False)
-    return ws.root
+    return build_template(tmp_path_factory, "splits-template", ingest_toy_shuffled_and_flat)[0]
 
 
 @pytest.fixture
 def ws(template, tmp_path) -> Workspace:
-    shutil.copytree(template, tmp_path / "ws")
-    return Workspace(tmp_path / "ws")
+    return Workspace(copy_workspace(template, tmp_path / "ws"))
 
 
 def split_of(rows, **config):

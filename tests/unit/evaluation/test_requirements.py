@@ -34,7 +34,19 @@ def test_requirements_parse(text, expected):
 
 @pytest.mark.parametrize(
     "text",
-    ["", "ranker.ndcg@10", ">= 0.2", "ranker.ndcg@10 => 0.2", "a b >= 1", "x >= 0.2 extra", "x >= abc", "x>=inf"],
+    [
+        "",
+        "ranker.ndcg@10",
+        ">= 0.2",
+        "ranker.ndcg@10 => 0.2",
+        "a b >= 1",
+        "x >= 0.2 extra",
+        "x >= abc",
+        "x>=inf",
+        "x>=1_0",
+        "x>=0x10",
+        "x>=1e999",
+    ],
 )
 def test_malformed_requirements_are_refused_with_an_example(text):
     with pytest.raises(InvalidParameterError) as caught:
@@ -75,7 +87,7 @@ def test_the_failure_message_counts_and_lists_only_the_failed_ones():
         CheckResult(Requirement("a", ">=", 0.3), 0.25),
         CheckResult(Requirement("b", ">", 0.0), 0.01),
     ]
-    assert failure_message(results) == "1 of 2 requirements failed: a = 0.2500 (required >= 0.3)"
+    assert failure_message(results) == "1 of 2 requirements failed: a = 0.25 (required >= 0.3)"
     assert results[0].to_json() == {
         "requirement": "a >= 0.3",
         "name": "a",
