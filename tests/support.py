@@ -299,3 +299,52 @@ def ingest_and_split_ml100k(cli, datasets: Path, split: str, *split_options: str
     """Ingest the real ML-100K from ``datasets`` and split it as ``split`` (realdata tests)."""
     run_json(cli, "ingest", "ml-100k", "--source", datasets / "ml-100k")
     run_json(cli, "split", "ml-100k", "--name", split, *split_options)
+
+
+# -- data with a known right answer, for the candidate generators -----------------------------------
+GROUPS, GROUP_USERS, BLOCK_ITEMS, PICKS = 4, 15, 12, 6
+N_USERS = GROUPS * GROUP_USERS + 1  # the last user has an empty row (cold start)
+N_ITEMS = GROUPS * BLOCK_ITEMS
+
+
+def block_matrix(seed: int = 7):
+    """4 user groups x 4 item blocks, each user interacting with half of its own block (users and items
+    in group order); the last user has an empty row (cold start)."""
+    import numpy as np
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(seed)
+    rows, cols = [], []
+    for group in range(GROUPS):
+        for member in range(GROUP_USERS):
+            picked = rng.choice(BLOCK_ITEMS, PICKS, replace=False) + group * BLOCK_ITEMS
+            rows += [group * GROUP_USERS + member] * PICKS
+            cols += picked.tolist()
+    data = np.ones(len(rows), dtype=np.float32)
+    return sp.csr_matrix((data, (rows, cols)), shape=(N_USERS, N_ITEMS))
+
+
+def block_metadata(n_items: int):
+    """Item metadata that mirrors the blocks: the items of block b share genre "g<b>" and no other
+    genre; every title holds the common word "film" and a word of its own; all from one decade."""
+    from recsys_cli.models import ItemMetadata
+
+    return ItemMetadata(
+        tuple(f"Film item{i} (1995)" for i in range(n_items)),
+        tuple(1995 for _ in range(n_items)),
+        tuple((f"g{i // BLOCK_ITEMS}",) for i in range(n_items)),
+    )
+
+
+def training_data(matrix, ts=None):
+    """``matrix`` as the models' TrainingData, with ``block_metadata`` for the models that read it."""
+    import numpy as np
+
+    from recsys_cli.models import TrainingData
+
+    coo = matrix.tocoo()
+    order = np.lexsort((coo.col, coo.row))
+    items = coo.col[order].astype(np.int64)
+    ts = ts if ts is not None else np.zeros(items.size, dtype=np.int64)
+    # metadata for the models that need it (content); the others never read it
+    return TrainingData(matrix, items, ts, item_metadata=block_metadata(matrix.shape[1]))

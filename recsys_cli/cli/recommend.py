@@ -22,7 +22,11 @@ def recommend_command(
     k: Annotated[int, k_option("How many items.")] = 10,
     explain: Annotated[
         bool,
-        typer.Option("--explain", help="Show which of the user's past items contributed most (als, item-knn, ease)."),
+        typer.Option(
+            "--explain",
+            help="Show which of the user's past items contributed most (als, item-knn, ease), "
+            "or which metadata terms matched (content).",
+        ),
     ] = False,
     fmt: FormatOption = None,
 ) -> None:
@@ -40,9 +44,15 @@ def recommend_command(
         for entry in result.items
     ]
     if explain and result.personalised:
-        columns.append("because you interacted with")
+        by_terms = result.explained_with == "terms"
+        columns.append("matching terms" if by_terms else "because you interacted with")
         for row, entry in zip(rows, result.items):
-            row.append("; ".join(f"{b['title'] or b['item_id']} ({b['contribution']:.3g})" for b in entry["because"]))
+            row.append(
+                "; ".join(
+                    f"{b['term'] if by_terms else b['title'] or b['item_id']} ({b['contribution']:.3g})"
+                    for b in entry["because"]
+                )
+            )
     kind = "recommendations" if result.personalised else "most popular (fallback)"
     table = Table(
         columns,

@@ -54,6 +54,15 @@ def train_candidates_command(
         Optional[int],
         _option("Keep only the N most popular items; the others are never recommended (default: all).", "ease"),
     ] = None,
+    min_df: Annotated[
+        Optional[int], _option("Drop metadata terms fewer than N items share (default 1: keep all).", "content")
+    ] = None,
+    title_weight: Annotated[
+        Optional[float], _option("Weight of title words against genres (default 0.5; 0: none).", "content")
+    ] = None,
+    decade_weight: Annotated[
+        Optional[float], _option("Weight of release-decade terms against genres (default 1; 0: none).", "content")
+    ] = None,
     force: ForceOption = False,
     fmt: FormatOption = None,
 ) -> None:
@@ -77,6 +86,9 @@ def train_candidates_command(
         "window_days": window_days,
         "memory_fraction": memory_fraction,
         "max_items": max_items,
+        "min_df": min_df,
+        "title_weight": title_weight,
+        "decade_weight": decade_weight,
     }
     params = {key.replace("_", "-"): value for key, value in given.items() if value is not None}
     application = get_app(ctx)

@@ -74,8 +74,11 @@ def open_views(workspace: Workspace, dataset: str | None = None, *, spill: Path 
         default = dataset or (names[0] if len(names) == 1 else None)
         if default is not None:
             con.execute(f"USE {sql_ident(default)}")
-        root = str(workspace.root).rstrip("/") + "/"
-        con.execute(f"SET allowed_directories = [{sql_literal(root)}]")
+        # only the top folders the views read (datasets/, splits/), not the whole workspace: DuckDB 1.2
+        # refuses a file under an allowed folder that holds another allowed one (the spill folder)
+        tops = sorted({Path(file).relative_to(workspace.root).parts[0] for file in files})
+        allowed = ", ".join(sql_literal(str(workspace.root / top) + "/") for top in tops)
+        con.execute(f"SET allowed_directories = [{allowed}]")
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
     except BaseException:

@@ -1,4 +1,4 @@
-"""Candidate generators behind one interface (als, bpr, item-knn, ease, popular).
+"""Candidate generators behind one interface (als, bpr, item-knn, ease, popular, content).
 
 from recsys_cli.models import create_model, model_class, TrainingData
 model = create_model(model_class("als"), {"factors": 64})
@@ -6,12 +6,13 @@ model.fit(TrainingData(train_csr, item_idx, ts))
 scores = model.score(users, train_csr)
 """
 
-from recsys_cli.models.base import CandidateModel, ModelParams, TrainingData
+from recsys_cli.models.base import CandidateModel, ItemMetadata, ModelParams, TrainingData
 from recsys_cli.models.persistence import load_model, save_model
 from recsys_cli.models.registry import MODEL_NAMES, MODELS, create_model, model_class, parameter_help
 
 __all__ = [
     "CandidateModel",
+    "ItemMetadata",
     "ModelParams",
     "TrainingData",
     "MODELS",

@@ -26,6 +26,38 @@ from recsys_cli.reporting import SILENT, Reporter
 
 
 @dataclass(frozen=True)
+class ItemMetadata:
+    """What the dataset says about each item, indexed like the matrix's columns (None: not known).
+
+    Read by the workspace for a model whose ``needs_item_metadata`` is true; a model never reads files.
+    """
+
+    titles: tuple[str | None, ...]
+    years: tuple[int | None, ...]
+    genres: tuple[tuple[str, ...], ...]
+
+    def __post_init__(self) -> None:
+        if not len(self.titles) == len(self.years) == len(self.genres):
+            raise InvalidParameterError(
+                f"item metadata has {len(self.titles)} titles, {len(self.years)} years and {len(self.genres)} "
+                "genre lists",
+                "give one of each per item",
+            )
+
+    @property
+    def n_items(self) -> int:
+        return len(self.titles)
+
+    def present(self) -> dict[str, int]:
+        """How many items have a title, a year, genres."""
+        return {
+            "titles": sum(1 for t in self.titles if t and t.strip()),
+            "years": sum(1 for y in self.years if y is not None),
+            "genres": sum(1 for g in self.genres if any(x and x.strip() for x in g)),
+        }
+
+
+@dataclass(frozen=True)
 class TrainingData:
     """What a model may learn from: the train part of one split.
 
@@ -38,6 +70,7 @@ class TrainingData:
     user_items: sp.csr_matrix
     item_idx: np.ndarray | None = None
     ts: np.ndarray | None = None
+    item_metadata: ItemMetadata | None = None  # given to a model whose ``needs_item_metadata`` is true
 
     @property
     def n_users(self) -> int:
@@ -65,6 +98,10 @@ class CandidateModel(ABC):
     # Capabilities: what a run of this model offers beyond scoring.
     explainable: ClassVar[bool] = False  # ``contributions`` says which past items made a score
     indexable: ClassVar[bool] = False  # ``item_embeddings`` exist: an ANN index can serve it
+    # what an explanation names: the user's past items (``contributions``) or metadata terms
+    # (``term_contributions``)
+    explains_with: ClassVar[str] = "items"
+    needs_item_metadata: ClassVar[bool] = False  # ``fit`` reads ``TrainingData.item_metadata``
 
     def __init__(self, params: ModelParams | None = None, seed: int = 42):
         self.params = params if params is not None else self.Params()
@@ -115,6 +152,12 @@ class CandidateModel(ABC):
     ) -> list[list[tuple[int, float]]]:
         """For each of ``items``: the user's past items that contributed most to its score (``explainable``)."""
         raise InvalidParameterError(f"model '{self.name}' cannot explain its scores")
+
+    def term_contributions(
+        self, user: int, user_items: sp.csr_matrix, items: list[int], n: int
+    ) -> list[list[tuple[str, float]]]:
+        """For each of ``items``: the metadata terms that contributed most (``explains_with == "terms"``)."""
+        raise InvalidParameterError(f"model '{self.name}' does not explain its scores by metadata terms")
 
     # -- embeddings (for the ANN index) ------------------------------------------------
     def item_embeddings(self) -> np.ndarray | None:

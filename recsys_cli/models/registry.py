@@ -7,6 +7,7 @@ from typing import Any
 
 from recsys_cli.errors import UnknownNameError
 from recsys_cli.models.base import CandidateModel, params_from_dict
+from recsys_cli.models.content import ContentModel
 from recsys_cli.models.ease import EASEModel
 from recsys_cli.models.factorization import ALSModel, BPRModel
 from recsys_cli.models.neighbours import ItemKNNModel
@@ -14,7 +15,7 @@ from recsys_cli.models.popular import PopularModel
 from recsys_cli.vocabulary import MODEL_NAMES
 
 MODELS: dict[str, type[CandidateModel]] = {
-    cls.name: cls for cls in (ALSModel, BPRModel, ItemKNNModel, EASEModel, PopularModel)
+    cls.name: cls for cls in (ALSModel, BPRModel, ItemKNNModel, EASEModel, PopularModel, ContentModel)
 }
 if tuple(MODELS) != MODEL_NAMES:  # the CLI and recipes offer MODEL_NAMES without importing the classes
     raise AssertionError(f"model classes {tuple(MODELS)} do not match recsys_cli.vocabulary.MODEL_NAMES")

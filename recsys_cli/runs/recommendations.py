@@ -38,6 +38,7 @@ class Recommendation:
     fallback_reason: str | None
     history_size: int
     items: list[dict[str, Any]] = field(default_factory=list)
+    explained_with: str | None = None  # "items" or "terms": what each entry's "because" names
 
 
 def _item_details(folder: Path, items: list[int]) -> dict[int, dict[str, Any]]:
@@ -108,24 +109,28 @@ def recommend(
                 f"only {top.size:,} items to recommend for k={requested}: the catalogue has "
                 f"{context.dataset.n_items:,} items and the user has seen {history:,} of them in train"
             )
-        explained = (
-            model.contributions(user, train, [int(i) for i in top], explain_n) if explain and reason is None else []
-        )
+        by_terms = model.explains_with == "terms"
+        explained = []
+        if explain and reason is None:
+            explain_items = model.term_contributions if by_terms else model.contributions
+            explained = explain_items(user, train, [int(i) for i in top], explain_n)
+        past_items = set() if by_terms else {j for b in explained for j, _ in b}
         # one read of items.parquet for the recommended items and the past items behind them
-        details = _item_details(
-            context.dataset_folder, sorted({int(i) for i in top} | {j for b in explained for j, _ in b})
-        )
+        details = _item_details(context.dataset_folder, sorted({int(i) for i in top} | past_items))
         items = []
         for rank, (item, score) in enumerate(zip(top, scores), start=1):
             entry = {"rank": rank, "item_id": item_ids[item], "score": float(score), **details.get(int(item), {})}
-            if explained:
+            if explained and by_terms:  # the metadata terms the item shares with the user's profile
+                entry["because"] = [{"term": t, "contribution": c} for t, c in explained[rank - 1]]
+            elif explained:
                 because = explained[rank - 1]
                 entry["because"] = [
                     {"item_id": item_ids[j], "title": details.get(j, {}).get("title"), "contribution": c}
                     for j, c in because
                 ]
             items.append(entry)
-    return Recommendation(str(user_id), reason is None, reason, history, items)
+    explained_with = model.explains_with if explain and reason is None else None
+    return Recommendation(str(user_id), reason is None, reason, history, items, explained_with)
 
 
 @dataclass

@@ -12,10 +12,13 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from recsys_cli.data.atomic import file_sha256
+from recsys_cli.data.canonical import ITEMS_FILE
+from recsys_cli.data.faults import read_parquet
 from recsys_cli.data.matrices import VALUES
 from recsys_cli.data.records import RunRecord
 from recsys_cli.data.workspace import Workspace
 from recsys_cli.errors import AlreadyExistsError, InvalidParameterError, RemovedMeanwhileError, UnknownNameError
+from recsys_cli.models.base import ItemMetadata, TrainingData
 from recsys_cli.models.persistence import save_model
 from recsys_cli.models.registry import create_model, model_class
 from recsys_cli.reporting import SILENT, Reporter
@@ -106,6 +109,8 @@ def train_candidates(
         dataset_record, _, existing = _lookup(workspace, dataset, split, run)
         _check_replace(existing, run, force)
         instance.check_shape(dataset_record.n_users, dataset_record.n_items)
+        if cls.needs_item_metadata:  # refused before waiting for the write lock
+            item_metadata(workspace.resolve(dataset_record.path), dataset_record, model)
     for warning in instance.shape_warnings(dataset_record.n_users, dataset_record.n_items):
         reporter.warn(warning)
     with workspace.writing(reporter, command=f"train {model} {run}"):
@@ -114,7 +119,15 @@ def train_candidates(
         started = time.perf_counter()
         split_folder = workspace.resolve(split_record.path)
         data, fit_seconds = _fit_on_train(
-            instance, split_folder, dataset_record, values, model, dataset, split, reporter
+            instance,
+            split_folder,
+            workspace.resolve(dataset_record.path),
+            dataset_record,
+            values,
+            model,
+            dataset,
+            split,
+            reporter,
         )
         staging = workspace.new_staging_dir()
         try:
@@ -159,7 +172,15 @@ def _check_replace(existing, run: str, force: bool) -> None:
 
 
 def _fit_on_train(
-    instance, split_folder, dataset_record, values: str, model: str, dataset: str, split: str, reporter: Reporter
+    instance,
+    split_folder,
+    dataset_folder,
+    dataset_record,
+    values: str,
+    model: str,
+    dataset: str,
+    split: str,
+    reporter: Reporter,
 ):
     """Read the split's train part and fit ``instance`` on it; returns (the train data, fit seconds)."""
     data = read_part(
@@ -170,6 +191,9 @@ def _fit_on_train(
         values,
         with_time=instance.needs_time(),
     )
+    if instance.needs_item_metadata:
+        metadata = item_metadata(dataset_folder, dataset_record, model)
+        data = TrainingData(data.user_items, data.item_idx, data.ts, item_metadata=metadata)
     reporter.info(
         f"training {model} on {dataset}/{split}: {data.user_items.nnz:,} interactions, "
         f"{dataset_record.n_users:,} users x {dataset_record.n_items:,} items"
@@ -177,6 +201,33 @@ def _fit_on_train(
     fit_started = time.perf_counter()
     instance.fit(data, reporter)
     return data, time.perf_counter() - fit_started
+
+
+def item_metadata(dataset_folder, dataset_record, model: str) -> ItemMetadata:
+    """The titles, years and genres of the dataset's items, one entry per item index; refuses a
+    dataset none of whose items has any (a CSV ingest has no items file)."""
+    table = read_parquet(dataset_folder / ITEMS_FILE)
+    n_items = dataset_record.n_items
+    titles: list[str | None] = [None] * n_items
+    years: list[int | None] = [None] * n_items
+    genres: list[tuple[str, ...]] = [()] * n_items
+    names = table.column_names
+    columns = {c: table.column(c).to_pylist() if c in names else [None] * table.num_rows for c in ("title", "year")}
+    genre_lists = table.column("genres").to_pylist() if "genres" in names else [None] * table.num_rows
+    for row, idx in enumerate(table.column("item_idx").to_pylist()):
+        if idx is None or not 0 <= idx < n_items:  # a catalogue item nobody interacted with
+            continue
+        titles[idx], years[idx] = columns["title"][row], columns["year"][row]
+        genres[idx] = tuple(g for g in genre_lists[row] or () if g)
+    metadata = ItemMetadata(tuple(titles), tuple(years), tuple(genres))
+    if not any(metadata.present().values()):
+        raise InvalidParameterError(
+            f"dataset '{dataset_record.name}' has no item metadata for model '{model}': none of its items has "
+            "a title, a release year or genres",
+            "ingest a release with an items file (a MovieLens card, or `recsys ingest synthetic`), "
+            "or use item-knn, als or ease, which learn from interactions alone",
+        )
+    return metadata
 
 
 def _manifest(

@@ -1,49 +1,41 @@
-"""The candidate generators (als, bpr, item-knn, ease, popular) against one shared contract.
+"""The candidate generators (als, bpr, item-knn, ease, popular, content) against one shared contract.
 
 Every model's test class subclasses ``ModelContract`` (not collected by itself) and fits on
 a block-structured matrix with a known right answer: 4 user groups x 4 item blocks, each
 user interacting with half of its own block. A personalised model must put a user's top-5
 unseen items inside the user's own block; popular instead ranks by counts, ties by index.
+Content reads item metadata that mirrors the blocks (one genre per block, ``block_metadata``).
 """
 
 from __future__ import annotations
 
-import json
 import types
-import zipfile
 from typing import ClassVar
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from recsys_cli.errors import CorruptArtifactError, InvalidParameterError, ResourceLimitError, UnknownNameError
-from recsys_cli.models import MODEL_NAMES, TrainingData, create_model, load_model, model_class, save_model
-from recsys_cli.models.persistence import CONFIG_FILE, MODEL_FILE, file_sha256
-
-GROUPS, GROUP_USERS, BLOCK_ITEMS, PICKS = 4, 15, 12, 6
-N_USERS = GROUPS * GROUP_USERS + 1  # the last user has an empty row (cold start)
-N_ITEMS = GROUPS * BLOCK_ITEMS
-
-
-def block_matrix(seed: int = 7) -> sp.csr_matrix:
-    rng = np.random.default_rng(seed)
-    rows, cols = [], []
-    for group in range(GROUPS):
-        for member in range(GROUP_USERS):
-            picked = rng.choice(BLOCK_ITEMS, PICKS, replace=False) + group * BLOCK_ITEMS
-            rows += [group * GROUP_USERS + member] * PICKS
-            cols += picked.tolist()
-    data = np.ones(len(rows), dtype=np.float32)
-    return sp.csr_matrix((data, (rows, cols)), shape=(N_USERS, N_ITEMS))
-
-
-def training_data(matrix: sp.csr_matrix, ts: np.ndarray | None = None) -> TrainingData:
-    coo = matrix.tocoo()
-    order = np.lexsort((coo.col, coo.row))
-    items = coo.col[order].astype(np.int64)
-    return TrainingData(matrix, items, ts if ts is not None else np.zeros(items.size, dtype=np.int64))
-
+from recsys_cli.errors import InvalidParameterError, ResourceLimitError, UnknownNameError
+from recsys_cli.models import (
+    MODEL_NAMES,
+    ItemMetadata,
+    TrainingData,
+    create_model,
+    load_model,
+    model_class,
+    save_model,
+)
+from recsys_cli.models.persistence import MODEL_FILE, file_sha256
+from tests.support import (
+    BLOCK_ITEMS,
+    GROUP_USERS,
+    N_ITEMS,
+    N_USERS,
+    block_matrix,
+    block_metadata,
+    training_data,
+)
 
 BLOCKS = block_matrix()
 DATA = training_data(BLOCKS)
@@ -326,6 +318,100 @@ class TestPopular(ModelContract):
         assert order.tolist() == [1, 2, 0]
 
 
+class TestContent(ModelContract):
+    model = "content"
+    params: ClassVar[dict] = {}
+
+    def test_hand_checked_tf_idf_profile_and_scores(self):
+        # 4 items: genres and titles chosen so every term's document frequency is known
+        metadata = ItemMetadata(
+            ("Alpha (1995)", "Alpha Beta (1994)", "Gamma (1981)", None),
+            (1995, 1994, 1981, None),
+            (("Comedy",), ("Comedy", "Drama"), ("Drama",), ()),
+        )
+        x = sp.csr_matrix(np.array([[2, 0, 0, 0], [0, 0, 1, 0]], dtype=np.float32))  # user 0 rated item 0 with 2
+        model = create_model(model_class("content"), {"min_df": 1, "title_weight": 1.0, "decade_weight": 1.0})
+        model.fit(TrainingData(x, item_metadata=metadata))
+        terms = [
+            "decade:1980s",
+            "decade:1990s",
+            "genre:comedy",
+            "genre:drama",
+            "title:alpha",
+            "title:beta",
+            "title:gamma",
+        ]
+        assert model.vocabulary.tolist() == terms
+        df = np.array([1, 2, 2, 2, 2, 1, 1])
+        idf = np.log(5 / (1 + df)) + 1  # n = 4 items, smoothed
+        np.testing.assert_allclose(model.idf, idf, rtol=1e-6)
+        tf = np.array(
+            [[0, 1, 1, 0, 1, 0, 0], [0, 1, 1, 1, 1, 1, 0], [1, 0, 0, 1, 0, 0, 1], [0, 0, 0, 0, 0, 0, 0]], dtype=float
+        )
+        vectors = tf * idf
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        vectors = np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
+        np.testing.assert_allclose(model.vectors.toarray(), vectors, rtol=1e-6, atol=1e-7)
+        # user 0's profile is item 0's vector (one item: the rating-weighted mean is that item)
+        profile = vectors[0] / np.linalg.norm(vectors[0])
+        expected = vectors @ profile
+        scores = model.score(np.array([0, 1]), x)
+        np.testing.assert_allclose(scores[0], expected, rtol=1e-6, atol=1e-7)
+        assert scores[0, 3] == 0  # an item without metadata matches nothing
+        # explain: the terms item 1 shares with user 0's profile, largest first (these three tie: df 2
+        # each, so ties go to the vocabulary's order); they sum to the score
+        (because,) = model.term_contributions(0, x, [1], n=10)
+        assert [t for t, _ in because] == ["decade:1990s", "genre:comedy", "title:alpha"]
+        assert sum(c for _, c in because) == pytest.approx(float(scores[0, 1]), rel=1e-5)
+        assert model.term_contributions(0, x, [1], n=1)[0] == because[:1]
+        assert model.term_contributions(0, x, [2], n=3) == [[]]  # nothing in common with item 2
+
+    def test_profile_is_the_rating_weighted_mean(self):
+        metadata = ItemMetadata((None, None, None), (None, None, None), (("a",), ("b",), ("a", "b")))
+        model = create_model(model_class("content"))
+        model.fit(TrainingData(sp.csr_matrix(np.array([[3, 1, 0]], dtype=np.float32)), item_metadata=metadata))
+        # profile ∝ 3 e_a + 1 e_b (the items' unit vectors; a and b have equal idf): cosine with (a+b)/√2
+        expected = (3 + 1) / np.sqrt(10) / np.sqrt(2)
+        assert model.score(np.array([0]), sp.csr_matrix(np.array([[3, 1, 0]], dtype=np.float32)))[0, 2] == (
+            pytest.approx(expected, rel=1e-6)
+        )
+
+    def test_disjoint_genres_recommend_the_same_genre(self):
+        # the contract's blocks: every same-block item outranks every other block's
+        model = self.fitted()
+        scores = model.score(ACTIVE, BLOCKS)
+        own = (np.arange(N_ITEMS)[None, :] // BLOCK_ITEMS) == (ACTIVE // GROUP_USERS)[:, None]
+        assert (scores[own].reshape(len(ACTIVE), -1).min(axis=1) > np.where(own, -np.inf, scores).max(axis=1)).all()
+
+    def test_weights_drop_kinds_of_terms(self):
+        model = self.make(title_weight=0, decade_weight=0)
+        model.fit(DATA)
+        kinds = {t.split(":")[0] for (t,) in zip(model.vocabulary[model.vectors.indices])}
+        assert kinds == {"genre"}
+
+    def test_needs_item_metadata(self):
+        assert model_class("content").needs_item_metadata
+        assert not any(model_class(m).needs_item_metadata for m in MODEL_NAMES if m != "content")
+        with pytest.raises(InvalidParameterError, match="needs the items' metadata"):
+            self.make().fit(TrainingData(BLOCKS))
+        with pytest.raises(InvalidParameterError, match="describes 5 items"):
+            self.make().fit(TrainingData(BLOCKS, item_metadata=block_metadata(5)))
+        rare = ItemMetadata(("x",) * N_ITEMS, (None,) * N_ITEMS, tuple((f"only{i}",) for i in range(N_ITEMS)))
+        with pytest.raises(InvalidParameterError, match="no metadata term is shared by 2 items"):
+            self.make(min_df=2, title_weight=0).fit(TrainingData(BLOCKS, item_metadata=rare))
+
+    def test_corrupt_vocabulary_is_refused(self, tmp_path):
+        model = self.fitted()
+        save_model(model, tmp_path / "m")
+        loaded = load_model(tmp_path / "m")
+        assert loaded.vocabulary.tolist() == model.vocabulary.tolist() and loaded.vocabulary.dtype.kind == "U"
+        assert loaded.term_contributions(0, BLOCKS, [1, 2], 3) == model.term_contributions(0, BLOCKS, [1, 2], 3)
+        state = dict(model.state())
+        state["vocabulary"] = state["vocabulary"][:-1]
+        with pytest.raises(ValueError, match="inconsistent"):
+            self.make().restore(state, N_USERS, N_ITEMS)
+
+
 def test_every_model_has_a_contract_class():
     tested = {cls.model for cls in ModelContract.__subclasses__()}
     assert tested == set(MODEL_NAMES)
@@ -375,6 +461,8 @@ def test_unknown_model_lists_the_valid_ones():
         ("ease", {"memory_fraction": "lots"}, "must be float"),
         ("popular", {"window_days": 0}, "greater than 0"),
         ("popular", {"factors": 8}, "its parameters are: window-days"),
+        ("content", {"min_df": 0}, "'min_df' must be at least 1"),
+        ("content", {"title_weight": -1}, "'title_weight' must be at least 0"),
     ],
 )
 def test_invalid_parameters_are_refused(model, params, fragment):
@@ -388,207 +476,3 @@ def test_parameters_from_strings_are_typed():
     assert model.params.factors == 8 and model.params.alpha == 1.5 and model.params.weighting == "bm25"
     popular = create_model(model_class("popular"), {"window-days": "none"})
     assert popular.params.window_days is None
-
-
-# -- persistence: damaged artifacts --------------------------------------------------------------
-@pytest.fixture(scope="module")
-def saved_models(tmp_path_factory):
-    """Every model fitted once and saved; tests copy the folder they damage."""
-    root = tmp_path_factory.mktemp("saved")
-    params: ClassVar[dict] = {
-        "als": {"factors": 4},
-        "bpr": {"factors": 4, "iterations": 5},
-        "ease": {"regularization": 10.0},
-    }
-    for name in MODEL_NAMES:
-        model = create_model(model_class(name), params.get(name, {}))
-        model.fit(DATA)
-        save_model(model, root / name)
-    return root
-
-
-@pytest.fixture
-def saved(saved_models, tmp_path):
-    import shutil
-
-    def copy(name: str = "als"):
-        target = tmp_path / name
-        shutil.copytree(saved_models / name, target)
-        return target
-
-    return copy
-
-
-def rewrite_config(folder, **changes):
-    config = json.loads((folder / CONFIG_FILE).read_text())
-    config.update(changes)
-    (folder / CONFIG_FILE).write_text(json.dumps(config))
-    return config
-
-
-def refresh_checksum(folder):
-    rewrite_config(folder, sha256=file_sha256(folder / MODEL_FILE))
-
-
-def corrupt(folder, fragment: str):
-    with pytest.raises(CorruptArtifactError) as info:
-        load_model(folder, what="run 'x'")
-    message = str(info.value)
-    assert fragment in message, message
-    assert message.startswith("run 'x'") and "\n" not in info.value.message
-    return info.value
-
-
-def test_flipped_bytes_fail_the_checksum(saved):
-    folder = saved()
-    raw = bytearray((folder / MODEL_FILE).read_bytes())
-    raw[len(raw) // 2] ^= 0xFF
-    (folder / MODEL_FILE).write_bytes(bytes(raw))
-    error = corrupt(folder, "does not match its recorded checksum")
-    assert "train the run again" in error.hint
-
-
-@pytest.mark.parametrize("where", ["data", "header", "directory"])
-def test_flipped_bytes_with_a_matching_checksum_are_still_caught(saved, where):
-    folder = saved()
-    raw = bytearray((folder / MODEL_FILE).read_bytes())
-    position = {"data": len(raw) // 2, "header": 40, "directory": len(raw) - 30}[where]
-    for offset in range(4):
-        raw[position + offset] ^= 0xFF
-    (folder / MODEL_FILE).write_bytes(bytes(raw))
-    refresh_checksum(folder)
-    corrupt(folder, "run 'x'")
-
-
-def test_truncated_npz(saved):
-    folder = saved()
-    raw = (folder / MODEL_FILE).read_bytes()
-    (folder / MODEL_FILE).write_bytes(raw[: len(raw) // 2])
-    corrupt(folder, "checksum")
-    refresh_checksum(folder)
-    corrupt(folder, "cannot be read")
-
-
-def test_empty_npz(saved):
-    folder = saved()
-    (folder / MODEL_FILE).write_bytes(b"")
-    refresh_checksum(folder)
-    corrupt(folder, "cannot be read")
-
-
-def test_wrong_checksum_in_model_json(saved):
-    folder = saved()
-    rewrite_config(folder, sha256="0" * 64)
-    corrupt(folder, "does not match its recorded checksum")
-
-
-def test_missing_files(saved):
-    folder = saved()
-    (folder / MODEL_FILE).unlink()
-    corrupt(folder, f"has no {MODEL_FILE}")
-    folder = saved("bpr")
-    (folder / CONFIG_FILE).unlink()
-    corrupt(folder, f"has no {CONFIG_FILE}")
-    corrupt(folder.parent / "nowhere", f"has no {CONFIG_FILE}")
-
-
-@pytest.mark.parametrize("text", ["", "{not json", "[]", "{}", '{"model": "als"}', "null"])
-def test_unreadable_model_json(saved, text):
-    folder = saved()
-    (folder / CONFIG_FILE).write_text(text)
-    corrupt(folder, f"{CONFIG_FILE} is unreadable")
-
-
-def test_declared_shapes_that_do_not_match(saved):
-    folder = saved()
-    config = json.loads((folder / CONFIG_FILE).read_text())
-    arrays = config["arrays"]
-    arrays["user_factors"]["shape"] = [N_USERS + 1, 4]
-    rewrite_config(folder, arrays=arrays)
-    corrupt(folder, "array 'user_factors' has shape")
-
-
-def test_model_json_for_another_shape(saved):
-    folder = saved()
-    rewrite_config(folder, n_items=N_ITEMS + 3)
-    corrupt(folder, "array 'item_factors' has shape (48, 4)")
-    folder = saved("ease")
-    rewrite_config(folder, n_users=N_USERS, n_items=N_ITEMS - 1)
-    corrupt(folder, "array 'weights'")
-
-
-def test_model_json_with_other_parameters(saved):
-    folder = saved()
-    config = json.loads((folder / CONFIG_FILE).read_text())
-    rewrite_config(folder, params={**config["params"], "factors": 16})
-    corrupt(folder, "expected (61, 16)")
-
-
-def test_arrays_swapped_for_wrong_shapes_and_dtypes(saved):
-    folder = saved()
-    with np.load(folder / MODEL_FILE) as npz:
-        state = dict(npz)
-    np.savez(folder / MODEL_FILE, user_factors=state["item_factors"], item_factors=state["user_factors"])
-    refresh_checksum(folder)
-    corrupt(folder, "has shape")
-    as_ints = state["user_factors"].astype(np.int32)
-    np.savez(folder / MODEL_FILE, user_factors=as_ints, item_factors=state["item_factors"])
-    refresh_checksum(folder)
-    corrupt(folder, "dtype int32")
-    np.savez(folder / MODEL_FILE, user_factors=state["user_factors"])
-    refresh_checksum(folder)
-    corrupt(folder, "holds arrays ['user_factors']")
-
-
-def test_non_finite_values(saved):
-    folder = saved()
-    with np.load(folder / MODEL_FILE) as npz:
-        state = dict(npz)
-    state["item_factors"][3, 1] = np.nan
-    np.savez(folder / MODEL_FILE, **state)
-    refresh_checksum(folder)
-    corrupt(folder, "NaN or infinite")
-
-
-def test_inconsistent_sparse_similarity(saved):
-    folder = saved("item-knn")
-    with np.load(folder / MODEL_FILE) as npz:
-        state = dict(npz)
-    state["similarity_indices"] = state["similarity_indices"].copy()
-    state["similarity_indices"][0] = N_ITEMS + 5
-    np.savez(folder / MODEL_FILE, **state)
-    refresh_checksum(folder)
-    corrupt(folder, "inconsistent")
-
-
-def test_pickled_object_arrays_are_never_loaded(saved):
-    folder = saved("popular")
-    np.savez(folder / MODEL_FILE, item_scores=np.array([object()] * N_ITEMS, dtype=object))
-    refresh_checksum(folder)
-    corrupt(folder, "cannot be read")
-
-
-def test_npz_that_is_a_zip_of_something_else(saved):
-    folder = saved("popular")
-    with zipfile.ZipFile(folder / MODEL_FILE, "w") as archive:
-        archive.writestr("item_scores.npy", b"not an array")
-    refresh_checksum(folder)
-    corrupt(folder, "holds members that are not arrays: ['item_scores']")
-
-
-@pytest.mark.parametrize(
-    "changes, fragment",
-    [
-        ({"model": "svd"}, "model.json is invalid: unknown model 'svd'"),
-        ({"params": {"factors": 0}}, "model.json is invalid: parameter 'factors' must be at least 1"),
-        ({"params": {"colour": "red"}}, "model.json is invalid: model 'als' has no parameter 'colour'"),
-        ({"params": None}, "model.json is unreadable"),
-        ({"seed": "abc"}, "model.json is unreadable"),
-        ({"arrays": []}, "model.json is unreadable"),
-        ({"arrays": {"user_factors": [61, 4], "item_factors": None}}, "array 'user_factors' has shape"),
-    ],
-)
-def test_model_json_with_impossible_values(saved, changes, fragment):
-    folder = saved()
-    rewrite_config(folder, **changes)
-    corrupt(folder, fragment)
