@@ -55,22 +55,27 @@ def show_recipe_run(workspace: Workspace, name: str) -> RecipeRunReport:
             raise UnknownNameError(
                 "recipe run", name, recipe_run_names(workspace), hint="run a recipe first: recsys run recipes/demo.toml"
             )
-        folder = workspace.resolve(record.path)
-        try:
-            manifest = json.loads((folder / MANIFEST_FILE).read_text())
-            metrics_bytes = (folder / METRICS_FILE).read_bytes()
-            _check_metrics(record, folder / METRICS_FILE, metrics_bytes)
-            metrics = json.loads(metrics_bytes)
-        except (OSError, ValueError, RecursionError) as error:
-            raise CorruptArtifactError(
-                f"recipe run '{name}' is damaged ({folder}): {error}",
-                f"remove it with: recsys runs remove {name}, and run the recipe again",
-            ) from None
-        if not isinstance(manifest, dict) or not isinstance(metrics, dict):
-            raise CorruptArtifactError(
-                f"recipe run '{name}' is damaged ({folder})",
-                f"remove it with: recsys runs remove {name}, and run the recipe again",
-            )
+        return _read_report(workspace, record)
+
+
+def _read_report(workspace: Workspace, record) -> RecipeRunReport:
+    """A recipe run's manifest and checked metrics (the caller holds the readers' lock)."""
+    name, folder = record.name, workspace.resolve(record.path)
+    try:
+        manifest = json.loads((folder / MANIFEST_FILE).read_text())
+        metrics_bytes = (folder / METRICS_FILE).read_bytes()
+        _check_metrics(record, folder / METRICS_FILE, metrics_bytes)
+        metrics = json.loads(metrics_bytes)
+    except (OSError, ValueError, RecursionError) as error:
+        raise CorruptArtifactError(
+            f"recipe run '{name}' is damaged ({folder}): {error}",
+            f"remove it with: recsys runs remove {name}, and run the recipe again",
+        ) from None
+    if not isinstance(manifest, dict) or not isinstance(metrics, dict):
+        raise CorruptArtifactError(
+            f"recipe run '{name}' is damaged ({folder})",
+            f"remove it with: recsys runs remove {name}, and run the recipe again",
+        )
     return RecipeRunReport(name, record.path, manifest, metrics)
 
 
@@ -139,34 +144,39 @@ class RecipeRunSummary:
 
 def list_recipe_runs(workspace: Workspace, dataset: str | None = None) -> list[RecipeRunSummary]:
     """Every recipe run (on ``dataset``), with its headline: the ranker's ndcg@10 on test."""
-    with workspace.reading(), workspace.catalog() as catalog:
-        records = catalog.pipeline_runs()
-    summaries = []
-    for record in records:
-        recipe = record.manifest.get("recipe", {}) if isinstance(record.manifest, dict) else {}
-        if dataset is not None and recipe.get("dataset", {}).get("name") != dataset:
-            continue
-        models = "+".join(c.get("model", "?") for c in recipe.get("candidates", []))
-        if recipe.get("ranker", {}).get("enabled"):
-            models += " > lambdarank"
-        headline, damaged = None, None
-        try:
-            headline = recipe_headline(show_recipe_run(workspace, record.name).metrics)
-        except CorruptArtifactError as error:
-            damaged = error.message
-        summaries.append(
-            RecipeRunSummary(
-                record.name,
-                record.recipe,
-                recipe.get("dataset", {}).get("name", "?"),
-                recipe.get("split", {}).get("name", "?"),
-                models,
-                headline,
-                record.created_at,
-                damaged,
-            )
-        )
-    return summaries
+    with workspace.reading():
+        with workspace.catalog() as catalog:
+            records = catalog.pipeline_runs()
+        wanted = [r for r in records if dataset is None or _recipe(r).get("dataset", {}).get("name") == dataset]
+        return [_summary(workspace, record) for record in wanted]
+
+
+def _recipe(record) -> dict[str, Any]:
+    """The resolved recipe a run recorded ({} for a record too damaged to hold one)."""
+    return record.manifest.get("recipe", {}) if isinstance(record.manifest, dict) else {}
+
+
+def _summary(workspace: Workspace, record) -> RecipeRunSummary:
+    """One row of `runs list` (the caller holds the readers' lock); a damaged run says why."""
+    recipe = _recipe(record)
+    models = "+".join(c.get("model", "?") for c in recipe.get("candidates", []))
+    if recipe.get("ranker", {}).get("enabled"):
+        models += " > lambdarank"
+    headline, damaged = None, None
+    try:
+        headline = recipe_headline(_read_report(workspace, record).metrics)
+    except CorruptArtifactError as error:
+        damaged = error.message
+    return RecipeRunSummary(
+        record.name,
+        record.recipe,
+        recipe.get("dataset", {}).get("name", "?"),
+        recipe.get("split", {}).get("name", "?"),
+        models,
+        headline,
+        record.created_at,
+        damaged,
+    )
 
 
 def remove_recipe_run(workspace: Workspace, name: str, reporter=None) -> str:

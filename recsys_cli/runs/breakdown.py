@@ -11,8 +11,6 @@ from typing import Any
 
 import numpy as np
 
-from recsys_cli.data.canonical import ITEMS_FILE
-from recsys_cli.data.faults import read_parquet
 from recsys_cli.errors import InvalidParameterError
 from recsys_cli.evaluation.beyond import HEAD_SHARE, TAIL_SHARE, TIERS, beyond_accuracy, genre_matrix, popularity_tiers
 from recsys_cli.evaluation.breakdown import (
@@ -22,6 +20,7 @@ from recsys_cli.evaluation.breakdown import (
     genre_groups,
     tier_groups,
 )
+from recsys_cli.runs.store import read_item_metadata
 from recsys_cli.vocabulary import BREAKDOWNS
 
 DEFINITIONS = {
@@ -45,14 +44,8 @@ def check_breakdown(by: str | None) -> None:
 def read_item_genres(context, by: str | None):
     """(items x genres matrix, genre names) of the run's dataset; (None, []) when no item has a genre.
     An error for ``--by genre`` then. Call under the workspace's readers' lock."""
-    path = context.dataset_folder / ITEMS_FILE
-    table = read_parquet(path)
-    genres_per_item: list[list[str] | None] = [None] * context.dataset.n_items
-    if "genres" in table.column_names:
-        for idx, genres in zip(table.column("item_idx").to_pylist(), table.column("genres").to_pylist()):
-            if idx is not None and 0 <= idx < len(genres_per_item):
-                genres_per_item[idx] = genres
-    matrix, names = genre_matrix(genres_per_item, context.dataset.n_items)
+    metadata = read_item_metadata(context.dataset_folder, context.dataset.n_items)
+    matrix, names = genre_matrix(metadata.genres, context.dataset.n_items)
     if not names:
         if by == "genre":
             raise InvalidParameterError(

@@ -12,8 +12,6 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from recsys_cli.data.atomic import file_sha256
-from recsys_cli.data.canonical import ITEMS_FILE
-from recsys_cli.data.faults import read_parquet
 from recsys_cli.data.matrices import VALUES
 from recsys_cli.data.records import RunRecord
 from recsys_cli.data.workspace import Workspace
@@ -23,7 +21,7 @@ from recsys_cli.models.persistence import save_model
 from recsys_cli.models.registry import create_model, model_class
 from recsys_cli.reporting import SILENT, Reporter
 from recsys_cli.runs.artifacts import MANIFEST_FILE
-from recsys_cli.runs.store import read_part, validate_run_name
+from recsys_cli.runs.store import read_item_metadata, read_part, validate_run_name
 from recsys_cli.version import __version__
 
 _PACKAGES = ("implicit", "numpy", "scipy", "pyarrow", "duckdb", "threadpoolctl", "annoy", "lightgbm")
@@ -204,22 +202,9 @@ def _fit_on_train(
 
 
 def item_metadata(dataset_folder, dataset_record, model: str) -> ItemMetadata:
-    """The titles, years and genres of the dataset's items, one entry per item index; refuses a
-    dataset none of whose items has any (a CSV ingest has no items file)."""
-    table = read_parquet(dataset_folder / ITEMS_FILE)
-    n_items = dataset_record.n_items
-    titles: list[str | None] = [None] * n_items
-    years: list[int | None] = [None] * n_items
-    genres: list[tuple[str, ...]] = [()] * n_items
-    names = table.column_names
-    columns = {c: table.column(c).to_pylist() if c in names else [None] * table.num_rows for c in ("title", "year")}
-    genre_lists = table.column("genres").to_pylist() if "genres" in names else [None] * table.num_rows
-    for row, idx in enumerate(table.column("item_idx").to_pylist()):
-        if idx is None or not 0 <= idx < n_items:  # a catalogue item nobody interacted with
-            continue
-        titles[idx], years[idx] = columns["title"][row], columns["year"][row]
-        genres[idx] = tuple(g for g in genre_lists[row] or () if g)
-    metadata = ItemMetadata(tuple(titles), tuple(years), tuple(genres))
+    """The dataset's item metadata for ``model``; refuses a dataset none of whose items has any (a CSV
+    ingest has no items file)."""
+    metadata = read_item_metadata(dataset_folder, dataset_record.n_items)
     if not any(metadata.present().values()):
         raise InvalidParameterError(
             f"dataset '{dataset_record.name}' has no item metadata for model '{model}': none of its items has "
