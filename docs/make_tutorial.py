@@ -17,8 +17,8 @@ is written as it came out but masked by ``--check``, which compares every other 
 with what the files show, numbers within 0.001 (to 3 decimals) when the libraries that compute
 them are the versions the file records (else numbers are not compared). Line breaks and padding do not
 count, since Rich rewraps a title when a masked timing changes its length. Python warnings are
-silenced (PYTHONWARNINGS=ignore): a library's notice is not the tool's output. The prose lives in
-this script: edit it here, not in docs/tutorial.md. README.md holds two transcripts between
+silenced (PYTHONWARNINGS=ignore): a library's notice is not the tool's output. The prose and the commands
+live in docs/tutorial_sessions.py: edit them there, not in docs/tutorial.md. README.md holds two transcripts between
 ``<!-- tutorial:begin NAME -->`` and ``<!-- tutorial:end NAME -->``; the rest of README.md is
 hand-written and left alone.
 
@@ -28,6 +28,7 @@ No recsys_cli import here: the script drives the command line only.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import re
 import shutil
@@ -37,15 +38,35 @@ import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+
+
+def _load_sessions():
+    """docs/tutorial_sessions.py, the tutorial's content, loaded by path: docs/ is not a package, and this
+    script runs both as a program and from tests/docs/test_tutorial.py."""
+    name = "tutorial_sessions"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # before exec: its dataclasses look their module up there
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+_sessions = _load_sessions()
+Step, Session = _sessions.Step, _sessions.Session
+SHOWN_DATASETS, SHOWN_CWD, HEADER, SESSIONS = (
+    _sessions.SHOWN_DATASETS,
+    _sessions.SHOWN_CWD,
+    _sessions.HEADER,
+    _sessions.SESSIONS,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 TUTORIAL = ROOT / "docs" / "tutorial.md"
 README = ROOT / "README.md"
 DEFAULT_DATASETS = ROOT.parent / "shared" / "datasets"
-SHOWN_DATASETS = "../shared/datasets"  # how the transcripts name the datasets folder
-SHOWN_CWD = "~/tutorial"  # how they name the folder the commands ran in
 SHOWN_ROOT = "~/recsys"  # and this checkout
 COLUMNS = "120"
 
@@ -72,8 +93,6 @@ MASKS = [
 ]
 VOLATILE_COLUMNS = {"seconds", "peak RSS MB", "fit s", "wall s", "build s", "queries/s", "vs exact"}
 STAGE_LINE = re.compile(r"^\[\d+/\d+\] ")
-RUN_TITLE = r"^\s*recipe run '[^']*' \(.*\):"  # the title of a recipe run's stage table
-GENERATORS_TITLE = r"^\s*candidate generators trained"  # and of its generators table
 BOX_RUN = re.compile(r"([─━═])\1+")
 NUMBER = re.compile(r"[-+]?\d[\d,]*(?:\.\d+)?(?:[eE][-+]?\d+)?")
 TOLERANCE = 1e-3  # numbers agree to 3 decimals
@@ -84,42 +103,6 @@ LIBRARIES = ("implicit", "lightgbm", "numpy", "scipy", "annoy", "duckdb", "pyarr
 VERSIONS_LINE = re.compile(r"<!-- library versions: (.*?) -->")
 
 
-@dataclass(frozen=True)
-class Step:
-    """One shell line of a transcript and how its output is shown.
-
-    ``show``: print the output (else only the command; it must still succeed). ``quiet_stages``:
-    of a recipe run's progress keep only the ``[k/N] stage`` lines. ``cut``: (A, B) regex pairs; the
-    lines from the first matching A up to the first later one matching B (not included) become one
-    ``...`` line. ``drop``: a regex of lines left out. ``volatile``: a regex of lines that may or
-    may not be printed (they depend on the machine's speed): shown, but not compared. ``readme``:
-    the README region that shows this step too, after the further cuts ``readme_cut``.
-    """
-
-    command: str
-    show: bool = True
-    quiet_stages: bool = False
-    cut: tuple[tuple[str, str], ...] = ()
-    drop: str | None = None
-    volatile: str | None = None
-    readme: str | None = None
-    readme_cut: tuple[tuple[str, str], ...] = ()
-
-
-@dataclass(frozen=True)
-class Session:
-    """Commands that share one workspace (one temporary folder), with the prose around them: each
-    block is prose (a str) or a console block (a list of steps)."""
-
-    name: str
-    real_data: bool
-    blocks: list[str | list[Step]] = field(default_factory=list)
-
-    @property
-    def steps(self) -> list[Step]:
-        return [step for block in self.blocks if isinstance(block, list) for step in block]
-
-
 @dataclass
 class StepResult:
     step: Step
@@ -127,301 +110,6 @@ class StepResult:
     readme_lines: list[str]
     returncode: int
     seconds: float
-
-
-# ----------------------------------------------------------------------------------------------
-# The tutorial. Prose is Markdown; a list is a console block.
-# ----------------------------------------------------------------------------------------------
-
-HEADER = f"""\
-# Tutorial: every command, with real output
-
-<!-- Generated by docs/make_tutorial.py from real runs: edit the script, not this file. -->
-
-A longer walk through the `recsys` commands than the README's. Every transcript below is real:
-[`docs/make_tutorial.py`](make_tutorial.py) ran the commands in an empty folder (`{SHOWN_CWD}`),
-next to the real MovieLens files in `{SHOWN_DATASETS}` (see the README's note on tests), and
-wrote what they printed, stderr and stdout together. It ran them with stdout piped, so it added
-`--format table`, what a terminal gets by default. `tests/docs/test_tutorial.py` reruns them
-and fails when a table no longer matches (numbers to 3 decimals, when the libraries are the
-versions recorded below; other releases can move a metric, so then only the words and table shapes
-are compared); timings, peak memory, stage keys and generation folders vary from run to run and
-are not compared. To refresh this file after a
-change that alters the output: `.venv/bin/python docs/make_tutorial.py`.
-
-Contents: [the demo](#the-demo) · [scripts and errors](#scripts-and-errors) ·
-[a real dataset](#a-real-dataset) · [recipes](#recipes-the-whole-loop-in-one-command) ·
-[candidate generation and evaluation](#candidate-generation-and-evaluation) ·
-[two stages by hand](#two-stages-by-hand) · [from Python](#from-python)
-"""
-
-DEMO = Session(
-    "demo",
-    real_data=False,
-    blocks=[
-        """\
-## The demo
-
-`recsys demo` runs the demo recipe ([`recipes/demo.toml`](../recipes/demo.toml)): it generates a
-synthetic dataset (latent tastes, popularity skew, time), splits it in time, trains ALS, item-kNN
-and popularity, builds an Annoy index, generates each generator's candidates for the label window
-(the val part), trains a LambdaRank ranker over their union and evaluates both stages on the same
-test users. Each stage prints a line on stderr (shortened here); the tables go to stdout:""",
-        [
-            Step(
-                "recsys demo",
-                quiet_stages=True,
-                cut=((r"^\[3/14\] ", r"^\[13/14\] "),),
-                readme="demo",
-                readme_cut=((r"^\[2/14\] ", GENERATORS_TITLE),),
-            )
-        ],
-        """\
-The stage table says what ran, how long it took, its peak memory and its cache key. The
-two-stage table's `candidates` row is ALS refitted on train + val, the history the test window
-really has ([ranking.md](ranking.md)), which is why it is higher than `als` in the generators
-table, fitted on train alone. Run `recsys demo` again and every stage says `cached`: the whole
-run takes about a second and prints the same tables.""",
-        """\
-## Scripts and errors
-
-In scripts, output is JSON when stdout is not a terminal (or ask with `--format json|csv|markdown`),
-errors are one line on stderr, and the exit code says what happened (0 ok, 1 bad input, 2 usage,
-3 internal error):""",
-        [
-            Step(r"printf 'u,i,r\n1,2,3\n1,3,x\n' > bad.csv"),
-            Step("recsys ingest csv bad.csv --name x --user-col u --item-col i --rating-col r; echo $?"),
-        ],
-    ],
-)
-
-DATASETS = Session(
-    "datasets",
-    real_data=True,
-    blocks=[
-        f"""\
-## A real dataset
-
-Cards for MovieLens 100K, 1M, 10M, 20M, 25M, 32M and latest-small live in
-[`datasets/`](../datasets/) ([datasets.md](datasets.md)). `--source` takes the release's zip, its
-folder or a URL; without it, the official URL is downloaded and its checksum verified before
-anything is parsed. Here the releases come from `{SHOWN_DATASETS}`.
-`datasets show` prints the card (URL, checksums, files and their columns, licence, citation;
-left out below) and, once the dataset is ingested, its statistics:""",
-        [
-            Step("recsys datasets list"),
-            Step(f"recsys ingest ml-latest-small --source {SHOWN_DATASETS}/ml-latest-small/ml-latest-small.zip"),
-            Step(f"recsys ingest ml-100k --source {SHOWN_DATASETS}/ml-100k"),
-            Step("recsys datasets show ml-100k", cut=((r"^card ml-100k$", r"^dataset ml-100k "),)),
-        ],
-        """\
-Any other file (CSV, TSV, `::`, Parquet; string or numeric ids; header or not), here Last.fm's
-plays per user and artist:""",
-        [
-            Step(
-                f"recsys ingest csv {SHOWN_DATASETS}/hetrec2011-lastfm-2k/user_artists.dat --name lastfm "
-                "--user-col userID --item-col artistID --rating-col weight --sep '\\t'"
-            )
-        ],
-        """\
-Splits: `random`, `random-per-user` (stratified), `temporal` (one time cut, by fraction or date),
-`temporal-per-user` and `leave-last`, with optional validation, `--min-rating` and `--k-core`:""",
-        [Step("recsys split ml-100k --name temporal --strategy temporal --test-fraction 0.2")],
-        "Read-only SQL over everything registered (one schema per dataset):",
-        [
-            Step("""recsys sql 'SELECT i.title, count(*) AS ratings, round(avg(r.rating), 2) AS mean
-              FROM "ml-100k".interactions r JOIN "ml-100k".items i USING (item_idx)
-              GROUP BY i.title ORDER BY ratings DESC LIMIT 3'"""),
-            Step(
-                """recsys sql 'SELECT split, part, count(*) AS n FROM "ml-100k".splits GROUP BY ALL ORDER BY ALL' """
-                "-f csv"
-            ),
-        ],
-    ],
-)
-
-RECIPE = Session(
-    "recipe",
-    real_data=True,
-    blocks=[
-        """\
-## Recipes: the whole loop in one command
-
-A recipe is one TOML file for the whole loop ([recipes.md](recipes.md) lists every key;
-[`recipes/`](../recipes/) ships demo, ml-100k, ml-latest-small, ml-1m, ml-20m, ml-32m and the
-published ML-100K protocol). MovieLens recipes download the release from the card's URL, or take
-a local copy:""",
-        [
-            Step(
-                f"recsys run recipes/ml-100k.toml --set dataset.source={SHOWN_DATASETS}/ml-100k",
-                quiet_stages=True,
-                cut=((r"^\[2/14\] ", RUN_TITLE),),
-                readme="ml-100k",
-                readme_cut=((r"^recipe run 'ml-100k' \(", GENERATORS_TITLE),),
-            )
-        ],
-        """\
-Running it again reuses every stage (`[1/14] ingest: cached (...)`, under two seconds, the same
-tables). A stage's key hashes its config, its inputs' digests and the package version, so a change
-reruns only what depends on it; `--dry-run` shows which:""",
-        [
-            Step(
-                f"recsys run recipes/ml-100k.toml --set dataset.source={SHOWN_DATASETS}/ml-100k "
-                "--set ranker.labels=binary --dry-run"
-            )
-        ],
-        """\
-Every recipe run keeps `manifest.json` (resolved recipe, stage keys, seeds, versions, platform,
-input checksums, timings, peak memory), `metrics.json` and its per-user values:
-`recsys runs show ml-100k` prints them, and `recsys runs compare A B` gives every metric of both
-runs side by side with a paired bootstrap 95% interval of the difference. `recsys runs list` shows
-the recipe run beside the runs it trained, headlined by its ranker's ndcg@10.
-
-A CI job gates on quality ([ci.md](ci.md)): `recsys run ... --require` or, for a finished run,
-`recsys runs check`, prints each requirement with its value and exits 4 when one fails:""",
-        [
-            Step(
-                'recsys runs check ml-100k --require "ranker.ndcg@10>=0.2" '
-                '--require "lift.ranker_vs_candidates.ndcg@10.low>0"'
-            ),
-            Step('recsys runs check ml-100k --require "ranker.ndcg@10>=0.3"; echo "exit $?"'),
-        ],
-    ],
-)
-
-PUBLISHED = Session(
-    "published",
-    real_data=True,
-    blocks=[
-        """\
-The published protocol (per-user stratified 75/25, K=10, every test rating relevant), where peers
-report BPR nDCG@10 0.442 / P@10 0.388 and BiVAE 0.475 / 0.412 ([models.md](models.md)):""",
-        [
-            Step(
-                f"recsys run recipes/ml-100k-published.toml --set dataset.source={SHOWN_DATASETS}/ml-100k",
-                quiet_stages=True,
-                cut=((r"^\[2/12\] ", RUN_TITLE),),
-            )
-        ],
-    ],
-)
-
-CANDIDATES = Session(
-    "candidates",
-    real_data=True,
-    blocks=[
-        """\
-## Candidate generation and evaluation
-
-Train a generator on a split, evaluate it with full ranking (every item, train items excluded;
-the protocol is printed above the table), compare runs. The metrics are defined in
-[metrics.md](metrics.md), the generators in [models.md](models.md):""",
-        [
-            Step(f"recsys ingest ml-100k --source {SHOWN_DATASETS}/ml-100k", show=False),
-            Step(
-                "recsys split ml-100k --name per-user-75 --strategy random-per-user --test-fraction 0.25 --seed 42",
-                show=False,
-            ),
-            Step("recsys train candidates ml-100k --split per-user-75 --model als --run als"),
-            Step("recsys evaluate als"),
-            Step("recsys train candidates ml-100k --split per-user-75 --model ease --run ease", show=False),
-            Step("recsys train candidates ml-100k --split per-user-75 --model popular --run popular", show=False),
-            Step("recsys evaluate ease && recsys evaluate popular", show=False),
-            Step("recsys runs compare als ease popular"),
-        ],
-        """\
-ALS and EASE are not distinguishable on this split (the interval of their difference contains 0);
-both are far above popularity. Other tools' lists are scored with the same definitions:
-`recsys evaluate --predictions recs.csv --truth test.csv --k 10`.
-
-One user's recommendations, with the past items behind each (original ids in and out; an unknown
-user gets the most popular items, and the output says so):""",
-        [Step("recsys recommend als --user 196 -k 3 --explain")],
-        """\
-Candidates for a ranker, and an Annoy index measured against exact search on 300 users' queries
-(on 1,682 items exact scoring wins, and the bench says so; [performance.md](performance.md) has the
-1M-item figures):""",
-        [
-            Step("recsys candidates als -k 200"),
-            Step(
-                "recsys index build als && recsys index bench als --queries 300",
-                volatile=r"^warning: exact scoring is faster",
-            ),
-        ],
-    ],
-)
-
-TWO_STAGES = Session(
-    "two-stages",
-    real_data=True,
-    blocks=[
-        """\
-## Two stages by hand
-
-What a recipe does, one command at a time. The ranker needs a time-ordered split with a label
-window: here each user's last 20% is test and the 20% before it the label window (the val part).
-It learns from the union of three generators' label-window candidates, with SQL features that
-read the train part only; `recsys evaluate` then puts popularity, ALS alone and ALS + ranker side
-by side on the same test users, with paired 95% intervals ([ranking.md](ranking.md) has the
-protocol, the features and results on ml-latest-small):""",
-        [
-            Step(f"recsys ingest ml-100k --source {SHOWN_DATASETS}/ml-100k", show=False),
-            Step(
-                "recsys split ml-100k --name tpu --strategy temporal-per-user --test-fraction 0.2 --val-fraction 0.2",
-                show=False,
-            ),
-            Step("recsys train candidates ml-100k --split tpu --model als --run als", show=False),
-            Step("recsys train candidates ml-100k --split tpu --model item-knn --run knn", show=False),
-            Step("recsys train candidates ml-100k --split tpu --model popular --run pop", show=False),
-            Step(
-                "recsys candidates als --on val -k 200 && recsys candidates knn --on val -k 100 "
-                "&& recsys candidates pop --on val -k 50",
-                show=False,
-            ),
-            Step("recsys train ranker als --with knn,pop", drop=r" \.\.\.$"),
-            Step("recsys evaluate als --k 10", drop=r" \.\.\.$"),
-        ],
-    ],
-)
-
-PYTHON = Session(
-    "python",
-    real_data=False,
-    blocks=[
-        """\
-## From Python
-
-The library holds all the logic; the CLI only parses and renders. The top-level API:
-
-```python
-from recsys_cli import Workspace, ingest_card, make_split, SplitConfig
-import pyarrow.parquet as pq
-
-ws = Workspace("recsys-workspace")
-result = ingest_card(ws, "ml-100k", "path/to/ml-100k.zip")
-split = make_split(ws, "ml-100k", "last-10", SplitConfig(strategy="leave-last", n=10))
-train = pq.read_table(ws.resolve(split.split.path) / "train.parquet")   # user_idx, item_idx, rating, ts
-```
-
-A whole recipe, with overrides, and two recipe runs compared:
-
-```python
-from recsys_cli.pipeline import load_recipe, run_recipe, compare_recipe_runs
-
-recipe = load_recipe("recipes/ml-100k.toml", ["dataset.source=path/to/ml-100k.zip"])
-result = run_recipe(ws, recipe)                      # stages cached in ws are reused
-result.metrics["stages"]["stages"]["ranker"]["ndcg@10"], [o.status for o in result.outcomes]
-run_recipe(ws, load_recipe("recipes/ml-100k.toml", ["dataset.source=path/to/ml-100k.zip", "ranker.trees=100"]),
-           name="ml-100k-100-trees")
-comparison = compare_recipe_runs(ws, "ml-100k", "ml-100k-100-trees")
-```
-
-Errors are narrow `RecsysError` subclasses with `.message` and `.hint`. Which package holds what
-(training, evaluation, ranking, the workspace) is in [architecture.md](architecture.md).""",
-    ],
-)
-
-SESSIONS = [DEMO, DATASETS, RECIPE, PUBLISHED, CANDIDATES, TWO_STAGES, PYTHON]
 
 
 # ----------------------------------------------------------------------------------------------

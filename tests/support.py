@@ -348,3 +348,19 @@ def training_data(matrix, ts=None):
     ts = ts if ts is not None else np.zeros(items.size, dtype=np.int64)
     # metadata for the models that need it (content); the others never read it
     return TrainingData(matrix, items, ts, item_metadata=block_metadata(matrix.shape[1]))
+
+
+def rated_block_matrix(seed: int = 7):
+    """``block_matrix`` with ratings, for the rating-prediction models (svd, svdpp): a user rates the
+    items of their own block 5 and two items of every other block 1, so ratings carry the blocks; the
+    last user still has an empty row."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    rated = (block_matrix(seed) * 5.0).tolil()
+    for user in range(N_USERS - 1):
+        for block in range(GROUPS):
+            if block != user // GROUP_USERS:
+                for item in rng.choice(BLOCK_ITEMS, 2, replace=False) + block * BLOCK_ITEMS:
+                    rated[user, item] = 1.0
+    return rated.tocsr().astype(np.float32)

@@ -28,12 +28,15 @@ def parse_ks(text: str) -> list[int]:
 
 
 def metrics_table(metrics: dict[str, float], title: str | None = None, table_name: str = "metrics") -> Table:
-    """One row per metric, one column per K (metric keys are '<metric>@<k>')."""
+    """One row per metric, one column per K (metric keys are '<metric>@<k>'; those without a K, a rating
+    model's rmse and mae, are in ``rating_errors_table``)."""
     from recsys_cli.evaluation.metrics import METRICS
 
     names: list[str] = []
     ks: list[int] = []
     for key in metrics:
+        if "@" not in key:
+            continue
         name, k = key.split("@")
         if name not in names:
             names.append(name)
@@ -43,6 +46,14 @@ def metrics_table(metrics: dict[str, float], title: str | None = None, table_nam
     names.sort(key=lambda n: METRICS.index(n) if n in METRICS else len(METRICS))
     rows = [[name, *(metrics.get(f"{name}@{k}") for k in ks)] for name in names]
     return Table(["metric", *(f"@{k}" for k in ks)], rows, title=title, name=table_name)
+
+
+def rating_errors_table(metrics: dict[str, float], title: str, table_name: str = "rating-errors") -> list[Table]:
+    """A rating model's errors (rmse, mae) as a table of their own, or no table for other models."""
+    from recsys_cli.evaluation.rating_errors import RATING_ERRORS
+
+    rows = [[name, metrics[name]] for name in RATING_ERRORS if name in metrics]
+    return [Table(["metric", "value"], rows, title=title, name=table_name)] if rows else []
 
 
 def warn_replaced(application, replaced, what: str) -> None:
@@ -205,6 +216,7 @@ def _evaluate_full_ranking(application, run: str, ks, on, relevant_min_rating, c
     warn_replaced(application, evaluation.replaced, f"evaluation of {run} on {on.value}")
     title = f"{run} ({protocol['model']}) on {protocol['dataset']}/{protocol['split']} {protocol['evaluated_part']}"
     tables, preamble = [metrics_table(evaluation.metrics, title)], protocol_lines(protocol)
+    tables += rating_errors_table(evaluation.metrics, f"{title}: rating errors")
     if evaluation.breakdown is not None:
         tables += breakdown_tables(evaluation)
         preamble.append(f"  by {evaluation.breakdown['by']}: {evaluation.breakdown['definition']}")

@@ -145,16 +145,36 @@ def result_tables(manifest: dict, metrics: dict) -> list[Table]:
         name="stages",
     )
     generators = metrics["generators"]
-    users = next(iter(generators.values()))["protocol"]["users_evaluated"]
+    folds = recipe["split"].get("folds")  # recipe runs from before split.folds have no key
+    if folds:
+        title = f"candidate generators, mean over the {folds} folds of {recipe['split']['name']} (full ranking on test)"
+    else:
+        users = next(iter(generators.values()))["protocol"]["users_evaluated"]
+        title = f"candidate generators trained on train, full ranking on test ({users:,} users)"
     tables = [
         stages,
         Table(
             ["run", "model", *shown],
             [[short, g["model"], *(g["metrics"].get(m) for m in shown)] for short, g in generators.items()],
-            title=f"candidate generators trained on train, full ranking on test ({users:,} users)",
+            title=title,
             name="generators",
         ),
     ]
+    if folds:
+        from recsys_cli.cli.cross_validation import cv_table
+
+        # the shown metrics, and those without a K (a rating model's rmse and mae)
+        statistics = {
+            short: {
+                m: g["cross_validation"]["metrics"][m]
+                for m in [*shown, *(m for m in g["cross_validation"]["metrics"] if "@" not in m)]
+                if m in g["cross_validation"]["metrics"]
+            }
+            for short, g in generators.items()
+        }
+        t = next(iter(generators.values()))["cross_validation"]["t_quantile"]
+        title = f"{folds}-fold cross-validation: mean, sd, 95% interval mean -/+ t(0.975, {folds - 1})={t:.3f} x sd/√K"
+        tables.append(cv_table(statistics, folds, title, by_run=True))
     evaluation = metrics.get("stages")
     if evaluation:
         rows = [

@@ -8,11 +8,15 @@ from typing import Annotated, Optional
 import typer
 
 from recsys_cli.cli.application import FormatOption, get_app, handles_errors, k_option
+from recsys_cli.cli.cross_validation import cv_command
 from recsys_cli.cli.evaluate import Part
 from recsys_cli.cli.output import Result, Table
 from recsys_cli.cli.run_recipe import RequireOption
 
-app = typer.Typer(help="Trained runs and recipe runs: list, show, compare, check, remove.", no_args_is_help=True)
+app = typer.Typer(
+    help="Trained runs and recipe runs: list, show, compare, cross-validate, check, remove.", no_args_is_help=True
+)
+app.command("cv")(cv_command)
 
 # per-user metrics whose run-to-run differences get a paired confidence interval
 
@@ -95,7 +99,7 @@ def show_command(
 ) -> None:
     """Show a run's manifest (parameters, inputs, versions, timings) and its evaluations; for a recipe
     run (`recsys run`), its stages, cache keys, timings and tables."""
-    from recsys_cli.cli.evaluate import metrics_table
+    from recsys_cli.cli.evaluate import metrics_table, rating_errors_table
     from recsys_cli.pipeline.reports import is_recipe_run
     from recsys_cli.runs.summaries import show_run
 
@@ -125,6 +129,7 @@ def show_command(
     for part, evaluation in summary.evaluations.items():
         title = "ranker on test (recsys evaluate RUN for every stage)" if part == "stages" else f"evaluation on {part}"
         tables.append(metrics_table(evaluation["metrics"], title, table_name=f"evaluation-{part}"))
+        tables += rating_errors_table(evaluation["metrics"], f"{title}: rating errors", f"rating-errors-{part}")
     get_app(ctx).emit(Result(summary.document(), tables), fmt)
 
 
@@ -154,13 +159,14 @@ def compare_command(
     if k is not None and k != "all" and not k.isdigit():
         raise typer.BadParameter(f"'{k}' is not a whole number or 'all'", param_hint="--k")
     comparison = compare_runs(application.workspace, runs, on.value)
-    evaluated = sorted({int(key.split("@")[1]) for key in comparison.metrics})
+    evaluated = sorted({int(key.split("@")[1]) for key in comparison.metrics if "@" in key})
     if k is None:
         k = str(evaluated[0]) if evaluated else "all"
-    keys = [key for key in comparison.metrics if k == "all" or key.endswith(f"@{k}")]
-    if not keys:
+    # metrics without a K (rating models' rmse and mae) are shown whatever --k
+    keys = [key for key in comparison.metrics if k == "all" or key.endswith(f"@{k}") or "@" not in key]
+    if not any("@" in key for key in keys):
         evaluated_ks = {
-            s.run.name: sorted({key.split("@")[1] for key in s.evaluations[on.value]["metrics"]}, key=int)
+            s.run.name: sorted({key.split("@")[1] for key in s.evaluations[on.value]["metrics"] if "@" in key}, key=int)
             for s in comparison.runs
         }
         per_run = "; ".join(f"{name}: {', '.join(ks)}" for name, ks in evaluated_ks.items())

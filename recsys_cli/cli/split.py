@@ -43,23 +43,37 @@ def split_result(result) -> Result:
 def split_command(
     ctx: typer.Context,
     dataset: Annotated[str, typer.Argument(help="Name of an ingested dataset (see `recsys datasets list`).")],
-    name: Annotated[str, typer.Option("--name", help="Name of the split to create, e.g. temporal-20.")],
+    name: Annotated[
+        str,
+        typer.Option(
+            "--name", help="Name of the split to create, e.g. temporal-20 (with --folds: NAME.fold-1 ... NAME.fold-K)."
+        ),
+    ],
     strategy: Annotated[
-        Strategy,
+        Optional[Strategy],
         typer.Option(
             "--strategy",
             help="random: a global random sample; random-per-user: the same fraction of each user; "
             "temporal: one global time cut; temporal-per-user: the last --test-fraction of each user's "
-            "interactions by time; leave-last: each user's last --n interactions.",
+            "interactions by time; leave-last: each user's last --n interactions; cold-items: a --test-fraction of the "
+            "items held out with all their interactions (new items; evaluation ranks only those).",
             case_sensitive=False,
         ),
-    ],
+    ] = None,
+    folds: Annotated[
+        Optional[int],
+        typer.Option(
+            "--folds",
+            help="K-fold cross-validation: K splits NAME.fold-1 ... NAME.fold-K, each holding one fold out as "
+            "test (no val); --strategy random (default) or random-per-user.",
+        ),
+    ] = None,
     test_fraction: Annotated[
         Optional[float],
         typer.Option(
             "--test-fraction",
             help="Share of interactions for test, in (0, 1); random, random-per-user, temporal, temporal-per-user "
-            "(default 0.2).",
+            "(default 0.2); cold-items: share of the items.",
         ),
     ] = None,
     test_after: Annotated[
@@ -79,7 +93,8 @@ def split_command(
         typer.Option(
             "--val-fraction",
             help="Share of interactions for validation; random, random-per-user, temporal, temporal-per-user "
-            "(the time-ordered two carve it just before the test part). Default: no validation.",
+            "(the time-ordered two carve it just before the test part); cold-items: share of the items held out "
+            "for validation. Default: no validation.",
         ),
     ] = None,
     val_after: Annotated[
@@ -108,7 +123,9 @@ def split_command(
     ] = None,
     seed: Annotated[
         Optional[int],
-        typer.Option("--seed", help="random, random-per-user: the seed (default 42); the same seed, the same split."),
+        typer.Option(
+            "--seed", help="random, random-per-user, cold-items: the seed (default 42); the same seed, the same split."
+        ),
     ] = None,
     force: Annotated[
         bool,
@@ -120,10 +137,20 @@ def split_command(
     ] = False,
     fmt: FormatOption = None,
 ) -> None:
-    """Split a dataset into train, validation and test (Parquet files, registered in the catalog)."""
+    """Split a dataset into train, validation and test (Parquet files, registered in the catalog), or with
+    --folds K into the K splits of a K-fold cross-validation."""
     from recsys_cli.data.splits import SplitConfig, make_split
 
     application = get_app(ctx)
+    if folds is not None:
+        from recsys_cli.cli.cross_validation import split_folds
+
+        options = dict(test_fraction=test_fraction, test_after=test_after, n=n, val_fraction=val_fraction)
+        options |= dict(val_after=val_after, val_n=val_n, min_rating=min_rating, k_core=k_core, seed=seed)
+        split_folds(ctx, dataset, name, folds, strategy, options, force=force, replace=replace, fmt=fmt)
+        return
+    if strategy is None:
+        raise typer.BadParameter("pass --strategy S (or --folds K for cross-validation)", param_hint="'--strategy'")
     config = SplitConfig(
         strategy=strategy.value,
         test_fraction=test_fraction,

@@ -8,6 +8,7 @@ import typer
 
 from recsys_cli.cli.application import ForceOption, FormatOption, choices, get_app, handles_errors
 from recsys_cli.cli.output import Result, Table
+from recsys_cli.errors import InvalidParameterError
 from recsys_cli.ranking.params import RANKER_DEFAULTS
 from recsys_cli.vocabulary import LABEL_SCHEMES, MATRIX_VALUES, MODEL_NAMES
 
@@ -34,13 +35,20 @@ def train_candidates_command(
     values: Annotated[
         Values, typer.Option("--values", help="Matrix values: ones (implicit feedback) or the ratings as confidence.")
     ] = Values.ones,
-    factors: Annotated[Optional[int], _option("Latent factors (default 64).", "als, bpr")] = None,
+    factors: Annotated[
+        Optional[int], _option("Latent factors (als, bpr 64; svd 100, svdpp 20).", "als, bpr, svd, svdpp")
+    ] = None,
     regularization: Annotated[
-        Optional[float], _option("L2 penalty (als 20, bpr 0.001) or EASE's lambda (500).", "als, bpr, ease")
+        Optional[float],
+        _option("L2 penalty (als 20, bpr 0.001, svd/svdpp 0.02) or EASE's lambda (500).", "als, bpr, ease, svd, svdpp"),
     ] = None,
     alpha: Annotated[Optional[float], _option("Confidence of an observed interaction (default 2).", "als")] = None,
-    iterations: Annotated[Optional[int], _option("Sweeps / epochs (als 15, bpr 100).", "als, bpr")] = None,
-    learning_rate: Annotated[Optional[float], _option("SGD step size (default 0.005).", "bpr")] = None,
+    iterations: Annotated[
+        Optional[int], _option("Sweeps / epochs (als 15, bpr 100, svd/svdpp 20).", "als, bpr, svd, svdpp")
+    ] = None,
+    learning_rate: Annotated[
+        Optional[float], _option("SGD step size (bpr, svd 0.005; svdpp 0.007).", "bpr, svd, svdpp")
+    ] = None,
     weighting: Annotated[Optional[str], _option("Confidence weighting: none, bm25, tfidf.", "als")] = None,
     neighbours: Annotated[Optional[int], _option("Similar items kept per item (default 100).", "item-knn")] = None,
     similarity: Annotated[Optional[str], _option("cosine, bm25 or tfidf (default bm25).", "item-knn")] = None,
@@ -62,6 +70,18 @@ def train_candidates_command(
     ] = None,
     decade_weight: Annotated[
         Optional[float], _option("Weight of release-decade terms against genres (default 1; 0: none).", "content")
+    ] = None,
+    tag_weight: Annotated[
+        Optional[float], _option("Weight of tags people applied, against genres (default 0: off).", "content, hybrid")
+    ] = None,
+    param: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--param",
+            "-p",
+            help="Any model parameter as NAME=VALUE, repeatable (every model's are in docs/models.md).",
+            rich_help_panel="Model parameters",
+        ),
     ] = None,
     force: ForceOption = False,
     fmt: FormatOption = None,
@@ -89,8 +109,10 @@ def train_candidates_command(
         "min_df": min_df,
         "title_weight": title_weight,
         "decade_weight": decade_weight,
+        "tag_weight": tag_weight,
     }
     params = {key.replace("_", "-"): value for key, value in given.items() if value is not None}
+    params.update(_named_params(param or [], params))
     application = get_app(ctx)
     result = train_candidates(
         application.workspace,
@@ -110,6 +132,20 @@ def train_candidates_command(
         application.warn(f"dropped what was built from the old model: {', '.join(result.dropped_artifacts)}")
     application.emit(_trained_result(result, dataset, split, seed), fmt)
     application.success(f"next: recsys evaluate {run}")
+
+
+def _named_params(pairs: list[str], named: dict[str, object]) -> dict[str, str]:
+    """``--param NAME=VALUE`` pairs as parameters (the model checks names and values, as for the named options)."""
+    params: dict[str, str] = {}
+    for pair in pairs:
+        name, equals, value = pair.partition("=")
+        name = name.strip().replace("_", "-")
+        if not equals or not name:
+            raise InvalidParameterError(f"--param '{pair}' is not NAME=VALUE", "e.g. -p warm-threshold=5")
+        if name in named or name in params:
+            raise InvalidParameterError(f"parameter '{name}' is given twice", "give each parameter once")
+        params[name] = value.strip()
+    return params
 
 
 def _trained_result(result, dataset: str, split: str, seed: int) -> Result:

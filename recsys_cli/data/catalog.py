@@ -243,23 +243,36 @@ class Catalog:
 
     def put_split(self, record: SplitRecord) -> Dropped:
         """Register (or replace) a split; the runs trained on a replaced split are dropped and returned."""
+        return self.put_splits([record])
+
+    def put_splits(self, records: list[SplitRecord], remove: tuple[tuple[str, str], ...] = ()) -> Dropped:
+        """Register (or replace) several splits and unregister the (dataset, name) splits in ``remove``,
+        in one transaction (the folds of a cross-validation: all or none); the runs trained on a replaced
+        or removed split are dropped, and the removed splits are returned with them."""
         self.con.execute("BEGIN TRANSACTION")
         try:
             dropped = Dropped()
-            self._drop_runs(dropped, record.dataset, record.name)
-            self.con.execute("DELETE FROM splits WHERE dataset = ? AND name = ?", [record.dataset, record.name])
-            self.con.execute(
-                "INSERT INTO splits VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [
-                    record.dataset,
-                    record.name,
-                    record.strategy,
-                    json.dumps(record.params, sort_keys=True),
-                    record.path,
-                    json.dumps(record.summary, sort_keys=True),
-                    record.created_at or _now(),
-                ],
-            )
+            for dataset, name in remove:
+                removed = self.split(dataset, name)
+                if removed is not None:
+                    dropped.splits.append(removed)
+                self._drop_runs(dropped, dataset, name)
+                self.con.execute("DELETE FROM splits WHERE dataset = ? AND name = ?", [dataset, name])
+            for record in records:
+                self._drop_runs(dropped, record.dataset, record.name)
+                self.con.execute("DELETE FROM splits WHERE dataset = ? AND name = ?", [record.dataset, record.name])
+                self.con.execute(
+                    "INSERT INTO splits VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        record.dataset,
+                        record.name,
+                        record.strategy,
+                        json.dumps(record.params, sort_keys=True),
+                        record.path,
+                        json.dumps(record.summary, sort_keys=True),
+                        record.created_at or _now(),
+                    ],
+                )
             self.con.execute("COMMIT")
         except BaseException:
             self._rollback()

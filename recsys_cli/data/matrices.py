@@ -18,17 +18,27 @@ from recsys_cli.vocabulary import MATRIX_VALUES
 
 PARTS = ("train", "val", "test")
 VALUES = MATRIX_VALUES
+REPEATED = ("sum", "latest")  # how the ratings of a user-item pair on several rows become one cell
 
 
 def interactions_matrix(
-    path: Path, n_users: int, n_items: int, values: str = "rating", *, min_rating: float | None = None
+    path: Path,
+    n_users: int,
+    n_items: int,
+    values: str = "rating",
+    *,
+    min_rating: float | None = None,
+    repeated: str = "sum",
 ):
     """A CSR matrix (n_users x n_items, float32) from an interactions Parquet file.
 
     ``values='ones'`` marks each (user, item) pair with 1 however often it occurs (implicit
     feedback; a rating of 0 is still an interaction); ``'rating'`` sums the ratings of repeated
-    pairs, as scipy does. ``min_rating`` keeps only the rows rated at least that, row by row,
-    before any summing (a relevance rule).
+    pairs, as scipy does (``repeated='sum'``: the confidence of the implicit models), or keeps the
+    rating of the pair's latest row by ``ts``, a tie going to the later row (``repeated='latest'``:
+    the user's current opinion, which a rating-prediction model learns; docs/models.md).
+    ``min_rating`` keeps only the rows rated at least that, row by row, before any summing (a
+    relevance rule).
     """
     import numpy as np
     import pyarrow.compute as pc
@@ -36,8 +46,12 @@ def interactions_matrix(
 
     if values not in VALUES:
         raise InvalidParameterError(f"values must be one of {', '.join(VALUES)}, not '{values}'")
+    if repeated not in REPEATED:
+        raise InvalidParameterError(f"repeated must be one of {', '.join(REPEATED)}, not '{repeated}'")
+    latest = values == "rating" and repeated == "latest"
     need_rating = values == "rating" or min_rating is not None
-    table = read_parquet(path, columns=["user_idx", "item_idx"] + (["rating"] if need_rating else []))
+    columns = ["user_idx", "item_idx"] + (["rating"] if need_rating else []) + (["ts"] if latest else [])
+    table = read_parquet(path, columns=columns)
     if min_rating is not None:
         table = table.filter(pc.greater_equal(table.column("rating"), float(min_rating)))
     users = table.column("user_idx").to_numpy()
@@ -53,11 +67,37 @@ def interactions_matrix(
         if values == "ones"
         else table.column("rating").to_numpy().astype(np.float32)
     )
+    if latest:
+        users, items, data = _latest_rows(users, items, table.column("ts").to_numpy(), data)
     matrix = sp.csr_matrix((data, (users, items)), shape=(n_users, n_items), dtype=np.float32)
     matrix.sum_duplicates()
     if values == "ones":
         matrix.data[:] = 1.0  # a repeated interaction is still one interaction
     return matrix
+
+
+def _latest_rows(users, items, ts, ratings):
+    """One row per (user, item) pair: its latest by ``ts``, a tie going to the row later in the file."""
+    import numpy as np
+
+    order = np.lexsort((np.arange(users.size), ts, items, users))
+    users, items = users[order], items[order]
+    last = np.ones(users.size, dtype=bool)  # the last row of each pair in that order
+    last[:-1] = (users[1:] != users[:-1]) | (items[1:] != items[:-1])
+    return users[last], items[last], ratings[order][last]
+
+
+def interaction_ratings(path: Path):
+    """Every row's ``user_idx``, ``item_idx`` (int64) and ``rating`` (float64), repeated pairs included:
+    what rating errors (RMSE, MAE) are measured over."""
+    import numpy as np
+
+    table = read_parquet(path, columns=["user_idx", "item_idx", "rating"])
+    return (
+        table.column("user_idx").to_numpy().astype(np.int64),
+        table.column("item_idx").to_numpy().astype(np.int64),
+        table.column("rating").to_numpy().astype(np.float64),
+    )
 
 
 def interaction_times(path: Path):

@@ -26,6 +26,10 @@ counts as 1.5, as a person would expect), never Python's banker's rounding.
                      just before them to val. No seed.
 ``leave-last``       each user's last ``n`` interactions (by ts, ties by item_idx) to test and the
                      ``val_n`` before them to val; every user keeps at least one training row.
+``cold-items``       new items: a seeded permutation of the items that have interactions;
+                     ``round_half_up(test_fraction * n_items)`` of them are held out with *every*
+                     interaction going to test, the next ``round_half_up(val_fraction * n_items)`` likewise
+                     to val. Train never sees a held-out item (evaluation ranks only them: docs/metrics.md).
 
 Filters run before the split: ``min_rating`` keeps ``rating >= min_rating``, then ``k_core``
 repeatedly drops users and items with fewer than ``k`` interactions (counting rows, so duplicate
@@ -45,7 +49,9 @@ from typing import Any
 
 from recsys_cli.errors import InvalidParameterError
 
-STRATEGIES = ("random", "random-per-user", "temporal", "leave-last", "temporal-per-user")
+STRATEGIES = ("random", "random-per-user", "temporal", "leave-last", "temporal-per-user", "cold-items")
+# Splits that hold out whole items: evaluation ranks only the held-out items of the part (docs/metrics.md).
+COLD_ITEMS = "cold-items"
 # Splits whose val lies after train and test after val for every user: a ranker's label window can be val.
 TIME_ORDERED_STRATEGIES = ("temporal", "temporal-per-user", "leave-last")
 PARTS = ("train", "val", "test")
@@ -65,8 +71,9 @@ _OPTIONS = {
     "temporal": ("test_fraction", "test_after", "val_fraction", "val_after"),
     "temporal-per-user": ("test_fraction", "val_fraction"),
     "leave-last": ("n", "val_n"),
+    COLD_ITEMS: ("test_fraction", "val_fraction", "seed"),
 }
-_FRACTION_STRATEGIES = ("random", "random-per-user", "temporal", "temporal-per-user")
+_FRACTION_STRATEGIES = ("random", "random-per-user", "temporal", "temporal-per-user", COLD_ITEMS)
 _NEEDS_TIME = ("temporal", "temporal-per-user", "leave-last")
 
 
@@ -126,7 +133,7 @@ class SplitConfig:
                     " leaves nothing to train on",
                     "their sum must be below 1",
                 )
-        if strategy in ("random", "random-per-user"):
+        if strategy in ("random", "random-per-user", COLD_ITEMS):
             cfg.seed = _integer(DEFAULT_SEED if cfg.seed is None else cfg.seed, "--seed", minimum=0)
         if cfg.test_after is not None:
             cfg.test_after = parse_time(cfg.test_after)
@@ -135,20 +142,25 @@ class SplitConfig:
         if strategy == "leave-last":
             cfg.n = _integer(1 if cfg.n is None else cfg.n, "--n", minimum=1)
             cfg.val_n = _integer(cfg.val_n or 0, "--val-n", minimum=0)
-        if cfg.min_rating is not None:
-            try:
-                cfg.min_rating = float(cfg.min_rating)
-            except (TypeError, ValueError):
-                raise InvalidParameterError(f"--min-rating must be a number, not {cfg.min_rating!r}") from None
-            if not math.isfinite(cfg.min_rating):
-                raise InvalidParameterError(f"--min-rating must be finite, not {cfg.min_rating}")
-        if cfg.k_core is not None:
-            cfg.k_core = _integer(cfg.k_core, "--k-core", minimum=1)
+        resolve_filters(cfg)
         return cfg
 
     def params(self) -> dict[str, Any]:
         """The set options as a JSON-ready dict (what the catalog records)."""
         return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+
+
+def resolve_filters(cfg) -> None:
+    """Check and convert, in place, the filters every split takes (``min_rating``, ``k_core``)."""
+    if cfg.min_rating is not None:
+        try:
+            cfg.min_rating = float(cfg.min_rating)
+        except (TypeError, ValueError):
+            raise InvalidParameterError(f"--min-rating must be a number, not {cfg.min_rating!r}") from None
+        if not math.isfinite(cfg.min_rating):
+            raise InvalidParameterError(f"--min-rating must be finite, not {cfg.min_rating}")
+    if cfg.k_core is not None:
+        cfg.k_core = _integer(cfg.k_core, "--k-core", minimum=1)
 
 
 def _fraction(value: Any, flag: str, allow_zero: bool) -> float:
@@ -327,6 +339,8 @@ def assign_parts(data: Interactions, config: SplitConfig) -> tuple[Any, dict[str
         else:
             n_test, n_val = _per_user_fractions(counts, config)
         _by_rank(parts, from_end, n_test[data.user_idx], n_val[data.user_idx])
+    elif strategy == COLD_ITEMS:
+        extra = _hold_out_items(data.item_idx, parts, config)
     else:
         extra = _temporal(data.ts, parts, config)
     return parts, extra
@@ -358,6 +372,19 @@ def _capped(counts, n_test, n_val):
 def _by_rank(parts, rank, n_test, n_val) -> None:
     parts[rank < n_test] = TEST
     parts[(rank >= n_test) & (rank < n_test + n_val)] = VAL
+
+
+def _hold_out_items(item_idx, parts, config: SplitConfig) -> dict[str, Any]:
+    """cold-items: whole items to test (then val), drawn by a seeded permutation of the items present."""
+    import numpy as np
+
+    items = np.unique(item_idx)  # sorted: the draw does not depend on row order
+    n_test = int(round_half_up(config.test_fraction * items.size))
+    n_val = int(round_half_up(config.val_fraction * items.size))
+    order = np.random.default_rng(config.seed).permutation(items)
+    for code, held in ((TEST, order[:n_test]), (VAL, order[n_test : n_test + n_val])):
+        parts[np.isin(item_idx, held)] = code
+    return {"held_out_items": {"test": n_test, "val": n_val}, "items_with_interactions": int(items.size)}
 
 
 def _temporal(ts, parts, config: SplitConfig) -> dict[str, Any]:
@@ -466,6 +493,7 @@ def _check_not_empty(summary: dict[str, Any], config: SplitConfig, data: Interac
             "temporal": span + ("raise --test-fraction" if config.test_after is None else "move --test-after earlier"),
             "temporal-per-user": "raise --test-fraction (users with one interaction stay in train)",
             "leave-last": "every user has a single interaction, so nothing can be left out",
+            COLD_ITEMS: "raise --test-fraction (too few items to hold one out)",
         }[config.strategy]
         raise InvalidParameterError(f"the {config.strategy} split leaves test empty ({n:,} interactions)", hint)
     if summary["train"]["interactions"] == 0:

@@ -20,11 +20,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from recsys_cli.data.atomic import folder_digest
-from recsys_cli.data.canonical import INTERACTIONS_FILE
+from recsys_cli.data.canonical import INTERACTIONS_FILE, ITEMS_FILE
 from recsys_cli.data.faults import read_parquet
 from recsys_cli.data.records import DatasetRecord, RunRecord, SplitRecord, validate_name
 from recsys_cli.data.split_strategies import (  # noqa: F401 (re-exported: the public names of splits)
     _NEEDS_TIME,
+    COLD_ITEMS,
     COLUMNS,
     DEFAULT_SEED,
     DEFAULT_TEST_FRACTION,
@@ -174,6 +175,10 @@ def make_split(
         with reporter.task(f"splitting {dataset} ({config.strategy})") as task:
             data = read_interactions(workspace.resolve(record.path) / INTERACTIONS_FILE)
             data, parts, summary = compute_split(data, config)
+            if config.strategy == COLD_ITEMS:
+                summary["held_out_without_metadata"] = held_out_without_metadata(
+                    workspace.resolve(record.path) / ITEMS_FILE, data, parts
+                )
             task.advance()
         summary = {"dataset": dataset, "dataset_path": record.path, "strategy": config.strategy} | summary
         staging = workspace.new_staging_dir()
@@ -238,6 +243,37 @@ def _same_split(workspace: Workspace, existing: SplitRecord, config: SplitConfig
     )
 
 
+# the items.parquet columns a content model reads (an item with none of them is a blank to it)
+METADATA_COLUMNS = ("title", "year", "genres", "tags")
+
+
+def held_out_without_metadata(items_file, data: Interactions, parts) -> dict[str, int]:
+    """cold-items: per part, how many held-out items the dataset's items file says nothing about (no
+    title, year, genres or tags; every item when there is no items file). content and hybrid can only
+    score such an item 0, so the split warns rather than refuses."""
+    import numpy as np
+
+    described = np.zeros(int(data.item_idx.max(initial=-1)) + 1, dtype=bool)
+    if items_file.is_file():
+        table = read_parquet(items_file)
+        columns = [table.column(c).to_pylist() for c in METADATA_COLUMNS if c in table.column_names]
+        for idx, *values in zip(table.column("item_idx").to_pylist(), *columns):
+            if idx is not None and 0 <= idx < described.size and any(map(_says_something, values)):
+                described[idx] = True
+    return {
+        part: int((~described[np.unique(data.item_idx[parts == code])]).sum())
+        for part, code in (("test", TEST), ("val", VAL))
+    }
+
+
+def _says_something(value) -> bool:
+    if isinstance(value, str):
+        return bool(value.strip())
+    if isinstance(value, (list, tuple)):
+        return any(_says_something(v) for v in value)
+    return value is not None
+
+
 def split_notes(summary: dict) -> tuple[list[str], list[str]]:
     """Lines for people: what the filters and cuts did (info), cold-start users and items (warnings)."""
     notes: list[str] = []
@@ -258,6 +294,19 @@ def split_notes(summary: dict) -> tuple[list[str], list[str]]:
             warnings.append(
                 f"{users:,} of {summary[part]['users']:,} {part} users have no training interactions (cold start)"
             )
-        if items:
+        held = summary.get("held_out_items", {}).get(part)
+        if held:  # cold-items: new items are the point, not a warning
+            notes.append(
+                f"{part}: {held:,} of {summary['items_with_interactions']:,} items held out, with all their "
+                f"{summary[part]['interactions']:,} interactions"
+            )
+        elif items:
             warnings.append(f"{items:,} {part} items never appear in train")
+    for part, blank in summary.get("held_out_without_metadata", {}).items():
+        if blank:
+            held = summary["held_out_items"][part]
+            warnings.append(
+                f"{blank:,} of the {held:,} held-out {part} items have no metadata (title, year, genres or tags): "
+                "content and hybrid can only score them 0"
+            )
     return notes, warnings

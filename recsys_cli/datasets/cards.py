@@ -28,13 +28,14 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 # Roles a card may describe, in the order they are loaded and shown.
-ROLES = ("interactions", "items", "users", "links")
+ROLES = ("interactions", "items", "users", "links", "tags")
 # The fields each role must provide; other fields become extra columns.
 REQUIRED_FIELDS = {
     "interactions": ("user_id", "item_id"),
     "items": ("item_id",),
     "users": ("user_id",),
     "links": ("item_id",),
+    "tags": ("item_id", "tag"),  # free-text tags people applied to items, gathered per item
 }
 INTERACTION_FIELDS = ("user_id", "item_id", "rating", "timestamp")
 COLUMN_TYPES = ("BIGINT", "INTEGER", "DOUBLE", "VARCHAR", "DATE")

@@ -93,6 +93,16 @@ def load_release(
                 join_links(con, card.files["links"], types["item_id"])
             report.bad_lines_skipped += skipped
             task.advance()
+    if "tags" in files:
+        if "items" in files:
+            with reporter.task(f"reading {card.files['tags'].file}") as task:
+                report.bad_lines_skipped += read_table(
+                    con, card.files["tags"], files["tags"], "file_tags", on_bad_lines, report
+                )
+                join_tags(con, card.files["tags"], types["item_id"])
+                task.advance()
+        else:
+            report.notes.append(f"{card.files['tags'].file} is not read: the dataset has no items table to hold tags")
     if "users" in files:
         with reporter.task(f"reading {card.files['users'].file}") as task:
             report.bad_lines_skipped += read_table(
@@ -261,6 +271,19 @@ def join_links(con, spec: FileFormat, item_type: str) -> None:
         f" FROM raw_items LEFT JOIN (SELECT DISTINCT ON (item_id)"
         f" TRY_CAST({sql_ident(item)} AS {item_type}) AS item_id, {columns} FROM file_links ORDER BY item_id) l"
         " ON raw_items.item_id = l.item_id"
+    )
+
+
+def join_tags(con, spec: FileFormat, item_type: str) -> None:
+    """Add each item's tags to raw_items as a sorted list of distinct tags (trimmed, lower-cased, inner
+    whitespace collapsed): "Dark Comedy" and "dark  comedy " are one tag. Items without tags get []."""
+    item, tag = sql_ident(spec.column_for("item_id")), sql_ident(spec.column_for("tag"))
+    normal = f"lower(trim(regexp_replace({tag}::VARCHAR, '\\s+', ' ', 'g')))"
+    con.execute(
+        "CREATE OR REPLACE TABLE raw_items AS SELECT raw_items.*, coalesce(t.tags, []::VARCHAR[]) AS tags"
+        f" FROM raw_items LEFT JOIN (SELECT item_id, list_sort(list(DISTINCT normal)) AS tags FROM"
+        f" (SELECT TRY_CAST({item} AS {item_type}) AS item_id, {normal} AS normal FROM file_tags)"
+        " WHERE item_id IS NOT NULL AND normal <> '' GROUP BY item_id) t ON raw_items.item_id = t.item_id"
     )
 
 

@@ -1,4 +1,5 @@
-"""Candidate generators behind one interface (als, bpr, item-knn, ease, popular, content).
+"""Candidate generators behind one interface (als, bpr, item-knn, ease, popular, content, ...;
+svd and svdpp also predict ratings: ``model.predicts_ratings``, ``model.predict_ratings``).
 
 from recsys_cli.models import create_model, model_class, TrainingData
 model = create_model(model_class("als"), {"factors": 64})

@@ -35,12 +35,16 @@ class ItemMetadata:
     titles: tuple[str | None, ...]
     years: tuple[int | None, ...]
     genres: tuple[tuple[str, ...], ...]
+    # the tags people applied to each item (MovieLens' tags file); () when the dataset has none
+    tags: tuple[tuple[str, ...], ...] = ()
 
     def __post_init__(self) -> None:
-        if not len(self.titles) == len(self.years) == len(self.genres):
+        if not self.tags:
+            object.__setattr__(self, "tags", ((),) * len(self.titles))
+        if not len(self.titles) == len(self.years) == len(self.genres) == len(self.tags):
             raise InvalidParameterError(
-                f"item metadata has {len(self.titles)} titles, {len(self.years)} years and {len(self.genres)} "
-                "genre lists",
+                f"item metadata has {len(self.titles)} titles, {len(self.years)} years, {len(self.genres)} "
+                f"genre lists and {len(self.tags)} tag lists",
                 "give one of each per item",
             )
 
@@ -49,11 +53,12 @@ class ItemMetadata:
         return len(self.titles)
 
     def present(self) -> dict[str, int]:
-        """How many items have a title, a year, genres."""
+        """How many items have a title, a year, genres, tags."""
         return {
             "titles": sum(1 for t in self.titles if t and t.strip()),
             "years": sum(1 for y in self.years if y is not None),
             "genres": sum(1 for g in self.genres if any(x and x.strip() for x in g)),
+            "tags": sum(1 for t in self.tags if any(x and x.strip() for x in t)),
         }
 
 
@@ -62,7 +67,8 @@ class TrainingData:
     """What a model may learn from: the train part of one split.
 
     ``user_items`` is n_users x n_items over the *dataset's* indices (float32,
-    one per interaction unless the run asked for ratings as values).
+    one per interaction unless the run asked for ratings as values; for a model that
+    ``predicts_ratings``, each pair's rating, the latest where a pair was rated more than once).
     ``item_idx`` and ``ts`` list every train interaction; they are read only for a model
     whose ``needs_time()`` is true (at 20M rows they cost seconds and 250 MB otherwise).
     """
@@ -102,6 +108,9 @@ class CandidateModel(ABC):
     # (``term_contributions``)
     explains_with: ClassVar[str] = "items"
     needs_item_metadata: ClassVar[bool] = False  # ``fit`` reads ``TrainingData.item_metadata``
+    # ``predict_ratings`` estimates ratings, and ``fit`` learns from the ratings in ``user_items``
+    # (the workspace gives it ratings whatever the run's matrix values; docs/models.md)
+    predicts_ratings: ClassVar[bool] = False
 
     def __init__(self, params: ModelParams | None = None, seed: int = 42):
         self.params = params if params is not None else self.Params()
@@ -141,6 +150,13 @@ class CandidateModel(ABC):
     def known_users(self, user_items: sp.csr_matrix) -> np.ndarray:
         """Which users the model can score personally (a bool per row); others get a fallback."""
         return np.diff(user_items.indptr) > 0
+
+    def predict_ratings(self, users: np.ndarray, items: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
+        """The predicted rating (float64, clipped to the train ratings' scale) of each (users[j], items[j])
+        pair; ``user_items`` as for ``score`` (``predicts_ratings``)."""
+        raise InvalidParameterError(
+            f"model '{self.name}' does not predict ratings", "train a rating-prediction model: svd or svdpp"
+        )
 
     def shared_scores(self) -> np.ndarray | None:
         """The scores, when they are the same for every user (popularity); None otherwise.

@@ -1,10 +1,11 @@
 """Content-based candidates: TF-IDF item vectors from the dataset's own metadata.
 
 Each item is a bag of terms: its genres (``genre:comedy``), the words of its title
-(``title:star``; lower-cased, the trailing "(1995)" and a few stop words dropped) and its
-release decade (``decade:1990s``). A term kept by ``min_df`` weighs idf = ln((1 + n) / (1 + df)) + 1
+(``title:star``; lower-cased, the trailing "(1995)" and a few stop words dropped), its
+release decade (``decade:1990s``) and the tags people applied to it (``tag:dark comedy``, where the
+dataset has a tags file). A term kept by ``min_df`` weighs idf = ln((1 + n) / (1 + df)) + 1
 (n the catalogue's items, df the items holding the term: scikit-learn's smoothed idf), times
-``title_weight`` or ``decade_weight`` for those kinds of term; each item's vector is then
+``title_weight``, ``decade_weight`` or ``tag_weight`` for those kinds of term; each item's vector is then
 L2-normalised. A user's profile is the mean of their train items' vectors weighted by the matrix
 values (1 per interaction, or the rating with ``--values rating``), and an item's score is the
 cosine of the profile and the item's vector. Items without terms score 0; users whose history has
@@ -33,14 +34,16 @@ STOP_WORDS = frozenset(
 )
 _YEAR_SUFFIX = re.compile(r"\s*\(\d{4}\)\s*$")
 _WORD = re.compile(r"\w\w+")  # scikit-learn's default token pattern
-KINDS = ("genre", "title", "decade")
+KINDS = ("genre", "title", "decade", "tag")
 
 
 def item_terms(metadata: ItemMetadata) -> list[list[str]]:
-    """Each item's distinct terms: ``genre:<genre>``, ``title:<word>``, ``decade:<1990s>``."""
+    """Each item's distinct terms: ``genre:<genre>``, ``title:<word>``, ``decade:<1990s>``, ``tag:<tag>``."""
     terms = []
-    for title, year, genres in zip(metadata.titles, metadata.years, metadata.genres):
+    for title, year, genres, tags in zip(metadata.titles, metadata.years, metadata.genres, metadata.tags):
         found = {f"genre:{g.strip().lower()}" for g in genres if g and g.strip()}
+        # a whole tag is one term: "dark comedy" says more than "dark" and "comedy" apart
+        found |= {f"tag:{' '.join(t.lower().split())}" for t in tags if t and t.strip()}
         if title:
             words = _WORD.findall(_YEAR_SUFFIX.sub("", title).lower())
             found |= {f"title:{w}" for w in words if w not in STOP_WORDS and not w.isdigit()}
@@ -59,6 +62,9 @@ class ContentParams(ModelParams):
     )
     title_weight: float = param(0.5, "weight of title words against genres (0: genres and decades only)", min=0.0)
     decade_weight: float = param(1.0, "weight of release-decade terms against genres (0: none)", min=0.0)
+    tag_weight: float = param(
+        0.0, "weight of the tags people applied to items against genres (0, the default: none)", min=0.0
+    )
 
 
 class ContentModel(CandidateModel):
@@ -66,7 +72,7 @@ class ContentModel(CandidateModel):
     explainable = True
     explains_with = "terms"
     needs_item_metadata = True
-    description = "content-based: TF-IDF of genres, title words and release decades; cosine to the user's profile"
+    description = "content-based: TF-IDF of genres, tags, title words and release decades; cosine to the user's profile"
     Params = ContentParams
 
     def __init__(self, params=None, seed: int = 42):
@@ -109,9 +115,8 @@ class ContentModel(CandidateModel):
         vocabulary = np.array([names[j] for j in kept], dtype=str)
         idf = np.log((1.0 + self.n_items) / (1.0 + df[kept])) + 1.0
         kind = np.array([name.split(":", 1)[0] for name in vocabulary])
-        weights = (
-            idf * np.where(kind == "title", p.title_weight, 1.0) * np.where(kind == "decade", p.decade_weight, 1.0)
-        )
+        kind_weight = {"title": p.title_weight, "decade": p.decade_weight, "tag": p.tag_weight}
+        weights = idf * np.array([kind_weight.get(k, 1.0) for k in kind], dtype=np.float64)
         vectors = sp.csr_matrix(counts[:, kept] @ sp.diags(weights))
         vectors.eliminate_zeros()  # a zero weight removes that kind of term
         norms = np.sqrt(np.asarray(vectors.multiply(vectors).sum(axis=1)).ravel())

@@ -10,12 +10,27 @@ from recsys_cli.models.base import CandidateModel, params_from_dict
 from recsys_cli.models.content import ContentModel
 from recsys_cli.models.ease import EASEModel
 from recsys_cli.models.factorization import ALSModel, BPRModel
+from recsys_cli.models.hybrid import HybridModel
 from recsys_cli.models.neighbours import ItemKNNModel
 from recsys_cli.models.popular import PopularModel
+from recsys_cli.models.random_scores import RandomModel
+from recsys_cli.models.rating import SVDModel, SVDppModel
 from recsys_cli.vocabulary import MODEL_NAMES
 
 MODELS: dict[str, type[CandidateModel]] = {
-    cls.name: cls for cls in (ALSModel, BPRModel, ItemKNNModel, EASEModel, PopularModel, ContentModel)
+    cls.name: cls
+    for cls in (
+        ALSModel,
+        BPRModel,
+        ItemKNNModel,
+        EASEModel,
+        PopularModel,
+        ContentModel,
+        RandomModel,
+        HybridModel,
+        SVDModel,
+        SVDppModel,
+    )
 }
 if tuple(MODELS) != MODEL_NAMES:  # the CLI and recipes offer MODEL_NAMES without importing the classes
     raise AssertionError(f"model classes {tuple(MODELS)} do not match recsys_cli.vocabulary.MODEL_NAMES")

@@ -23,8 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from recsys_cli.data.atomic import file_sha256
+from recsys_cli.data.fold_splits import fold_names, is_member, make_folds
+from recsys_cli.data.folds import FOLD_STRATEGIES, FoldConfig
 from recsys_cli.data.records import RunRecord, SplitRecord, validate_name
-from recsys_cli.data.splits import TIME_ORDERED_STRATEGIES, SplitConfig, make_split
+from recsys_cli.data.splits import COLD_ITEMS, TIME_ORDERED_STRATEGIES, SplitConfig, make_split
 from recsys_cli.data.workspace import Workspace
 from recsys_cli.datasets import sources
 from recsys_cli.datasets.cards import card_names, load_card
@@ -77,6 +79,13 @@ class Plan:
     stages: list[Stage] = field(default_factory=list)
     seeds: dict[str, Any] = field(default_factory=dict)
     requirements: list[Requirement] = field(default_factory=list)  # checks.require, checked after the run
+    folds: int | None = None  # split.folds: cross-validation over the folds <split>.fold-<i>
+    fold_runs: dict[str, list[str]] = field(default_factory=dict)  # with folds: each generator's run per fold
+
+    @property
+    def split_names(self) -> list[str]:
+        """The splits the split stage makes: the split, or the K folds."""
+        return [self.split] if self.folds is None else fold_names(self.split, self.folds)
 
     @property
     def ranker_enabled(self) -> bool:
@@ -101,6 +110,8 @@ def build_plan(recipe: Recipe, name: str | None = None) -> Plan:
         _check_name(recipe, "run", full, f"candidates.{position}.run", "use a shorter recipe run (--run) or run name")
     primary = runs[config["candidates"][0]["run"]]
     plan = Plan(recipe, name, dataset, split, runs, primary)
+    if config["split"]["folds"] is not None:
+        _plan_folds(recipe, plan)
     plan.seeds = {
         "dataset": config["dataset"]["seed"] if config["dataset"]["synthetic"] else None,
         "split": config["split"]["seed"],
@@ -109,9 +120,12 @@ def build_plan(recipe: Recipe, name: str | None = None) -> Plan:
         "ranker": config["ranker"]["seed"] if config["ranker"]["enabled"] else None,
     }
     plan.stages.append(_ingest_stage(recipe, plan))
-    plan.stages.append(_split_stage(recipe, plan))
+    plan.stages.append(_split_stage(recipe, plan) if plan.folds is None else _folds_stage(recipe, plan))
     for table in config["candidates"]:
-        plan.stages.extend(_generator_stages(recipe, plan, table))
+        if plan.folds is None:
+            plan.stages.extend(_generator_stages(recipe, plan, table))
+        else:
+            plan.stages.extend(_fold_train_stages(recipe, plan, table))
     if plan.ranker_enabled:
         plan.stages.append(_ranker_stage(recipe, plan))
     plan.stages.extend(_evaluate_stages(recipe, plan))
@@ -139,7 +153,9 @@ def _made_by(plan: Plan, workspace: Workspace) -> Callable[[SplitRecord | RunRec
             return True
         if isinstance(record, RunRecord):
             return record.name.startswith(f"{plan.name}.")
-        return record.dataset == plan.dataset and record.name == plan.split
+        if record.dataset != plan.dataset:
+            return False
+        return record.name in plan.split_names or (plan.folds is not None and is_member(record, plan.split))
 
     return made
 
@@ -234,8 +250,9 @@ def _source_checksum(card, plan) -> str:
 
 def _split_stage(recipe: Recipe, plan: Plan) -> Stage:
     dataset, split = plan.dataset, plan.split
-    # `replace` is a permission, not part of the split: it stays out of the options and the stage key
-    options = {k: v for k, v in recipe.config["split"].items() if k not in ("name", "replace")}
+    # `replace` is a permission, not part of the split: it stays out of the options and the stage key;
+    # `folds` is unset here (else _folds_stage), and left out so that the keys of recipes without it stay
+    options = {k: v for k, v in recipe.config["split"].items() if k not in ("name", "replace", "folds")}
     split_config = _checked(lambda: SplitConfig(**options).resolve(), recipe, "split")
 
     def make(workspace: Workspace, reporter: Reporter) -> None:
@@ -261,17 +278,14 @@ def _split_stage(recipe: Recipe, plan: Plan) -> Stage:
     return Stage("split", "split", config, ("ingest",), (f"split:{dataset}/{split}",), make)
 
 
-def _generator_stages(recipe: Recipe, plan: Plan, table: dict[str, Any]) -> list[Stage]:
-
-    run = plan.runs[table["run"]]
-    where = f"candidates.{recipe.config['candidates'].index(table)}"
-    _checked(lambda: create_model(model_class(table["model"]), table["params"], seed=table["seed"]), recipe, where)
+def _trainer(plan: Plan, table: dict[str, Any], split: str, run: str) -> Callable[[Workspace, Reporter], None]:
+    """The train stage's action: the generator ``table`` trained on ``split`` as ``run``."""
 
     def train(workspace: Workspace, reporter: Reporter) -> None:
         train_candidates(
             workspace,
             plan.dataset,
-            plan.split,
+            split,
             table["model"],
             run,
             params=table["params"],
@@ -280,6 +294,17 @@ def _generator_stages(recipe: Recipe, plan: Plan, table: dict[str, Any]) -> list
             force=True,
             reporter=reporter,
         )
+
+    return train
+
+
+def _generator_stages(recipe: Recipe, plan: Plan, table: dict[str, Any]) -> list[Stage]:
+
+    run = plan.runs[table["run"]]
+    where = f"candidates.{recipe.config['candidates'].index(table)}"
+    _checked(lambda: create_model(model_class(table["model"]), table["params"], seed=table["seed"]), recipe, where)
+
+    train = _trainer(plan, table, plan.split, run)
 
     train_name = f"train {table['run']}"
     config = {"run": run, **{k: table[k] for k in ("model", "params", "seed", "values")}}
@@ -321,6 +346,12 @@ def _generator_stages(recipe: Recipe, plan: Plan, table: dict[str, Any]) -> list
 def _ranker_stage(recipe: Recipe, plan: Plan) -> Stage:
 
     section, split = recipe.config["ranker"], recipe.config["split"]
+    if split["strategy"] == COLD_ITEMS:  # the ranker's pool and labels come from items train has seen
+        raise RecipeError(
+            f"{recipe.path}: the ranker cannot run on a cold-items split: its label window and candidates "
+            "hold no new item, and evaluation ranks only new ones",
+            "set ranker.enabled = false (cold-items compares the generators alone)",
+        )
     if split["strategy"] not in TIME_ORDERED_STRATEGIES:
         raise RecipeError(
             f"{recipe.path}: the ranker needs a time-ordered split, not split.strategy = '{split['strategy']}'",
@@ -382,7 +413,7 @@ def _evaluate_stages(recipe: Recipe, plan: Plan) -> list[Stage]:
     minimum = section["relevant_min_rating"]
     config = {"ks": list(ks), "relevant_min_rating": minimum}
     stages = []
-    for short, run in plan.runs.items():
+    for short, run, trained in _evaluated_runs(plan):
 
         def evaluate(workspace: Workspace, reporter: Reporter, run: str = run) -> None:
             evaluate_run(workspace, run, ks=ks, relevant_min_rating=minimum, reporter=reporter)
@@ -392,7 +423,7 @@ def _evaluate_stages(recipe: Recipe, plan: Plan) -> list[Stage]:
                 f"evaluate {short}",
                 "evaluate",
                 {"run": run, **config},
-                ("split", f"train {short}"),
+                ("split", trained),
                 (f"artifact:{run}/{TEST_EVALUATION_KIND}",),
                 evaluate,
             )
@@ -440,3 +471,106 @@ def _checked(make: Callable[[], Any], recipe: Recipe, section: str) -> Any:
         raise RecipeError(f"{recipe.path}: [{section}]: {error.message}", error.hint) from None
     except TypeError as error:  # an option the library does not take
         raise RecipeError(f"{recipe.path}: [{section}]: {error}") from None
+
+
+# -- cross-validation (split.folds) ------------------------------------------------------------------
+# With split.folds = K the split stage makes the K folds <split>.fold-<i> (recsys_cli.data.fold_splits),
+# every generator is trained and evaluated on every fold as <recipe run>.<run>.fold-<i>, and the runner
+# reports the mean, sd and 95% interval per metric (recsys_cli.pipeline.folds). The ranker and the index
+# are refused, not skipped: a recipe that asks for them would otherwise silently not get them.
+_FOLD_OPTIONS = ("strategy", "seed", "min_rating", "k_core")  # the [split] keys folds take (besides name, replace)
+
+
+def _plan_folds(recipe: Recipe, plan: Plan) -> None:
+    """Check a recipe with split.folds and name its fold splits and runs."""
+    config = recipe.config
+    plan.folds = config["split"]["folds"]
+    if plan.ranker_enabled:
+        raise RecipeError(
+            f"{recipe.path}: split.folds cross-validates the generators, and the ranker cannot be: it learns "
+            "from a time-ordered validation window, which random folds do not have",
+            "set ranker.enabled = false (or --set ranker.enabled=false), or remove split.folds",
+        )
+    if config["index"]["enabled"]:
+        raise RecipeError(
+            f"{recipe.path}: split.folds evaluates full rankings on every fold, so an index would be built and "
+            "never used",
+            "set index.enabled = false, or remove split.folds",
+        )
+    if config["split"]["strategy"] not in FOLD_STRATEGIES:
+        raise RecipeError(
+            f"{recipe.path}: split.folds deals the interactions to folds at random, so it cannot be combined "
+            f"with split.strategy = '{config['split']['strategy']}'",
+            f"use split.strategy = one of {', '.join(FOLD_STRATEGIES)} (default with folds: random), "
+            "or remove split.folds",
+        )
+    for key, value in config["split"].items():
+        if key not in (*_FOLD_OPTIONS, "name", "replace", "folds") and value is not None:
+            raise RecipeError(
+                f"{recipe.path}: split.{key} does not apply with split.folds",
+                "each fold's test part is its 1/K of the interactions and there is no validation part: "
+                f"remove split.{key}",
+            )
+    try:
+        fold_names(plan.split, plan.folds)
+    except RecsysError as error:
+        raise RecipeError(f"{recipe.path}: split.name '{plan.split}': {error.message}", error.hint) from None
+    for position, (short, full) in enumerate(plan.runs.items()):
+        plan.fold_runs[short] = [f"{full}.fold-{fold}" for fold in range(1, plan.folds + 1)]
+        _check_name(
+            recipe,
+            "run",
+            plan.fold_runs[short][-1],
+            f"candidates.{position}.run",
+            "fold runs are <recipe run>.<run>.fold-<i>: use a shorter recipe run (--run) or run name",
+        )
+
+
+def _folds_stage(recipe: Recipe, plan: Plan) -> Stage:
+    dataset, group = plan.dataset, plan.split
+    options = {k: recipe.config["split"][k] for k in _FOLD_OPTIONS}
+    fold_config = _checked(lambda: FoldConfig.from_split_options(plan.folds, options).resolve(), recipe, "split")
+
+    def make(workspace: Workspace, reporter: Reporter) -> None:
+        made = _made_by(plan, workspace)
+
+        def guard(runs: list[RunRecord]) -> None:
+            others = [run.name for run in runs if not made(run)]
+            if others and not recipe.config["split"]["replace"]:
+                target = f"cross-validation group '{dataset}/{group}'"
+                raise _refusal(plan, WouldDeleteError(target, [], others), "split.replace")
+
+        result = make_folds(workspace, dataset, group, fold_config, force=True, guard=guard, reporter=reporter)
+        if result.reused:
+            reporter.info(f"the {plan.folds} folds '{dataset}/{group}' are unchanged: reused")
+        elif result.dropped_runs:
+            reporter.warn(
+                f"replaced the folds '{dataset}/{group}' and deleted the runs trained on them: "
+                + ", ".join(result.dropped_runs)
+            )
+
+    config = {"dataset": dataset, "split": group, "options": options, "folds": plan.folds}
+    outputs = tuple(f"split:{dataset}/{name}" for name in plan.split_names)
+    return Stage("split", "split", config, ("ingest",), outputs, make)
+
+
+def _fold_train_stages(recipe: Recipe, plan: Plan, table: dict[str, Any]) -> list[Stage]:
+    where = f"candidates.{recipe.config['candidates'].index(table)}"
+    _checked(lambda: create_model(model_class(table["model"]), table["params"], seed=table["seed"]), recipe, where)
+    stages = []
+    for fold, (split, run) in enumerate(zip(plan.split_names, plan.fold_runs[table["run"]]), 1):
+        train = _trainer(plan, table, split, run)
+        config = {"run": run, "split": split, **{k: table[k] for k in ("model", "params", "seed", "values")}}
+        stages.append(Stage(f"train {table['run']} fold-{fold}", "train", config, ("split",), (f"run:{run}",), train))
+    return stages
+
+
+def _evaluated_runs(plan: Plan) -> list[tuple[str, str, str]]:
+    """(label, workspace run, its train stage) of every run the evaluate stages evaluate."""
+    if plan.folds is None:
+        return [(short, run, f"train {short}") for short, run in plan.runs.items()]
+    return [
+        (f"{short} fold-{fold}", run, f"train {short} fold-{fold}")
+        for short, runs in plan.fold_runs.items()
+        for fold, run in enumerate(runs, 1)
+    ]

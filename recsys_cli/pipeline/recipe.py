@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from recsys_cli.data.folds import DEFAULT_FOLD_STRATEGY
 from recsys_cli.data.split_strategies import STRATEGIES
 from recsys_cli.errors import RecsysError
 from recsys_cli.ranking.params import RANKER_DEFAULTS
@@ -90,6 +91,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "k_core": Key("int", minimum=1),
         "seed": Key("int", **SEED),
         "replace": Key("bool", False),  # may replace the split though others' runs go with it
+        "folds": Key("int", minimum=2),  # K-fold cross-validation: K splits <name>.fold-<i> (plan.py)
     },
     "candidates": {
         "run": Key("str", REQUIRED),
@@ -242,6 +244,9 @@ def _check(raw: dict[str, Any], path: Path, origins: dict[str, str]) -> dict[str
             if not isinstance(value, dict):
                 raise RecipeError(f"{path}: {section} must be a table, written [{section}]")
             config[section] = _check_table(value, section, section, path, origins)
+    if config["split"]["folds"] is not None and "strategy" not in raw["split"]:
+        # folds deal rows at random: the strategy's default is then random (as `recsys split --folds`)
+        config["split"]["strategy"] = DEFAULT_FOLD_STRATEGY
     runs = [table["run"] for table in config["candidates"]]
     repeated = sorted({run for run in runs if runs.count(run) > 1})
     if repeated:

@@ -22,6 +22,9 @@ from recsys_cli.runs.artifacts import MANIFEST_FILE, METRICS_FILE, METRICS_SHA25
 from recsys_cli.runs.measures import Measures, stage_measures
 from recsys_cli.runs.summaries import HEADLINE
 
+# a cross-validated recipe run's measures beside each metric's mean: generators.<run>.<metric>.<one of these>
+FOLD_INTERVAL_MEASURES = ("sd", "low", "high")
+
 
 @dataclass
 class RecipeRunReport:
@@ -96,16 +99,22 @@ def recipe_measures(metrics: dict[str, Any]) -> Measures:
     measures: Measures = {}
     for short, generator in metrics.get("generators", {}).items():
         measures.update({f"generators.{short}.{key}": value for key, value in generator["metrics"].items()})
+        for key, statistics in generator.get("cross_validation", {}).get("metrics", {}).items():
+            measures.update({f"generators.{short}.{key}.{w}": statistics[w] for w in FOLD_INTERVAL_MEASURES})
     if metrics.get("stages"):
         measures.update(stage_measures(metrics["stages"]))
     return measures
 
 
-def recipe_headline(metrics: dict[str, Any]) -> tuple[str, float | None] | None:
+def recipe_headline(metrics: dict[str, Any], primary: str | None = None) -> tuple[str, float | None] | None:
     """The number a recipe run is known by: the two-stage ranker's ndcg@10, else its primary
-    generator's (a recipe without a ranker); None when it evaluated no ndcg@10."""
+    generator's (a recipe without a ranker); None when it evaluated no ndcg@10. ``primary`` names it
+    (the recipe's first [[candidates]] run): metrics.json stores the generators sorted by name, so
+    without it a re-read run would be known by another generator than the one it printed."""
     measures = recipe_measures(metrics)
     generators = list(metrics.get("generators", {}))
+    if primary in generators:
+        generators.insert(0, primary)
     for name in [f"ranker.{HEADLINE}", *(f"generators.{g}.{HEADLINE}" for g in generators[:1])]:
         if name in measures:
             return name, measures[name]
@@ -164,7 +173,8 @@ def _summary(workspace: Workspace, record) -> RecipeRunSummary:
         models += " > lambdarank"
     headline, damaged = None, None
     try:
-        headline = recipe_headline(_read_report(workspace, record).metrics)
+        primary = next((c.get("run") for c in recipe.get("candidates", [])), None)
+        headline = recipe_headline(_read_report(workspace, record).metrics, primary)
     except CorruptArtifactError as error:
         damaged = error.message
     return RecipeRunSummary(

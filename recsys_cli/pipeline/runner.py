@@ -35,6 +35,7 @@ from recsys_cli.errors import WorkspaceLockedError
 from recsys_cli.evaluation.requirements import CheckResult, check_requirements
 from recsys_cli.pipeline import cache
 from recsys_cli.pipeline.checks import recipe_measures
+from recsys_cli.pipeline.folds import collect_fold_metrics
 from recsys_cli.pipeline.plan import Plan, Stage, build_plan
 from recsys_cli.pipeline.recipe import Recipe, RecipeError
 from recsys_cli.reporting import SILENT, Reporter
@@ -245,6 +246,11 @@ def _collect_metrics(workspace: Workspace, plan: Plan, outcomes: list[StageOutco
     import pyarrow as pa
 
     folders = {o.ref: workspace.resolve(o.path) for outcome in outcomes for o in outcome.record.outputs}
+    if plan.folds is not None:  # cross-validation: per generator, its metrics over the folds
+        with workspace.reading():
+            metrics, per_fold = collect_fold_metrics(plan, folders)
+        tables = [_per_user(table, "generators", row) for table, row in per_fold]
+        return metrics, pa.concat_tables(tables, promote_options="default")
     generators, tables = {}, []
     with workspace.reading():
         for short, run in plan.runs.items():

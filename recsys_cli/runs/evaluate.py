@@ -4,6 +4,10 @@ Every user of the evaluated part with at least one relevant item is scored
 against every item of the dataset; the items the user saw in training are
 excluded (DESIGN.md). The per-user values go to Parquet beside the run, so two
 runs on the same split can be compared with a paired test.
+
+On a cold-items split the candidate pool is the part's held-out items instead (items with
+interactions in the part and none in train): every other item is excluded before top-K, and
+coverage is over the pool (docs/metrics.md, "Cold-start protocols").
 """
 
 from __future__ import annotations
@@ -15,9 +19,12 @@ from typing import Any
 
 import numpy as np
 
+from recsys_cli.data.matrices import interaction_ratings
+from recsys_cli.data.split_strategies import COLD_ITEMS
 from recsys_cli.data.workspace import Workspace
 from recsys_cli.errors import InvalidParameterError
 from recsys_cli.evaluation.metrics import evaluate_lists, history_shares
+from recsys_cli.evaluation.rating_errors import rating_errors
 from recsys_cli.reporting import SILENT, Reporter
 from recsys_cli.runs.artifacts import METRICS_FILE, PER_USER_FILE, evaluation_kind
 from recsys_cli.runs.breakdown import breakdown, check_breakdown, read_item_genres
@@ -77,16 +84,22 @@ def evaluate_run(
         context = open_run(workspace, run)
         ks = check_ks(ks, "k", n_items=context.dataset.n_items)
         train = context.part("train")
-        truth, in_part = _part_truth(context, part, relevant_min_rating)
+        truth, in_part, pool = _part_truth(context, part, relevant_min_rating)
         model = context.model()
+        rated = interaction_ratings(context.split_folder / f"{part}.parquet") if model.predicts_ratings else None
         user_ids = context.vocabulary("user")
         item_genres, genre_names = read_item_genres(context, by) if by is not None else (None, [])
     _check_relevant(truth, context, part, relevant_min_rating)
     user_items = train.user_items
-    users, lists, retrieved = _full_ranking(model, truth, user_items, ks, cold_start, reporter)
-    # Coverage is over the candidate pool (every item of the dataset): the lists can and do hold
-    # items without train interactions, so a train-items denominator let coverage exceed 1.
-    n_catalog_items = int(user_items.shape[1])
+    if pool is not None:
+        pool &= np.diff(user_items.tocsc().indptr) == 0  # held out: no train interaction
+        if ks[-1] > pool.sum():
+            reporter.warn(f"the candidate pool holds {int(pool.sum()):,} items, fewer than k={ks[-1]}: lists are short")
+    users, lists, retrieved = _full_ranking(model, truth, user_items, ks, cold_start, reporter, pool)
+    # Coverage is over the candidate pool (every item of the dataset, or the held-out items of a
+    # cold-items split): the lists can and do hold items without train interactions, so a
+    # train-items denominator let coverage exceed 1.
+    n_catalog_items = int(user_items.shape[1]) if pool is None else int(pool.sum())
     popularity = history_shares(user_items)
     result = evaluate_lists(lists, truth, ks, n_catalog_items=n_catalog_items, item_popularity=popularity)
     protocol = _protocol(
@@ -103,8 +116,13 @@ def evaluate_run(
         user_items=user_items,
         users=users,
         n_catalog_items=n_catalog_items,
+        pool=pool,
     )
-    evaluation = RunEvaluation(run, protocol, result.metrics)
+    metrics = result.metrics
+    if rated is not None:  # a rating model: its errors on every rating of the part (docs/metrics.md)
+        errors, protocol["rating_errors"], protocol["rated"] = _rating_errors(model, rated, user_items, part)
+        metrics = {**metrics, **errors}
+    evaluation = RunEvaluation(run, protocol, metrics)
     if by is not None:
         evaluation.beyond, evaluation.breakdown = breakdown(
             by,
@@ -138,7 +156,8 @@ def evaluation_options(meta: dict[str, Any]) -> str:
 
 
 def _part_truth(context, part: str, relevant_min_rating: float | None):
-    """(the relevant items of the part's users, which users have any interaction in the part)."""
+    """(the relevant items of the part's users, which users have any interaction in the part, and on a
+    cold-items split which items have any: the pool, before the caller drops those seen in train)."""
     # Relevance is decided row by row on the part itself, whatever values the model trained on.
     everything = context.part(part, values="ones").user_items
     truth = (
@@ -147,7 +166,10 @@ def _part_truth(context, part: str, relevant_min_rating: float | None):
         else context.part(part, values="ones", min_rating=relevant_min_rating).user_items
     )
     in_part = np.diff(everything.indptr) > 0
-    return truth, in_part
+    items = None
+    if context.split.strategy == COLD_ITEMS:
+        items = np.bincount(everything.indices, minlength=everything.shape[1]) > 0
+    return truth, in_part, items
 
 
 def _check_relevant(truth, context, part: str, relevant_min_rating: float | None) -> None:
@@ -160,8 +182,9 @@ def _check_relevant(truth, context, part: str, relevant_min_rating: float | None
         )
 
 
-def _full_ranking(model, truth, user_items, ks, cold_start: str, reporter: Reporter):
-    """Top-K over every item for each user with a relevant item: (those users, lists for every truth row, retrieved)."""
+def _full_ranking(model, truth, user_items, ks, cold_start: str, reporter: Reporter, pool=None):
+    """Top-K over every item (or the ``pool``'s) for each user with a relevant item: (those users, lists for
+    every truth row, retrieved)."""
     users = np.flatnonzero(np.diff(truth.indptr))
     retrieved = exact_top_k(
         model,
@@ -171,6 +194,7 @@ def _full_ranking(model, truth, user_items, ks, cold_start: str, reporter: Repor
         cold_start=cold_start,
         reporter=reporter,
         label=f"ranking {len(users):,} users",
+        pool=pool,
     )
     lists = np.full((truth.shape[0], ks[-1]), -1, dtype=np.int64)
     lists[users] = retrieved.lists
@@ -192,9 +216,10 @@ def _protocol(
     user_items,
     users,
     n_catalog_items: int,
+    pool=None,
 ) -> dict[str, Any]:
     """What was evaluated and how: the evaluation's protocol, shown above its metrics and saved with them."""
-    return {
+    protocol = {
         "run": run,
         "model": context.run.model,
         "params": context.run.params,
@@ -219,6 +244,35 @@ def _protocol(
         "coverage_denominator": f"all {n_catalog_items:,} items of the dataset (the candidate pool)",
         "novelty": "mean -log2(share of train users who saw the item); shares floored at 1/train users",
     }
+    if pool is not None:
+        protocol["candidate_pool"] = (
+            f"the {n_catalog_items:,} held-out items of the {part} part (interactions in {part}, none in train); "
+            "every other item is excluded (cold-items)"
+        )
+        protocol["candidate_pool_items"] = n_catalog_items
+        protocol["coverage_denominator"] = f"the {n_catalog_items:,} items of the candidate pool"
+    return protocol
+
+
+def _rating_errors(model, rated, user_items, part: str) -> tuple[dict[str, float], str, dict[str, int]]:
+    """RMSE and MAE of a rating model's predictions of every rating of the part, how they were measured,
+    and what was measured (users and items without train ratings are predicted too, as surprise does)."""
+    users, items, actual = rated
+    errors = rating_errors(model.predict_ratings(users, items, user_items), actual)
+    low, high = model.rating_scale
+    no_user = np.diff(user_items.indptr) == 0
+    no_item = np.diff(user_items.tocsc().indptr) == 0
+    rule = (
+        f"rmse and mae over every {part} rating, one per row (not per user first), whatever --relevant-min-rating; "
+        f"predictions clipped to the train ratings' range [{low:g}, {high:g}]; a user or item without train "
+        "ratings is predicted without its bias and factors, as surprise does"
+    )
+    counts = {
+        "ratings": int(actual.size),
+        "of_users_without_train": int(no_user[users].sum()),
+        "of_items_without_train": int(no_item[items].sum()),
+    }
+    return errors, rule, counts
 
 
 def _save(workspace, context, part, evaluation, result, user_ids, reporter) -> tuple[str, ReplacedArtifact | None]:

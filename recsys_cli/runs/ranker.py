@@ -21,7 +21,7 @@ import numpy as np
 
 from recsys_cli.data.canonical import ITEMS_FILE, USERS_FILE
 from recsys_cli.data.faults import reading_file
-from recsys_cli.data.split_strategies import TIME_ORDERED_STRATEGIES
+from recsys_cli.data.split_strategies import COLD_ITEMS, TIME_ORDERED_STRATEGIES
 from recsys_cli.data.workspace import Workspace
 from recsys_cli.errors import CorruptArtifactError, InvalidParameterError
 from recsys_cli.models.persistence import save_model
@@ -83,6 +83,12 @@ def check_split(context) -> None:
 
     split = context.split
     dataset = context.dataset.name
+    if split.strategy == COLD_ITEMS:
+        raise InvalidParameterError(
+            f"split '{split.name}' is cold-items: a ranker learns from items train has seen, and its "
+            "evaluation would rank only new ones",
+            "evaluate the generators alone (recsys evaluate RUN); in a recipe, set ranker.enabled = false",
+        )
     if split.strategy not in TIME_ORDERED_STRATEGIES:
         raise InvalidParameterError(
             f"split '{split.name}' is {split.strategy}: its parts are not ordered in time, so a ranker's "

@@ -63,12 +63,16 @@ def exact_top_k(
     cold_start: str = "popular",
     reporter: Reporter = SILENT,
     label: str = "scoring",
+    pool: np.ndarray | None = None,
 ) -> Retrieved:
-    """Full ranking over every item for ``users`` (dataset indices), in batches."""
+    """Full ranking over every item for ``users`` (dataset indices), in batches; with ``pool`` (a bool
+    per item), over the pool's items only (the cold-items protocol: every other item scores -inf)."""
     k = check_k(k, n_items=user_items.shape[1])
     users = np.asarray(users, dtype=np.int64)
-    score, known = model_scorer(model, user_items, cold_start)
+    score, known = model_scorer(model, user_items, cold_start, pool)
     shared = model.shared_scores()
+    if shared is not None and pool is not None:
+        shared = np.where(pool, shared, -np.inf).astype(np.float32)
     with reporter.task(label, total=len(users)) as task:
         if shared is not None and known[users].all():
             lists, scores = top_k_of_one_order(shared, users, k, seen_pattern(user_items))
@@ -81,23 +85,27 @@ def exact_top_k(
 
 
 def model_scorer(
-    model: CandidateModel, user_items: sp.csr_matrix, cold_start: str = "popular"
+    model: CandidateModel, user_items: sp.csr_matrix, cold_start: str = "popular", pool: np.ndarray | None = None
 ) -> tuple[Callable[[np.ndarray], np.ndarray], np.ndarray]:
     """``score(users) -> users x items`` float32 with the cold-start rule applied, and the known-user mask.
 
     Users the model cannot score get the popularity places (``popular``) or ``-inf`` (``none``),
     so every caller that scores (full ranking, the ranker's pair scores) treats them alike.
+    Items outside ``pool`` (a bool per item, when given) score ``-inf`` for everyone: never ranked.
     """
     if cold_start not in COLD_START_RULES:
         raise InvalidParameterError(f"cold start must be one of {', '.join(COLD_START_RULES)}, not '{cold_start}'")
     known = model.known_users(user_items)
     fallback = popularity_places(user_items)
+    outside = None if pool is None else np.flatnonzero(~np.asarray(pool, dtype=bool))
 
     def score(batch: np.ndarray) -> np.ndarray:
         block = np.asarray(model.score(batch, user_items), dtype=np.float32)
         cold = ~known[batch]
         if cold.any():
             block[cold] = fallback if cold_start == "popular" else -np.inf
+        if outside is not None:
+            block[:, outside] = -np.inf
         return block
 
     return score, known

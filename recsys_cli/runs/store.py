@@ -123,12 +123,14 @@ def read_part(
     *,
     with_time: bool = False,
     min_rating: float | None = None,
+    repeated: str = "sum",
 ) -> TrainingData:
     """One part of a split as TrainingData (users x items CSR over the dataset's indices);
-    ``with_time`` also reads every interaction's item and time (for models that need them)."""
+    ``with_time`` also reads every interaction's item and time (for models that need them);
+    ``repeated`` says what a pair rated on several rows holds (data.matrices.interactions_matrix)."""
 
     path = split_folder / f"{part}.parquet"
-    matrix = interactions_matrix(path, n_users, n_items, values, min_rating=min_rating)
+    matrix = interactions_matrix(path, n_users, n_items, values, min_rating=min_rating, repeated=repeated)
     if not with_time:
         return TrainingData(matrix)
     return TrainingData(matrix, *interaction_times(path))
@@ -163,7 +165,7 @@ def publish_artifact(
 
 
 def read_item_metadata(dataset_folder: Path, n_items: int) -> ItemMetadata:
-    """The titles, release years and genres of a dataset's items, one entry per item index (None, or
+    """The titles, release years, genres and tags of a dataset's items, one entry per item index (None, or
     no genres, where its items file says nothing: a CSV ingest has none of them)."""
     table = read_parquet(dataset_folder / ITEMS_FILE)
     titles: list[str | None] = [None] * n_items
@@ -172,12 +174,15 @@ def read_item_metadata(dataset_folder: Path, n_items: int) -> ItemMetadata:
     names = table.column_names
     columns = {c: table.column(c).to_pylist() if c in names else [None] * table.num_rows for c in ("title", "year")}
     genre_lists = table.column("genres").to_pylist() if "genres" in names else [None] * table.num_rows
+    tag_lists = table.column("tags").to_pylist() if "tags" in names else [None] * table.num_rows
+    tags: list[tuple[str, ...]] = [()] * n_items
     for row, idx in enumerate(table.column("item_idx").to_pylist()):
         if idx is None or not 0 <= idx < n_items:  # a catalogue item nobody interacted with
             continue
         titles[idx], years[idx] = columns["title"][row], columns["year"][row]
         genres[idx] = tuple(g for g in genre_lists[row] or () if g)
-    return ItemMetadata(tuple(titles), tuple(years), tuple(genres))
+        tags[idx] = tuple(t for t in tag_lists[row] or () if t)
+    return ItemMetadata(tuple(titles), tuple(years), tuple(genres), tuple(tags))
 
 
 @dataclass(frozen=True)

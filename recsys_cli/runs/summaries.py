@@ -87,7 +87,10 @@ def compare_runs(workspace: Workspace, names: list[str], part: str = "test") -> 
     keys = [list(s.evaluations[part]["metrics"]) for s in summaries]
     common = [k for k in keys[0] if all(k in other for other in keys[1:])]
     # the evaluator's order (precision, recall, ndcg ...), K by K; the catalog stores keys sorted
-    common.sort(key=lambda key: (int(key.split("@")[1]), METRICS.index(key.split("@")[0])))
+    # metrics without a K (a rating model's rmse, mae) after every K, in their stored order
+    common.sort(
+        key=lambda key: (int(key.split("@")[1]), METRICS.index(key.split("@")[0])) if "@" in key else (1 << 62, 0)
+    )
     warnings = []
     for name in ("dataset", "split", "evaluated_part", "relevance", "users_evaluated", "cold_start"):
         values = {str(s.evaluations[part]["protocol"].get(name)) for s in summaries}

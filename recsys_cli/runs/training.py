@@ -24,7 +24,7 @@ from recsys_cli.runs.artifacts import MANIFEST_FILE
 from recsys_cli.runs.store import read_item_metadata, read_part, validate_run_name
 from recsys_cli.version import __version__
 
-_PACKAGES = ("implicit", "numpy", "scipy", "pyarrow", "duckdb", "threadpoolctl", "annoy", "lightgbm")
+_PACKAGES = ("implicit", "numpy", "scipy", "pyarrow", "duckdb", "threadpoolctl", "annoy", "lightgbm", "scikit-surprise")
 
 
 @dataclass
@@ -102,11 +102,15 @@ def train_candidates(
     instance = create_model(cls, params, seed=seed)
     if values not in VALUES:
         raise InvalidParameterError(f"values must be one of {', '.join(VALUES)}, not '{values}'")
+    if cls.predicts_ratings:  # a rating model learns the ratings themselves: there is no other choice to make
+        values = "rating"
 
     with workspace.reading():
         dataset_record, _, existing = _lookup(workspace, dataset, split, run)
         _check_replace(existing, run, force)
         instance.check_shape(dataset_record.n_users, dataset_record.n_items)
+        if cls.predicts_ratings:  # refused before waiting for the write lock
+            check_has_ratings(dataset_record, model)
         if cls.needs_item_metadata:  # refused before waiting for the write lock
             item_metadata(workspace.resolve(dataset_record.path), dataset_record, model)
     for warning in instance.shape_warnings(dataset_record.n_users, dataset_record.n_items):
@@ -188,17 +192,35 @@ def _fit_on_train(
         dataset_record.n_items,
         values,
         with_time=instance.needs_time(),
+        # a pair rated twice is rated once, as the user last rated it (docs/models.md)
+        repeated="latest" if instance.predicts_ratings else "sum",
     )
     if instance.needs_item_metadata:
         metadata = item_metadata(dataset_folder, dataset_record, model)
         data = TrainingData(data.user_items, data.item_idx, data.ts, item_metadata=metadata)
+    what = "ratings (each user-item pair's latest)" if instance.predicts_ratings else "interactions"
     reporter.info(
-        f"training {model} on {dataset}/{split}: {data.user_items.nnz:,} interactions, "
+        f"training {model} on {dataset}/{split}: {data.user_items.nnz:,} {what}, "
         f"{dataset_record.n_users:,} users x {dataset_record.n_items:,} items"
     )
     fit_started = time.perf_counter()
     instance.fit(data, reporter)
     return data, time.perf_counter() - fit_started
+
+
+def check_has_ratings(dataset_record, model: str) -> None:
+    """Refuse a rating model on a dataset whose interactions all carry one rating value: what a file
+    ingested without a rating column holds (every rating 1.0), so there is nothing to predict."""
+    stats = dataset_record.stats
+    if "rating_min" not in stats:  # not recorded: the model itself refuses a train part of one rating value
+        return
+    low, high = stats["rating_min"], stats.get("rating_max")
+    if low is None or low == high:
+        raise InvalidParameterError(
+            f"dataset '{dataset_record.name}' has no ratings for model '{model}': every interaction is rated "
+            f"{'alike' if low is None else f'{low:g}'}, as when a file is ingested without a rating column",
+            "use an implicit model such as als, or ingest the file again with --rating-col",
+        )
 
 
 def item_metadata(dataset_folder, dataset_record, model: str) -> ItemMetadata:
@@ -208,7 +230,7 @@ def item_metadata(dataset_folder, dataset_record, model: str) -> ItemMetadata:
     if not any(metadata.present().values()):
         raise InvalidParameterError(
             f"dataset '{dataset_record.name}' has no item metadata for model '{model}': none of its items has "
-            "a title, a release year or genres",
+            "a title, a release year, genres or tags",
             "ingest a release with an items file (a MovieLens card, or `recsys ingest synthetic`), "
             "or use item-knn, als or ease, which learn from interactions alone",
         )

@@ -449,7 +449,7 @@ def test_bad_input_is_one_line_and_changes_nothing(cli, ws, args, fragments):
 @pytest.mark.parametrize(
     "args, fragment",
     [
-        ([*TRAIN, "--model", "svd"], "'svd' is not one of 'als', 'bpr', 'item-knn', 'ease', 'popular'"),
+        ([*TRAIN, "--model", "slim"], "'slim' is not one of 'als', 'bpr', 'item-knn', 'ease', 'popular'"),
         (["evaluate"], "give a RUN, or --predictions FILE --truth FILE"),
         (["evaluate", "als", "--k", "ten"], "not a comma-separated list of whole numbers"),
         (["evaluate", "als", "--on", "train"], "'train' is not one of 'test', 'val'"),

@@ -89,6 +89,10 @@ def test_ml_latest_small_from_the_official_zip(cli, shared_datasets, workspace_d
     assert query_table(
         workspace_dir, doc, "items", "SELECT year FROM {t} WHERE title = 'Death Note: Desu nôto (2006–2007)'"
     ) == [(2006,)]
+    # tags.csv: 3,683 lines, gathered per movie (trimmed, lower-cased, distinct)
+    tagged = "SELECT count(*), sum(len(tags)) FROM {t} WHERE len(tags) > 0"
+    assert query_table(workspace_dir, doc, "items", tagged) == [(1572, 3574)]
+    assert query_table(workspace_dir, doc, "items", "SELECT tags FROM {t} WHERE item_id = '1'") == [(["fun", "pixar"],)]
 
 
 @pytest.mark.realdata

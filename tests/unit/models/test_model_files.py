@@ -12,9 +12,10 @@ import pytest
 from recsys_cli.errors import CorruptArtifactError
 from recsys_cli.models import MODEL_NAMES, create_model, load_model, model_class, save_model
 from recsys_cli.models.persistence import CONFIG_FILE, MODEL_FILE, file_sha256
-from tests.support import N_ITEMS, N_USERS, block_matrix, training_data
+from tests.support import N_ITEMS, N_USERS, block_matrix, rated_block_matrix, training_data
 
 DATA = training_data(block_matrix())
+RATED = training_data(rated_block_matrix())  # the rating models (svd, svdpp) refuse a matrix of ones
 
 
 # -- persistence: damaged artifacts --------------------------------------------------------------
@@ -29,7 +30,7 @@ def saved_models(tmp_path_factory):
     }
     for name in MODEL_NAMES:
         model = create_model(model_class(name), params.get(name, {}))
-        model.fit(DATA)
+        model.fit(RATED if model.predicts_ratings else DATA)
         save_model(model, root / name)
     return root
 
@@ -206,7 +207,7 @@ def test_npz_that_is_a_zip_of_something_else(saved):
 @pytest.mark.parametrize(
     "changes, fragment",
     [
-        ({"model": "svd"}, "model.json is invalid: unknown model 'svd'"),
+        ({"model": "slim"}, "model.json is invalid: unknown model 'slim'"),
         ({"params": {"factors": 0}}, "model.json is invalid: parameter 'factors' must be at least 1"),
         ({"params": {"colour": "red"}}, "model.json is invalid: model 'als' has no parameter 'colour'"),
         ({"params": None}, "model.json is unreadable"),

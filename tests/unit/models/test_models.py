@@ -34,11 +34,13 @@ from tests.support import (
     N_USERS,
     block_matrix,
     block_metadata,
+    rated_block_matrix,
     training_data,
 )
 
 BLOCKS = block_matrix()
 DATA = training_data(BLOCKS)
+RATED = training_data(rated_block_matrix())  # what the rating models learn from: ratings that carry the blocks
 ACTIVE = np.arange(N_USERS - 1)
 _FITTED: dict[tuple, object] = {}
 
@@ -56,6 +58,7 @@ class ModelContract:
     params: ClassVar[dict] = {}
     personalised = True
     factors_model = False  # user/item embeddings whose inner product is the score
+    train: ClassVar = DATA  # what fit learns from (the rating models: RATED, the blocks with ratings)
 
     def make(self, seed: int = 1, **overrides):
         return create_model(model_class(self.model), {**self.params, **overrides}, seed=seed)
@@ -65,7 +68,7 @@ class ModelContract:
         key = (self.model, seed, tuple(sorted(self.params.items())))
         if key not in _FITTED:
             model = self.make(seed)
-            model.fit(DATA)
+            model.fit(self.train)
             _FITTED[key] = model
         return _FITTED[key]
 
@@ -117,13 +120,13 @@ class ModelContract:
             assert all(s in (-1, v) for s, v in zip(shape, shapes[name])), (name, shape, shapes[name])
             assert state[name].dtype.kind == kind
         transposed = self.make()
-        transposed.fit(training_data(BLOCKS.T.tocsr()))
+        transposed.fit(training_data(self.train.user_items.T.tocsr()))
         assert (transposed.n_users, transposed.n_items) == (N_ITEMS, N_USERS)
 
     # -- determinism ---------------------------------------------------------------------
     def test_same_seed_same_state(self):
         again = self.make(seed=1)
-        again.fit(DATA)
+        again.fit(self.train)
         first = self.fitted(seed=1).state()
         second = again.state()
         assert first.keys() == second.keys()
@@ -391,7 +394,7 @@ class TestContent(ModelContract):
 
     def test_needs_item_metadata(self):
         assert model_class("content").needs_item_metadata
-        assert not any(model_class(m).needs_item_metadata for m in MODEL_NAMES if m != "content")
+        assert not any(model_class(m).needs_item_metadata for m in MODEL_NAMES if m not in ("content", "hybrid"))
         with pytest.raises(InvalidParameterError, match="needs the items' metadata"):
             self.make().fit(TrainingData(BLOCKS))
         with pytest.raises(InvalidParameterError, match="describes 5 items"):
@@ -410,6 +413,38 @@ class TestContent(ModelContract):
         state["vocabulary"] = state["vocabulary"][:-1]
         with pytest.raises(ValueError, match="inconsistent"):
             self.make().restore(state, N_USERS, N_ITEMS)
+
+
+class TestSVD(ModelContract):
+    model = "svd"
+    params: ClassVar[dict] = {"factors": 4, "iterations": 100, "learning_rate": 0.05}
+    train = RATED
+
+
+class TestSVDpp(ModelContract):
+    model = "svdpp"
+    params: ClassVar[dict] = {"factors": 4, "iterations": 100, "learning_rate": 0.05}
+    train = RATED
+
+
+class TestRandom(ModelContract):
+    model = "random"
+    personalised = False  # scores everyone, new users too
+
+    def test_known_right_answer(self):
+        # no answer to know: the scores are the seeded hash, and the user's own block is no likelier
+        from recsys_cli.models.random_scores import random_scores
+
+        scores = self.fitted().score(ACTIVE, BLOCKS)
+        assert np.array_equal(scores, random_scores(1, ACTIVE, N_ITEMS))
+        top = top_unseen(scores, ACTIVE, BLOCKS, 5)
+        assert ((top // BLOCK_ITEMS) == (ACTIVE // GROUP_USERS)[:, None]).mean() < 0.5  # chance: 6/42
+
+
+class TestHybrid(ModelContract):
+    model = "hybrid"
+    params: ClassVar[dict] = {"factors": 4, "regularization": 1.0, "iterations": 15}
+    factors_model = True
 
 
 def test_every_model_has_a_contract_class():
@@ -432,9 +467,10 @@ def test_transposed_factors_are_caught():
 # -- parameters ---------------------------------------------------------------------------------
 def test_unknown_model_lists_the_valid_ones():
     with pytest.raises(UnknownNameError) as info:
-        model_class("svd")
-    for name in MODEL_NAMES:
-        assert name in info.value.hint
+        model_class("slim")
+    # the hint names the models in order, the first 8 of them (UnknownNameError's limit)
+    listed = sorted(MODEL_NAMES)[:8]
+    assert info.value.hint == f"known models: {', '.join(listed)}" + (" ..." if len(MODEL_NAMES) > 8 else "")
     with pytest.raises(UnknownNameError, match="unknown model 'alss'") as info:
         model_class("alss")
     assert info.value.hint == "did you mean 'als'?"
