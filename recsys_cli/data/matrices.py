@@ -77,7 +77,8 @@ def interactions_matrix(
 
 
 def _latest_rows(users, items, ts, ratings):
-    """One row per (user, item) pair: its latest by ``ts``, a tie going to the row later in the file."""
+    """One row per (user, item) pair: its latest by ``ts``, a tie going to the row later in the file (a split
+    file orders tied rows by rating: the higher rating wins a tie, e.g. every repeat of a file without times)."""
     import numpy as np
 
     order = np.lexsort((np.arange(users.size), ts, items, users))

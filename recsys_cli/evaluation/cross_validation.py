@@ -7,8 +7,9 @@ and a 95% interval for the mean (docs/metrics.md, "Cross-validation").
 
 The t quantile, not the normal 1.96: with 5 folds t(0.975, 4) = 2.776, so a normal interval would be
 30% too narrow. The folds' training sets overlap, so the values are not independent and this interval
-is, as the literature says (Bengio and Grandvalet 2004), somewhat optimistic: it describes how much
-the metric moves between folds of this data, not a guarantee about new data.
+is, as the literature says (Bengio and Grandvalet 2004), somewhat optimistic: it says how precisely the
+K folds pin down the mean on this data (sd, not the interval, is how much one fold's value moves), not a
+guarantee about new data.
 """
 
 from __future__ import annotations

@@ -120,13 +120,26 @@ class RatingModel(CandidateModel):
             raise InvalidParameterError(
                 f"the train part holds a single rating value ({distinct[0]:g}): model '{self.name}' predicts "
                 "ratings and has none to learn from",
-                "ingest the data with its rating column (--rating-col), or use an implicit model such as als",
+                "a split filtered with --min-rating can leave one value: lower it; a file ingested without "
+                "its rating column (--rating-col) has none; or use an implicit model such as als",
             )
         trainset = surprise_trainset(ratings)
         algorithm = self._algorithm()
         with reporter.task(f"{self.name} (scikit-surprise SGD, {self.params.iterations} epochs)", total=1) as task:
-            algorithm.fit(trainset)
+            with np.errstate(all="ignore"):  # a diverging SGD overflows; it is refused just below
+                algorithm.fit(trainset)
             task.advance()
+        learned = [algorithm.bu, algorithm.bi, algorithm.pu, algorithm.qi]
+        if self.implicit_feedback:
+            learned.append(algorithm.yj)
+        if not all(np.isfinite(np.asarray(a)).all() for a in learned):
+            # saved, such a model would only be called a damaged file by every later read
+            raise InvalidParameterError(
+                f"model '{self.name}' diverged: its SGD with learning rate {self.params.learning_rate:g} grew its "
+                "biases and factors to infinity",
+                f"lower the learning rate (-p learning-rate=..., default {type(self.params)().learning_rate:g}) or "
+                "raise the regularization",
+            )
         self.global_mean = float(trainset.global_mean)
         self.rating_scale = (float(distinct[0]), float(distinct[-1]))
         self.user_bias, self.user_known = _by_raw_id(trainset, np.asarray(algorithm.bu), "u", self.n_users)

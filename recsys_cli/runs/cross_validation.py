@@ -135,6 +135,14 @@ def _check_same_model(ordered: list[RunSummary]) -> None:
                 "are not the same model with the same parameters",
                 "cross-validate one model configuration at a time",
             )
+        # the matrix values are the training data, not a parameter: ones and ratings are two models
+        values, first_values = run.manifest.get("values"), first.manifest.get("values")
+        if values != first_values:
+            raise InvalidParameterError(
+                f"runs '{first.name}' (--values {first_values}) and '{run.name}' (--values {values}) trained on "
+                "different matrix values",
+                "cross-validate one model configuration at a time: train every fold with the same --values",
+            )
 
 
 def _check_evaluated(ordered: list[RunSummary]) -> None:

@@ -28,7 +28,7 @@ def _embeddings(context, model) -> np.ndarray:
     if items is None:
         raise InvalidParameterError(
             f"run '{context.run.name}' ({context.run.model}) has no item embeddings to index",
-            "build indexes for als or bpr runs; other models use exact retrieval (--retrieval exact)",
+            "build indexes for als, bpr or hybrid runs; other models use exact retrieval (--retrieval exact)",
         )
     return items
 

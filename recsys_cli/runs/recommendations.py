@@ -10,6 +10,7 @@ import numpy as np
 
 from recsys_cli.data.canonical import ITEMS_FILE
 from recsys_cli.data.faults import read_parquet
+from recsys_cli.data.split_strategies import COLD_ITEMS
 from recsys_cli.data.workspace import Workspace
 from recsys_cli.errors import InvalidParameterError
 from recsys_cli.models.registry import MODELS, model_class
@@ -181,6 +182,11 @@ def generate_candidates(
         retrieved = _retrieve(context, model, users, train, k, retrieval, search_k, reporter)
         known = model.known_users(train)[users]
         user_ids, item_ids = _id_arrays(context)
+    if context.split.strategy == COLD_ITEMS:  # the candidates serve a ranker over the whole catalogue
+        reporter.warn(
+            f"split '{context.split.name}' holds out whole items, but candidates rank the whole catalogue: their "
+            f"recall@{k} is not comparable with `recsys evaluate`, which ranks only the held-out items"
+        )
     filled, row_users, items = _candidate_rows(retrieved.lists, users)
     recall = _candidates_recall(truth, users, filled, row_users, items)
     table = _candidates_table(retrieved, known, filled, row_users, items, user_ids, item_ids)

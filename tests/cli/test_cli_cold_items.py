@@ -101,6 +101,14 @@ def test_hybrid_trains_and_evaluates_on_the_pool(cli, built):
     assert 0 < doc["metrics"]["ndcg@10"] <= 1
 
 
+def test_candidates_on_a_cold_items_split_say_their_recall_is_not_the_evaluations(cli, built):
+    result = cli("candidates", "hyb", "--k", "20")
+    assert result.exit_code == 0, result.stderr
+    assert "candidates rank the whole catalogue: their recall@20 is not comparable with `recsys evaluate`" in (
+        " ".join(result.stderr.split())
+    )
+
+
 def test_the_ranker_is_refused_on_a_cold_items_split(cli, built):
     root, _ = built
     assert_refused(

@@ -274,3 +274,14 @@ def test_runs_cv_refuses_folds_of_two_groups_and_two_models(cli, folds_with_runs
         ["runs", "cv", *folds_with_runs[:2], "knn3"],
         "are not the same model with the same parameters",
     )
+    run_json(
+        cli, "train", "candidates", "toy", "--split", "cv.fold-3", "--model", "popular", "--run", "rated3",
+        "--values", "rating",
+    )  # fmt: skip
+    run_json(cli, "evaluate", "rated3", "--k", "5,10")
+    assert_refused(
+        cli,
+        workspace_dir,
+        ["runs", "cv", *folds_with_runs[:2], "rated3"],
+        "runs 'pop.fold-1' (--values ones) and 'rated3' (--values rating) trained on different matrix values",
+    )

@@ -223,7 +223,15 @@ def test_one_rating_value_is_refused(name):
     ones.data[:] = 1.0
     with pytest.raises(InvalidParameterError, match="single rating value") as info:
         create_model(model_class(name)).fit(TrainingData(ones))
-    assert "implicit model such as als" in info.value.hint
+    assert "implicit model such as als" in info.value.hint and "--min-rating" in info.value.hint
+
+
+@pytest.mark.parametrize("name", ["svd", "svdpp"])
+def test_a_diverging_sgd_is_refused_not_saved_as_infinities(name):
+    model = create_model(model_class(name), {"factors": 5, "iterations": 20, "learning_rate": 5.0})
+    with pytest.raises(InvalidParameterError, match="diverged") as info:
+        model.fit(TrainingData(RATINGS))
+    assert "learning rate" in info.value.message and "lower the learning rate" in info.value.hint
 
 
 @pytest.mark.parametrize(
