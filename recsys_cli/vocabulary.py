@@ -9,7 +9,19 @@ its classes against ``MODEL_NAMES``).
 from __future__ import annotations
 
 # Candidate generators (recsys_cli.models.registry holds their classes, in this order).
-MODEL_NAMES = ("als", "bpr", "item-knn", "ease", "popular", "content", "random", "hybrid", "svd", "svdpp")
+MODEL_NAMES = (
+    "als",
+    "bpr",
+    "item-knn",
+    "ease",
+    "popular",
+    "content",
+    "random",
+    "hybrid",
+    "svd",
+    "svdpp",
+    "segment-popular",
+)
 
 # What the cells of a training matrix hold: 1 per interaction, or the rating as confidence.
 MATRIX_VALUES = ("ones", "rating")

@@ -336,8 +336,22 @@ def block_metadata(n_items: int):
     )
 
 
+def block_user_metadata(n_users: int):
+    """User demographics that mirror the groups: each group its own (gender, age band) pair; users beyond
+    the groups (the last, empty one) unknown."""
+    from recsys_cli.models import UserMetadata
+
+    groups = [i // GROUP_USERS if i < GROUPS * GROUP_USERS else None for i in range(n_users)]
+    return UserMetadata(
+        tuple(None if g is None else "FM"[g % 2] for g in groups),
+        tuple(None if g is None else (22, 40)[g // 2 % 2] for g in groups),
+        tuple(None if g is None else "writer" for g in groups),
+    )
+
+
 def training_data(matrix, ts=None):
-    """``matrix`` as the models' TrainingData, with ``block_metadata`` for the models that read it."""
+    """``matrix`` as the models' TrainingData, with ``block_metadata`` and ``block_user_metadata`` for the
+    models that read them."""
     import numpy as np
 
     from recsys_cli.models import TrainingData
@@ -347,7 +361,13 @@ def training_data(matrix, ts=None):
     items = coo.col[order].astype(np.int64)
     ts = ts if ts is not None else np.zeros(items.size, dtype=np.int64)
     # metadata for the models that need it (content); the others never read it
-    return TrainingData(matrix, items, ts, item_metadata=block_metadata(matrix.shape[1]))
+    return TrainingData(
+        matrix,
+        items,
+        ts,
+        item_metadata=block_metadata(matrix.shape[1]),
+        user_metadata=block_user_metadata(matrix.shape[0]),
+    )
 
 
 def rated_block_matrix(seed: int = 7):

@@ -56,7 +56,8 @@ def split_command(
             help="random: a global random sample; random-per-user: the same fraction of each user; "
             "temporal: one global time cut; temporal-per-user: the last --test-fraction of each user's "
             "interactions by time; leave-last: each user's last --n interactions; cold-items: a --test-fraction of the "
-            "items held out with all their interactions (new items; evaluation ranks only those).",
+            "items held out with all their interactions (new items; evaluation ranks only those); cold-users: a "
+            "--test-fraction of the users held out but for their first --given interactions (new users).",
             case_sensitive=False,
         ),
     ] = None,
@@ -73,7 +74,8 @@ def split_command(
         typer.Option(
             "--test-fraction",
             help="Share of interactions for test, in (0, 1); random, random-per-user, temporal, temporal-per-user "
-            "(default 0.2); cold-items: share of the items.",
+            "(default 0.2); cold-items: share of the items; cold-users: share of the users with more than --given "
+            "interactions.",
         ),
     ] = None,
     test_after: Annotated[
@@ -94,7 +96,7 @@ def split_command(
             "--val-fraction",
             help="Share of interactions for validation; random, random-per-user, temporal, temporal-per-user "
             "(the time-ordered two carve it just before the test part); cold-items: share of the items held out "
-            "for validation. Default: no validation.",
+            "for validation; cold-users: share of the eligible users held out for validation. Default: no validation.",
         ),
     ] = None,
     val_after: Annotated[
@@ -108,6 +110,14 @@ def split_command(
     val_n: Annotated[
         Optional[int],
         typer.Option("--val-n", help="leave-last: how many interactions before the test ones go to validation."),
+    ] = None,
+    given: Annotated[
+        Optional[int],
+        typer.Option(
+            "--given",
+            help="cold-users: how many of each held-out user's first interactions (by time) stay in train; the "
+            "rest go to test (default 3). Users with no more than that many stay wholly in train.",
+        ),
     ] = None,
     min_rating: Annotated[
         Optional[float],
@@ -124,7 +134,9 @@ def split_command(
     seed: Annotated[
         Optional[int],
         typer.Option(
-            "--seed", help="random, random-per-user, cold-items: the seed (default 42); the same seed, the same split."
+            "--seed",
+            help="random, random-per-user, cold-items, cold-users: the seed (default 42); the same seed, the same "
+            "split.",
         ),
     ] = None,
     force: Annotated[
@@ -146,7 +158,7 @@ def split_command(
         from recsys_cli.cli.cross_validation import split_folds
 
         options = dict(test_fraction=test_fraction, test_after=test_after, n=n, val_fraction=val_fraction)
-        options |= dict(val_after=val_after, val_n=val_n, min_rating=min_rating, k_core=k_core, seed=seed)
+        options |= dict(val_after=val_after, val_n=val_n, given=given, min_rating=min_rating, k_core=k_core, seed=seed)
         split_folds(ctx, dataset, name, folds, strategy, options, force=force, replace=replace, fmt=fmt)
         return
     if strategy is None:
@@ -159,6 +171,7 @@ def split_command(
         val_fraction=val_fraction,
         val_after=val_after,
         val_n=val_n,
+        given=given,
         min_rating=min_rating,
         k_core=k_core,
         seed=seed,

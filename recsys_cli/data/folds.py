@@ -52,6 +52,7 @@ _NOT_WITH_FOLDS = {
     "val_after": "--val-after",
     "n": "--n",
     "val_n": "--val-n",
+    "given": "--given",
 }
 
 

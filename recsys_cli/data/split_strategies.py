@@ -30,6 +30,12 @@ counts as 1.5, as a person would expect), never Python's banker's rounding.
                      ``round_half_up(test_fraction * n_items)`` of them are held out with *every*
                      interaction going to test, the next ``round_half_up(val_fraction * n_items)`` likewise
                      to val. Train never sees a held-out item (evaluation ranks only them: docs/metrics.md).
+``cold-users``       new users, "given N": a seeded permutation of the users with more than ``given``
+                     interactions; ``round_half_up(test_fraction * n_eligible)`` of them are held out, their
+                     first ``given`` interactions by time (ties by item_idx) staying in train and the rest
+                     going to test, the next ``round_half_up(val_fraction * n_eligible)`` likewise to val.
+                     Users with ``given`` or fewer interactions stay wholly in train (counted in the
+                     summary). The kernel is :mod:`recsys_cli.data.cold_users`.
 
 Filters run before the split: ``min_rating`` keeps ``rating >= min_rating``, then ``k_core``
 repeatedly drops users and items with fewer than ``k`` interactions (counting rows, so duplicate
@@ -47,11 +53,16 @@ from dataclasses import dataclass, fields, replace
 from datetime import datetime, timezone
 from typing import Any
 
+from recsys_cli.data.cold_users import DEFAULT_GIVEN, eligible_users, held_out_rows
 from recsys_cli.errors import InvalidParameterError
 
-STRATEGIES = ("random", "random-per-user", "temporal", "leave-last", "temporal-per-user", "cold-items")
+STRATEGIES = ("random", "random-per-user", "temporal", "leave-last", "temporal-per-user", "cold-items", "cold-users")
 # Splits that hold out whole items: evaluation ranks only the held-out items of the part (docs/metrics.md).
 COLD_ITEMS = "cold-items"
+# Splits that hold out users but for their first `given` interactions (docs/metrics.md, "Cold-start protocols").
+COLD_USERS = "cold-users"
+# The cold-start protocols: no ranker on them (its label window holds what they hold out).
+COLD_START_STRATEGIES = (COLD_ITEMS, COLD_USERS)
 # Splits whose val lies after train and test after val for every user: a ranker's label window can be val.
 TIME_ORDERED_STRATEGIES = ("temporal", "temporal-per-user", "leave-last")
 PARTS = ("train", "val", "test")
@@ -62,7 +73,7 @@ TRAIN, VAL, TEST = 0, 1, 2
 
 _FLAGS = {
     o: "--" + o.replace("_", "-")
-    for o in ("test_fraction", "test_after", "n", "val_fraction", "val_n", "seed", "val_after")
+    for o in ("test_fraction", "test_after", "n", "val_fraction", "val_n", "seed", "val_after", "given")
 }
 # Options each strategy understands; min_rating and k_core apply to all.
 _OPTIONS = {
@@ -72,9 +83,10 @@ _OPTIONS = {
     "temporal-per-user": ("test_fraction", "val_fraction"),
     "leave-last": ("n", "val_n"),
     COLD_ITEMS: ("test_fraction", "val_fraction", "seed"),
+    COLD_USERS: ("test_fraction", "val_fraction", "seed", "given"),
 }
-_FRACTION_STRATEGIES = ("random", "random-per-user", "temporal", "temporal-per-user", COLD_ITEMS)
-_NEEDS_TIME = ("temporal", "temporal-per-user", "leave-last")
+_FRACTION_STRATEGIES = ("random", "random-per-user", "temporal", "temporal-per-user", COLD_ITEMS, COLD_USERS)
+_NEEDS_TIME = ("temporal", "temporal-per-user", "leave-last", COLD_USERS)
 
 
 def round_half_up(x):
@@ -98,6 +110,7 @@ class SplitConfig:
     min_rating: float | None = None
     k_core: int | None = None
     seed: int | None = None
+    given: int | None = None  # cold-users: how many of a held-out user's first interactions train keeps
 
     def resolve(self) -> SplitConfig:
         """Validate and return a copy with defaults filled in; raises InvalidParameterError."""
@@ -133,7 +146,7 @@ class SplitConfig:
                     " leaves nothing to train on",
                     "their sum must be below 1",
                 )
-        if strategy in ("random", "random-per-user", COLD_ITEMS):
+        if strategy in ("random", "random-per-user", *COLD_START_STRATEGIES):
             cfg.seed = _integer(DEFAULT_SEED if cfg.seed is None else cfg.seed, "--seed", minimum=0)
         if cfg.test_after is not None:
             cfg.test_after = parse_time(cfg.test_after)
@@ -142,6 +155,8 @@ class SplitConfig:
         if strategy == "leave-last":
             cfg.n = _integer(1 if cfg.n is None else cfg.n, "--n", minimum=1)
             cfg.val_n = _integer(cfg.val_n or 0, "--val-n", minimum=0)
+        if strategy == COLD_USERS:
+            cfg.given = _integer(DEFAULT_GIVEN if cfg.given is None else cfg.given, "--given", minimum=0)
         resolve_filters(cfg)
         return cfg
 
@@ -341,6 +356,8 @@ def assign_parts(data: Interactions, config: SplitConfig) -> tuple[Any, dict[str
         _by_rank(parts, from_end, n_test[data.user_idx], n_val[data.user_idx])
     elif strategy == COLD_ITEMS:
         extra = _hold_out_items(data.item_idx, parts, config)
+    elif strategy == COLD_USERS:
+        extra = _hold_out_users(data.user_idx, parts, config)
     else:
         extra = _temporal(data.ts, parts, config)
     return parts, extra
@@ -385,6 +402,21 @@ def _hold_out_items(item_idx, parts, config: SplitConfig) -> dict[str, Any]:
     for code, held in ((TEST, order[:n_test]), (VAL, order[n_test : n_test + n_val])):
         parts[np.isin(item_idx, held)] = code
     return {"held_out_items": {"test": n_test, "val": n_val}, "items_with_interactions": int(items.size)}
+
+
+def _hold_out_users(user_idx, parts, config: SplitConfig) -> dict[str, Any]:
+    """cold-users: the eligible users' draw and rows (recsys_cli.data.cold_users), counted with this rounding."""
+    eligible, ineligible = eligible_users(user_idx, config.given)
+    n_test = int(round_half_up(config.test_fraction * eligible.size))
+    n_val = int(round_half_up(config.val_fraction * eligible.size))
+    to_test, to_val = held_out_rows(user_idx, eligible, n_test, n_val, config.given, config.seed)
+    parts[to_test], parts[to_val] = TEST, VAL
+    return {
+        "held_out_users": {"test": n_test, "val": n_val},
+        "given": config.given,
+        "eligible_users": int(eligible.size),
+        "ineligible_users": ineligible,
+    }
 
 
 def _temporal(ts, parts, config: SplitConfig) -> dict[str, Any]:
@@ -494,6 +526,8 @@ def _check_not_empty(summary: dict[str, Any], config: SplitConfig, data: Interac
             "temporal-per-user": "raise --test-fraction (users with one interaction stay in train)",
             "leave-last": "every user has a single interaction, so nothing can be left out",
             COLD_ITEMS: "raise --test-fraction (too few items to hold one out)",
+            COLD_USERS: "raise --test-fraction, or lower --given (only users with more than --given "
+            "interactions can be held out)",
         }[config.strategy]
         raise InvalidParameterError(f"the {config.strategy} split leaves test empty ({n:,} interactions)", hint)
     if summary["train"]["interactions"] == 0:

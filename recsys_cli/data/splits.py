@@ -20,12 +20,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from recsys_cli.data.atomic import folder_digest
-from recsys_cli.data.canonical import INTERACTIONS_FILE, ITEMS_FILE
+from recsys_cli.data.canonical import INTERACTIONS_FILE
 from recsys_cli.data.faults import read_parquet
+from recsys_cli.data.metadata import read_item_metadata
 from recsys_cli.data.records import DatasetRecord, RunRecord, SplitRecord, validate_name
 from recsys_cli.data.split_strategies import (  # noqa: F401 (re-exported: the public names of splits)
     _NEEDS_TIME,
     COLD_ITEMS,
+    COLD_START_STRATEGIES,
+    COLD_USERS,
     COLUMNS,
     DEFAULT_SEED,
     DEFAULT_TEST_FRACTION,
@@ -177,7 +180,7 @@ def make_split(
             data, parts, summary = compute_split(data, config)
             if config.strategy == COLD_ITEMS:
                 summary["held_out_without_metadata"] = held_out_without_metadata(
-                    workspace.resolve(record.path) / ITEMS_FILE, data, parts
+                    workspace.resolve(record.path), record.n_items, data, parts
                 )
             task.advance()
         summary = {"dataset": dataset, "dataset_path": record.path, "strategy": config.strategy} | summary
@@ -243,35 +246,17 @@ def _same_split(workspace: Workspace, existing: SplitRecord, config: SplitConfig
     )
 
 
-# the items.parquet columns a content model reads (an item with none of them is a blank to it)
-METADATA_COLUMNS = ("title", "year", "genres", "tags")
-
-
-def held_out_without_metadata(items_file, data: Interactions, parts) -> dict[str, int]:
-    """cold-items: per part, how many held-out items the dataset's items file says nothing about (no
-    title, year, genres or tags; every item when there is no items file). content and hybrid can only
-    score such an item 0, so the split warns rather than refuses."""
+def held_out_without_metadata(dataset_folder, n_items: int, data: Interactions, parts) -> dict[str, int]:
+    """cold-items: per part, how many held-out items the dataset says nothing about (no title, year, genres
+    or tags: ItemMetadata.described). content and hybrid can only score such an item 0, so the split warns
+    rather than refuses."""
     import numpy as np
 
-    described = np.zeros(int(data.item_idx.max(initial=-1)) + 1, dtype=bool)
-    if items_file.is_file():
-        table = read_parquet(items_file)
-        columns = [table.column(c).to_pylist() for c in METADATA_COLUMNS if c in table.column_names]
-        for idx, *values in zip(table.column("item_idx").to_pylist(), *columns):
-            if idx is not None and 0 <= idx < described.size and any(map(_says_something, values)):
-                described[idx] = True
+    described = np.array(read_item_metadata(dataset_folder, n_items).described(), dtype=bool)
     return {
         part: int((~described[np.unique(data.item_idx[parts == code])]).sum())
         for part, code in (("test", TEST), ("val", VAL))
     }
-
-
-def _says_something(value) -> bool:
-    if isinstance(value, str):
-        return bool(value.strip())
-    if isinstance(value, (list, tuple)):
-        return any(_says_something(v) for v in value)
-    return value is not None
 
 
 def split_notes(summary: dict) -> tuple[list[str], list[str]]:
@@ -290,7 +275,14 @@ def split_notes(summary: dict) -> tuple[list[str], list[str]]:
             notes.append(f"{part}: interactions {words} {cut} ({summary[part]['fraction']:.1%} of rows)")
     for part in ("val", "test"):
         users, items = summary[f"{part}_users_not_in_train"], summary[f"{part}_items_not_in_train"]
-        if users:
+        held_users = summary.get("held_out_users", {}).get(part)
+        if held_users:  # cold-users: new users are the point, not a warning
+            notes.append(
+                f"{part}: {held_users:,} of {summary['eligible_users']:,} eligible users held out, their first "
+                f"{summary['given']} interactions by time in train and the other {summary[part]['interactions']:,} "
+                f"in {part}"
+            )
+        elif users:
             warnings.append(
                 f"{users:,} of {summary[part]['users']:,} {part} users have no training interactions (cold start)"
             )
@@ -302,6 +294,12 @@ def split_notes(summary: dict) -> tuple[list[str], list[str]]:
             )
         elif items:
             warnings.append(f"{items:,} {part} items never appear in train")
+    if summary.get("ineligible_users"):  # cold-users: "given N" needs N + 1 interactions
+        given = summary["given"]
+        warnings.append(
+            f"{summary['ineligible_users']:,} users have {given} or fewer interactions, so none could be held out "
+            f"with {given} given: they are left wholly in train (eligible: {summary['eligible_users']:,})"
+        )
     for part, blank in summary.get("held_out_without_metadata", {}).items():
         if blank:
             held = summary["held_out_items"][part]

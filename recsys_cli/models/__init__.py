@@ -7,7 +7,7 @@ model.fit(TrainingData(train_csr, item_idx, ts))
 scores = model.score(users, train_csr)
 """
 
-from recsys_cli.models.base import CandidateModel, ItemMetadata, ModelParams, TrainingData
+from recsys_cli.models.base import CandidateModel, ItemMetadata, ModelParams, TrainingData, UserMetadata
 from recsys_cli.models.persistence import load_model, save_model
 from recsys_cli.models.registry import MODEL_NAMES, MODELS, create_model, model_class, parameter_help
 
@@ -16,6 +16,7 @@ __all__ = [
     "ItemMetadata",
     "ModelParams",
     "TrainingData",
+    "UserMetadata",
     "MODELS",
     "MODEL_NAMES",
     "create_model",

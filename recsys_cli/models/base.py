@@ -21,45 +21,9 @@ from typing import Any, ClassVar
 import numpy as np
 import scipy.sparse as sp
 
+from recsys_cli.data.metadata import USER_ATTRIBUTES, ItemMetadata, UserMetadata  # noqa: F401 (the model API)
 from recsys_cli.errors import InvalidParameterError
 from recsys_cli.reporting import SILENT, Reporter
-
-
-@dataclass(frozen=True)
-class ItemMetadata:
-    """What the dataset says about each item, indexed like the matrix's columns (None: not known).
-
-    Read by the workspace for a model whose ``needs_item_metadata`` is true; a model never reads files.
-    """
-
-    titles: tuple[str | None, ...]
-    years: tuple[int | None, ...]
-    genres: tuple[tuple[str, ...], ...]
-    # the tags people applied to each item (MovieLens' tags file); () when the dataset has none
-    tags: tuple[tuple[str, ...], ...] = ()
-
-    def __post_init__(self) -> None:
-        if not self.tags:
-            object.__setattr__(self, "tags", ((),) * len(self.titles))
-        if not len(self.titles) == len(self.years) == len(self.genres) == len(self.tags):
-            raise InvalidParameterError(
-                f"item metadata has {len(self.titles)} titles, {len(self.years)} years, {len(self.genres)} "
-                f"genre lists and {len(self.tags)} tag lists",
-                "give one of each per item",
-            )
-
-    @property
-    def n_items(self) -> int:
-        return len(self.titles)
-
-    def present(self) -> dict[str, int]:
-        """How many items have a title, a year, genres, tags."""
-        return {
-            "titles": sum(1 for t in self.titles if t and t.strip()),
-            "years": sum(1 for y in self.years if y is not None),
-            "genres": sum(1 for g in self.genres if any(x and x.strip() for x in g)),
-            "tags": sum(1 for t in self.tags if any(x and x.strip() for x in t)),
-        }
 
 
 @dataclass(frozen=True)
@@ -77,6 +41,7 @@ class TrainingData:
     item_idx: np.ndarray | None = None
     ts: np.ndarray | None = None
     item_metadata: ItemMetadata | None = None  # given to a model whose ``needs_item_metadata`` is true
+    user_metadata: UserMetadata | None = None  # given to a model whose ``needs_user_metadata`` is true
 
     @property
     def n_users(self) -> int:
@@ -108,6 +73,8 @@ class CandidateModel(ABC):
     # (``term_contributions``)
     explains_with: ClassVar[str] = "items"
     needs_item_metadata: ClassVar[bool] = False  # ``fit`` reads ``TrainingData.item_metadata``
+    # ``fit`` reads ``TrainingData.user_metadata``; ``user_attributes()`` names the attributes it must find
+    needs_user_metadata: ClassVar[bool] = False
     # ``predict_ratings`` estimates ratings, and ``fit`` learns from the ratings in ``user_items``
     # (the workspace gives it ratings whatever the run's matrix values; docs/models.md)
     predicts_ratings: ClassVar[bool] = False
@@ -133,6 +100,11 @@ class CandidateModel(ABC):
     def needs_time(self) -> bool:
         """Whether ``fit`` reads ``TrainingData.item_idx`` and ``ts``."""
         return False
+
+    def user_attributes(self) -> tuple[str, ...]:
+        """Which of USER_ATTRIBUTES ``fit`` reads (``needs_user_metadata``): the workspace refuses, before any
+        work, a dataset whose users file has none of them."""
+        return ()
 
     def check_shape(self, n_users: int, n_items: int) -> None:  # noqa: B027 (optional hook: most models accept any)
         """Refuse, before any work, a data shape this model cannot handle (e.g. memory)."""
@@ -246,8 +218,10 @@ def _convert(raw: Any, hint: Any, key: str, field: dataclasses.Field) -> Any:
                 if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
                     raise ValueError(raw)
                 value: Any = raw.lower() in ("true", "1", "yes")
-            else:
+            elif isinstance(raw, bool) or raw in (0, 1):  # a recipe's true/false (or 0/1), never 0.5
                 value = bool(raw)
+            else:
+                raise ValueError(raw)
         elif base is int:
             if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
                 raise ValueError(raw)
@@ -262,9 +236,10 @@ def _convert(raw: Any, hint: Any, key: str, field: dataclasses.Field) -> Any:
             value = str(raw)
     except (TypeError, ValueError):
         raise InvalidParameterError(
-            f"parameter '{key}' must be {getattr(base, '__name__', base)}, got {raw!r}", "pass a number"
+            f"parameter '{key}' must be {getattr(base, '__name__', base)}, got {raw!r}",
+            "pass true or false" if base is bool else "pass a number",
         ) from None
-    default_hint = f"leave out --{key.replace('_', '-')} for the default ({field.default})"
+    default_hint = f"leave out '{key.replace('_', '-')}' for the default ({field.default})"
     if choices and value not in choices:
         raise InvalidParameterError(
             f"parameter '{key}' must be one of {', '.join(choices)}, got {value!r}", default_hint

@@ -15,6 +15,7 @@ from recsys_cli.models.neighbours import ItemKNNModel
 from recsys_cli.models.popular import PopularModel
 from recsys_cli.models.random_scores import RandomModel
 from recsys_cli.models.rating import SVDModel, SVDppModel
+from recsys_cli.models.segment import SegmentPopularModel
 from recsys_cli.vocabulary import MODEL_NAMES
 
 MODELS: dict[str, type[CandidateModel]] = {
@@ -30,6 +31,7 @@ MODELS: dict[str, type[CandidateModel]] = {
         HybridModel,
         SVDModel,
         SVDppModel,
+        SegmentPopularModel,
     )
 }
 if tuple(MODELS) != MODEL_NAMES:  # the CLI and recipes offer MODEL_NAMES without importing the classes

@@ -26,7 +26,7 @@ from recsys_cli.data.atomic import file_sha256
 from recsys_cli.data.fold_splits import fold_names, is_member, make_folds
 from recsys_cli.data.folds import FOLD_STRATEGIES, FoldConfig
 from recsys_cli.data.records import RunRecord, SplitRecord, validate_name
-from recsys_cli.data.splits import COLD_ITEMS, TIME_ORDERED_STRATEGIES, SplitConfig, make_split
+from recsys_cli.data.splits import COLD_START_STRATEGIES, TIME_ORDERED_STRATEGIES, SplitConfig, make_split
 from recsys_cli.data.workspace import Workspace
 from recsys_cli.datasets import sources
 from recsys_cli.datasets.cards import card_names, load_card
@@ -253,6 +253,8 @@ def _split_stage(recipe: Recipe, plan: Plan) -> Stage:
     # `replace` is a permission, not part of the split: it stays out of the options and the stage key;
     # `folds` is unset here (else _folds_stage), and left out so that the keys of recipes without it stay
     options = {k: v for k, v in recipe.config["split"].items() if k not in ("name", "replace", "folds")}
+    if options["given"] is None:  # cold-users only: unset, it stays out of the keys of the recipes before it
+        del options["given"]
     split_config = _checked(lambda: SplitConfig(**options).resolve(), recipe, "split")
 
     def make(workspace: Workspace, reporter: Reporter) -> None:
@@ -346,11 +348,12 @@ def _generator_stages(recipe: Recipe, plan: Plan, table: dict[str, Any]) -> list
 def _ranker_stage(recipe: Recipe, plan: Plan) -> Stage:
 
     section, split = recipe.config["ranker"], recipe.config["split"]
-    if split["strategy"] == COLD_ITEMS:  # the ranker's pool and labels come from items train has seen
+    # the ranker's labels and features come from a time-ordered window of users and items train knows well
+    if split["strategy"] in COLD_START_STRATEGIES:
         raise RecipeError(
-            f"{recipe.path}: the ranker cannot run on a cold-items split: its label window and candidates "
-            "hold no new item, and evaluation ranks only new ones",
-            "set ranker.enabled = false (cold-items compares the generators alone)",
+            f"{recipe.path}: the ranker cannot run on a {split['strategy']} split: its label window and "
+            "features come from users and items train knows well, and a cold-start split evaluates new ones",
+            f"set ranker.enabled = false ({split['strategy']} compares the generators alone)",
         )
     if split["strategy"] not in TIME_ORDERED_STRATEGIES:
         raise RecipeError(

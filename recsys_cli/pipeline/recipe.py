@@ -87,6 +87,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "val_after": Key("str"),
         "n": Key("int", minimum=1),
         "val_n": Key("int", minimum=1),
+        "given": Key("int", minimum=0),  # cold-users: each held-out user's first N interactions stay in train
         "min_rating": Key("float"),
         "k_core": Key("int", minimum=1),
         "seed": Key("int", **SEED),

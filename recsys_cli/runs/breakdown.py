@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from recsys_cli.data.metadata import read_item_metadata
 from recsys_cli.errors import InvalidParameterError
 from recsys_cli.evaluation.beyond import HEAD_SHARE, TAIL_SHARE, TIERS, beyond_accuracy, genre_matrix, popularity_tiers
 from recsys_cli.evaluation.breakdown import (
@@ -20,7 +21,6 @@ from recsys_cli.evaluation.breakdown import (
     genre_groups,
     tier_groups,
 )
-from recsys_cli.runs.store import read_item_metadata
 from recsys_cli.vocabulary import BREAKDOWNS
 
 DEFINITIONS = {

@@ -7,7 +7,9 @@ runs on the same split can be compared with a paired test.
 
 On a cold-items split the candidate pool is the part's held-out items instead (items with
 interactions in the part and none in train): every other item is excluded before top-K, and
-coverage is over the pool (docs/metrics.md, "Cold-start protocols").
+coverage is over the pool (docs/metrics.md, "Cold-start protocols"). A cold-users split needs no rule
+of its own (only its held-out users have rows in the part, each ranked over every item but the N given
+ones train holds); the protocol names it and N.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from recsys_cli.data.matrices import interaction_ratings
-from recsys_cli.data.split_strategies import COLD_ITEMS
+from recsys_cli.data.split_strategies import COLD_ITEMS, COLD_USERS
 from recsys_cli.data.workspace import Workspace
 from recsys_cli.errors import InvalidParameterError
 from recsys_cli.evaluation.metrics import evaluate_lists, history_shares
@@ -251,6 +253,12 @@ def _protocol(
         )
         protocol["candidate_pool_items"] = n_catalog_items
         protocol["coverage_denominator"] = f"the {n_catalog_items:,} items of the candidate pool"
+    if context.split.strategy == COLD_USERS:
+        given = context.split.params["given"]
+        protocol["cold_users"] = (
+            f"cold-users split, given {given}: the {part} users are new users, held out of train but for their "
+            f"first {given} interactions by time; each is ranked over every item minus those {given}"
+        )
     return protocol
 
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from recsys_cli.data.canonical import ITEMS_FILE, USERS_FILE
 from recsys_cli.data.faults import reading_file
-from recsys_cli.data.split_strategies import COLD_ITEMS, TIME_ORDERED_STRATEGIES
+from recsys_cli.data.split_strategies import COLD_START_STRATEGIES, TIME_ORDERED_STRATEGIES
 from recsys_cli.data.workspace import Workspace
 from recsys_cli.errors import CorruptArtifactError, InvalidParameterError
 from recsys_cli.models.persistence import save_model
@@ -83,10 +83,10 @@ def check_split(context) -> None:
 
     split = context.split
     dataset = context.dataset.name
-    if split.strategy == COLD_ITEMS:
+    if split.strategy in COLD_START_STRATEGIES:
         raise InvalidParameterError(
-            f"split '{split.name}' is cold-items: a ranker learns from items train has seen, and its "
-            "evaluation would rank only new ones",
+            f"split '{split.name}' is {split.strategy}: a ranker learns from a time-ordered label window of users "
+            "and items train knows well, and a cold-start split evaluates new ones",
             "evaluate the generators alone (recsys evaluate RUN); in a recipe, set ranker.enabled = false",
         )
     if split.strategy not in TIME_ORDERED_STRATEGIES:

@@ -20,13 +20,12 @@ from typing import Any
 
 import numpy as np
 
-from recsys_cli.data.canonical import ITEMS_FILE
 from recsys_cli.data.faults import read_parquet
 from recsys_cli.data.matrices import interaction_times, interactions_matrix
 from recsys_cli.data.records import ArtifactRecord, DatasetRecord, RunRecord, SplitRecord, validate_name
 from recsys_cli.data.workspace import Workspace
 from recsys_cli.errors import CorruptArtifactError, RemovedMeanwhileError, UnknownNameError
-from recsys_cli.models.base import CandidateModel, ItemMetadata, TrainingData
+from recsys_cli.models.base import CandidateModel, TrainingData
 from recsys_cli.models.persistence import load_model
 
 
@@ -162,27 +161,6 @@ def publish_artifact(
         workspace.retire([record.path for record in dropped])
     with workspace.catalog() as catalog:
         return catalog.artifact(context.run.name, kind)
-
-
-def read_item_metadata(dataset_folder: Path, n_items: int) -> ItemMetadata:
-    """The titles, release years, genres and tags of a dataset's items, one entry per item index (None, or
-    no genres, where its items file says nothing: a CSV ingest has none of them)."""
-    table = read_parquet(dataset_folder / ITEMS_FILE)
-    titles: list[str | None] = [None] * n_items
-    years: list[int | None] = [None] * n_items
-    genres: list[tuple[str, ...]] = [()] * n_items
-    names = table.column_names
-    columns = {c: table.column(c).to_pylist() if c in names else [None] * table.num_rows for c in ("title", "year")}
-    genre_lists = table.column("genres").to_pylist() if "genres" in names else [None] * table.num_rows
-    tag_lists = table.column("tags").to_pylist() if "tags" in names else [None] * table.num_rows
-    tags: list[tuple[str, ...]] = [()] * n_items
-    for row, idx in enumerate(table.column("item_idx").to_pylist()):
-        if idx is None or not 0 <= idx < n_items:  # a catalogue item nobody interacted with
-            continue
-        titles[idx], years[idx] = columns["title"][row], columns["year"][row]
-        genres[idx] = tuple(g for g in genre_lists[row] or () if g)
-        tags[idx] = tuple(t for t in tag_lists[row] or () if t)
-    return ItemMetadata(tuple(titles), tuple(years), tuple(genres), tuple(tags))
 
 
 @dataclass(frozen=True)

@@ -13,15 +13,17 @@ from typing import Any
 
 from recsys_cli.data.atomic import file_sha256
 from recsys_cli.data.matrices import VALUES
+from recsys_cli.data.metadata import read_item_metadata, read_user_metadata
 from recsys_cli.data.records import RunRecord
+from recsys_cli.data.split_strategies import COLD_ITEMS
 from recsys_cli.data.workspace import Workspace
 from recsys_cli.errors import AlreadyExistsError, InvalidParameterError, RemovedMeanwhileError, UnknownNameError
-from recsys_cli.models.base import ItemMetadata, TrainingData
+from recsys_cli.models.base import ItemMetadata, TrainingData, UserMetadata
 from recsys_cli.models.persistence import save_model
 from recsys_cli.models.registry import create_model, model_class
 from recsys_cli.reporting import SILENT, Reporter
 from recsys_cli.runs.artifacts import MANIFEST_FILE
-from recsys_cli.runs.store import read_item_metadata, read_part, validate_run_name
+from recsys_cli.runs.store import read_part, validate_run_name
 from recsys_cli.version import __version__
 
 _PACKAGES = ("implicit", "numpy", "scipy", "pyarrow", "duckdb", "threadpoolctl", "annoy", "lightgbm", "scikit-surprise")
@@ -106,13 +108,17 @@ def train_candidates(
         values = "rating"
 
     with workspace.reading():
-        dataset_record, _, existing = _lookup(workspace, dataset, split, run)
+        dataset_record, split_record, existing = _lookup(workspace, dataset, split, run)
         _check_replace(existing, run, force)
         instance.check_shape(dataset_record.n_users, dataset_record.n_items)
         if cls.predicts_ratings:  # refused before waiting for the write lock
             check_has_ratings(dataset_record, model)
         if cls.needs_item_metadata:  # refused before waiting for the write lock
-            item_metadata(workspace.resolve(dataset_record.path), dataset_record, model)
+            metadata = item_metadata(workspace.resolve(dataset_record.path), dataset_record, model)
+            for warning in _tag_warnings(instance, metadata, split_record):
+                reporter.warn(warning)
+        if cls.needs_user_metadata:  # likewise
+            user_metadata(workspace.resolve(dataset_record.path), dataset_record, model, instance.user_attributes())
     for warning in instance.shape_warnings(dataset_record.n_users, dataset_record.n_items):
         reporter.warn(warning)
     with workspace.writing(reporter, command=f"train {model} {run}"):
@@ -198,6 +204,9 @@ def _fit_on_train(
     if instance.needs_item_metadata:
         metadata = item_metadata(dataset_folder, dataset_record, model)
         data = TrainingData(data.user_items, data.item_idx, data.ts, item_metadata=metadata)
+    if instance.needs_user_metadata:
+        users = user_metadata(dataset_folder, dataset_record, model, instance.user_attributes())
+        data = TrainingData(data.user_items, data.item_idx, data.ts, data.item_metadata, user_metadata=users)
     what = "ratings (each user-item pair's latest)" if instance.predicts_ratings else "interactions"
     reporter.info(
         f"training {model} on {dataset}/{split}: {data.user_items.nnz:,} {what}, "
@@ -233,6 +242,40 @@ def item_metadata(dataset_folder, dataset_record, model: str) -> ItemMetadata:
             "a title, a release year, genres or tags",
             "ingest a release with an items file (a MovieLens card, or `recsys ingest synthetic`), "
             "or use item-knn, als or ease, which learn from interactions alone",
+        )
+    return metadata
+
+
+def _tag_warnings(instance, metadata: ItemMetadata, split_record) -> list[str]:
+    """What to say when a model is told to weigh tags (docs/models.md, "Tags"): that the dataset has none,
+    or that on held-out items they leak the test users' opinions (people tag what they watched)."""
+    weight = getattr(instance.params, "tag_weight", 0.0)
+    if not weight:
+        return []
+    if metadata.present()["tags"] == 0:
+        return [f"tag-weight {weight:g} does nothing: no item of this dataset has tags"]
+    if split_record.strategy == COLD_ITEMS:
+        return [
+            f"tag-weight {weight:g} on cold-items split '{split_record.name}': the held-out items' tags were "
+            "written by the users who rated them, test users included, so the evaluation will flatter the model "
+            "(docs/models.md, 'Tags')"
+        ]
+    return []
+
+
+def user_metadata(dataset_folder, dataset_record, model: str, attributes: tuple[str, ...]) -> UserMetadata:
+    """The dataset's user metadata for ``model``; refuses a dataset none of whose users has one of the
+    ``attributes`` the model reads (ml-latest-small and a CSV ingest have no demographics)."""
+    metadata = read_user_metadata(dataset_folder, dataset_record.n_users)
+    present = metadata.present()
+    missing = [a for a in attributes if not present[a]]
+    if missing:
+        known = [a for a, count in present.items() if count]
+        has = f"its users have only {', '.join(known)}" if known else "its users file has no demographics"
+        raise InvalidParameterError(
+            f"dataset '{dataset_record.name}' has no user {' or '.join(missing)} for model '{model}': {has}",
+            (f"pass -p segment={','.join(known)}, or " if known else "")
+            + "use popular, which needs no user metadata; ML-100K and ML-1M have demographics",
         )
     return metadata
 

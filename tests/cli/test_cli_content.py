@@ -13,7 +13,7 @@ def test_content_trains_evaluates_and_explains_by_terms(cli, workspace_dir):
     )
     invoke_json(root, "split", "syn", "--name", "s", "--strategy", "random-per-user", "--test-fraction", "0.25")
     trained = run_json(cli, "train", "candidates", "syn", "--split", "s", "--model", "content", "--run", "c")
-    assert trained["params"] == {"decade_weight": 1.0, "min_df": 1, "title_weight": 0.5}
+    assert trained["params"] == {"decade_weight": 1.0, "min_df": 1, "tag_weight": 0.0, "title_weight": 0.5}
     evaluation = run_json(cli, "evaluate", "c", "--k", "10")
     assert 0 < evaluation["metrics"]["ndcg@10"] <= 1
     user = "1"

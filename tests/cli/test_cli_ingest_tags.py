@@ -139,3 +139,27 @@ def test_bad_param_pairs_are_one_line_errors_and_train_nothing(cli, workspace_di
     result = cli(*command, *pairs)
     assert result.exit_code == 1 and message in result.stderr and "Traceback" not in result.stderr
     assert "c" not in [run["run"] for run in run_json(cli, "runs", "list")]
+
+
+def test_tags_on_a_cold_items_split_warn_of_the_leak_and_on_a_dataset_without_tags_of_nothing(
+    cli, workspace_dir, tmp_path
+):
+    release = write_tiny_latest_small(tmp_path / "ml-latest-small", TAGS)
+    ingest_partial(workspace_dir, "ml-latest-small", release)
+    cold = ["split", "ml-latest-small", "--name", "cold", "--strategy", "cold-items", "--test-fraction", "0.25"]
+    assert cli(*cold).exit_code == 0
+    train = ["train", "candidates", "ml-latest-small", "--split", "cold", "--model", "content"]
+    result = cli(*train, "--run", "leaky", "-p", "tag-weight=1")
+    assert result.exit_code == 0, result.stderr
+    assert "tag-weight 1 on cold-items split 'cold': the held-out items' tags were written" in " ".join(
+        result.stderr.split()
+    )
+    quiet = cli(*train, "--run", "clean")  # tags off (the default): nothing to say
+    assert quiet.exit_code == 0 and "tag-weight" not in quiet.stderr
+    plain = write_tiny_latest_small(tmp_path / "untagged" / "ml-latest-small", None)
+    ingest_partial(workspace_dir, "ml-latest-small", plain, dataset_name="untagged")
+    assert cli("split", "untagged", "--name", "s", "--strategy", "leave-last").exit_code == 0
+    result = cli(
+        "train", "candidates", "untagged", "--split", "s", "--model", "content", "--run", "u", "-p", "tag-weight=2"
+    )
+    assert result.exit_code == 0 and "tag-weight 2 does nothing: no item of this dataset has tags" in result.stderr

@@ -119,12 +119,13 @@ def test_held_out_items_without_metadata_are_counted(tmp_path):
             "genres": [*([] for _ in described), ["", " "], None, ["Drama"]],
         }
     )
-    items_file = tmp_path / "items.parquet"
-    pq.write_table(table, items_file)
-    counts = held_out_without_metadata(items_file, data, parts)
+    pq.write_table(table, tmp_path / "items.parquet")
+    n_items = int(data.item_idx.max()) + 1
+    counts = held_out_without_metadata(tmp_path, n_items, data, parts)
     assert counts == {"test": 2, "val": 1}
     # no items file (a CSV ingest): every held-out item
-    assert held_out_without_metadata(tmp_path / "none.parquet", data, parts) == {"test": len(test), "val": len(val)}
+    counts_without = held_out_without_metadata(tmp_path / "elsewhere", n_items, data, parts)
+    assert counts_without == {"test": len(test), "val": len(val)}
     notes, warnings = split_notes({**summary, "held_out_without_metadata": counts})
     assert f"2 of the {len(test)} held-out test items have no metadata" in warnings[0]
     assert f"1 of the {len(val)} held-out val items have no metadata" in warnings[1]

@@ -447,6 +447,17 @@ class TestHybrid(ModelContract):
     factors_model = True
 
 
+class TestSegmentPopular(ModelContract):
+    model = "segment-popular"
+    # each block group is its own (gender, age band) segment in block_user_metadata; 15 users each
+    params: ClassVar[dict] = {"min_users": 5}
+
+    def test_known_users(self):
+        # every user is scored by the model itself: a segment's list, or global popularity without one
+        known = self.fitted().known_users(BLOCKS)
+        assert known.dtype == bool and known.shape == (N_USERS,) and known.all()
+
+
 def test_every_model_has_a_contract_class():
     tested = {cls.model for cls in ModelContract.__subclasses__()}
     assert tested == set(MODEL_NAMES)

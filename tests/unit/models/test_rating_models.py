@@ -272,13 +272,27 @@ def test_other_models_do_not_predict_ratings():
         ({"learning_rate": 0}, "'learning_rate' must be greater than 0"),
         ({"init_std": -0.1}, "'init_std' must be at least 0"),
         ({"biased": "maybe"}, "'biased' must be bool"),
+        ({"biased": 0.5}, "'biased' must be bool"),  # a recipe's number is not silently a truth value
     ],
 )
 def test_bad_parameters_are_refused(params, fragment):
     from recsys_cli.errors import InvalidParameterError as Invalid
 
-    with pytest.raises(Invalid, match=fragment):
+    with pytest.raises(Invalid, match=fragment) as info:
         create_model(model_class("svd"), params)
+    name = fragment.split("'")[1]
+    default = getattr(model_class("svd").Params(), name)
+    expected = (
+        "pass true or false"
+        if name == "biased"
+        else f"leave out '{name.replace('_', '-')}' for the default ({default})"
+    )
+    assert info.value.hint == expected
+
+
+def test_boolean_parameters_take_true_false_and_0_1():
+    assert create_model(model_class("svd"), {"biased": 0}).params.biased is False
+    assert create_model(model_class("svd"), {"biased": "yes"}).params.biased is True
 
 
 def test_surprise_defaults_are_the_defaults():
