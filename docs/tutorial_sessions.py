@@ -74,6 +74,7 @@ change that alters the output: `.venv/bin/python docs/make_tutorial.py`.
 Contents: [the demo](#the-demo) · [scripts and errors](#scripts-and-errors) ·
 [a real dataset](#a-real-dataset) · [recipes](#recipes-the-whole-loop-in-one-command) ·
 [candidate generation and evaluation](#candidate-generation-and-evaluation) ·
+[new items, rating prediction](#new-items-and-rating-prediction-with-cross-validation) ·
 [two stages by hand](#two-stages-by-hand) · [from Python](#from-python)
 """
 
@@ -273,6 +274,47 @@ Candidates for a ranker, and an Annoy index measured against exact search on 300
     ],
 )
 
+FUNDAMENTALS = Session(
+    "fundamentals",
+    real_data=True,
+    blocks=[
+        """\
+## New items, and rating prediction with cross-validation
+
+A `cold-items` split holds out whole items: every rating of a held-out film is in test, and the
+evaluation ranks, for each user, only those films ([metrics.md](metrics.md#cold-start-protocols)).
+Collaborative models know nothing of them; `content` and `hybrid` (ALS factors mapped from the
+films' genres, titles and decades) do, and `random` is the floor ([models.md](models.md#cold-start-new-items)):""",
+        [
+            Step(f"recsys ingest ml-100k --source {SHOWN_DATASETS}/ml-100k", show=False),
+            Step("recsys split ml-100k --name new-films --strategy cold-items --test-fraction 0.2 --seed 42"),
+            Step(
+                "recsys train candidates ml-100k --split new-films --model hybrid --run hybrid "
+                "-p ridge=3 -p title-weight=0",
+                show=False,
+            ),
+            Step("recsys train candidates ml-100k --split new-films --model random --run random", show=False),
+            Step("recsys evaluate hybrid -k 10,20 && recsys evaluate random -k 10,20", show=False),
+            Step("recsys runs compare random hybrid -k 10"),
+        ],
+        """\
+Rating prediction is scored by RMSE and MAE over every test rating. `--folds 5` deals the ratings
+into five folds, each an ordinary split (`cv.fold-1` ... `cv.fold-5`); train and evaluate a run on
+each, and `recsys runs cv` gives every metric's mean, standard deviation and 95% interval over the
+folds ([metrics.md](metrics.md#cross-validation)). scikit-surprise publishes RMSE 0.934 and MAE
+0.737 for this SVD on ML-100K ([models.md](models.md#rating-prediction-svd-and-svdpp)):""",
+        [
+            Step("recsys split ml-100k --folds 5 --name cv --seed 42"),
+            Step(
+                "for i in 1 2 3 4 5; do recsys train candidates ml-100k --split cv.fold-$i --model svd "
+                "--run svd.fold-$i && recsys evaluate svd.fold-$i -k 10; done",
+                show=False,
+            ),
+            Step("recsys runs cv svd.fold-1 svd.fold-2 svd.fold-3 svd.fold-4 svd.fold-5"),
+        ],
+    ],
+)
+
 TWO_STAGES = Session(
     "two-stages",
     real_data=True,
@@ -343,4 +385,4 @@ Errors are narrow `RecsysError` subclasses with `.message` and `.hint`. Which pa
     ],
 )
 
-SESSIONS = [DEMO, DATASETS, RECIPE, PUBLISHED, CANDIDATES, TWO_STAGES, PYTHON]
+SESSIONS = [DEMO, DATASETS, RECIPE, PUBLISHED, CANDIDATES, FUNDAMENTALS, TWO_STAGES, PYTHON]
