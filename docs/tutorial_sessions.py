@@ -284,7 +284,7 @@ FUNDAMENTALS = Session(
 A `cold-items` split holds out whole items: every rating of a held-out film is in test, and the
 evaluation ranks, for each user, only those films ([metrics.md](metrics.md#cold-start-protocols)).
 Collaborative models know nothing of them; `content` and `hybrid` (ALS factors mapped from the
-films' genres, titles and decades) do, and `random` is the floor ([models.md](models.md#cold-start-new-items)):""",
+films' genres and decades) do, and `random` is the floor ([models.md](models.md#cold-start-new-items)):""",
         [
             Step(f"recsys ingest ml-100k --source {SHOWN_DATASETS}/ml-100k", show=False),
             Step("recsys split ml-100k --name new-films --strategy cold-items --test-fraction 0.2 --seed 42"),

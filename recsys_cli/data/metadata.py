@@ -158,7 +158,8 @@ def _text(value) -> str | None:
 
 def _age(value) -> int | None:
     if value is None or isinstance(value, (int, float)):
-        return None if value is None or value != value else int(value)  # value != value: NaN
+        # value != value: NaN; a negative age is a file's "unknown", not an age
+        return None if value is None or value != value or value < 0 else int(value)
     text = str(value).strip().lower()
     if text.startswith("under"):
         return 1

@@ -527,7 +527,9 @@ def _check_not_empty(summary: dict[str, Any], config: SplitConfig, data: Interac
             "leave-last": "every user has a single interaction, so nothing can be left out",
             COLD_ITEMS: "raise --test-fraction (too few items to hold one out)",
             COLD_USERS: "raise --test-fraction, or lower --given (only users with more than --given "
-            "interactions can be held out)",
+            "interactions can be held out)"
+            if summary.get("eligible_users", 1)
+            else f"no user has more than {config.given} interactions: lower --given",
         }[config.strategy]
         raise InvalidParameterError(f"the {config.strategy} split leaves test empty ({n:,} interactions)", hint)
     if summary["train"]["interactions"] == 0:

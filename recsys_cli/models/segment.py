@@ -29,7 +29,7 @@ AGE_BANDS = ((0, "under 18"), (18, "18-24"), (25, "25-34"), (35, "35-44"), (45, 
 
 def age_band(age: int | None) -> str | None:
     """The ML-1M band of an age in years or of an ML-1M age code (None stays None)."""
-    if age is None:
+    if age is None or age < 0:  # UserMetadata built in Python may hold a file's -1 for "unknown"
         return None
     return next(label for low, label in reversed(AGE_BANDS) if age >= low)
 
@@ -55,7 +55,9 @@ class SegmentParams(ModelParams):
     min_users: int = param(20, "a segment with fewer train users gets global popularity instead", min=1)
 
     def check(self) -> None:
-        segment_attributes(self.segment)
+        # one spelling per segmentation ("age, gender" is "gender,age"): recorded params and labels agree
+        names = set(segment_attributes(self.segment))
+        object.__setattr__(self, "segment", ",".join(a for a in USER_ATTRIBUTES if a in names))
 
 
 class SegmentPopularModel(CandidateModel):

@@ -303,8 +303,7 @@ def _trainer(plan: Plan, table: dict[str, Any], split: str, run: str) -> Callabl
 def _generator_stages(recipe: Recipe, plan: Plan, table: dict[str, Any]) -> list[Stage]:
 
     run = plan.runs[table["run"]]
-    where = f"candidates.{recipe.config['candidates'].index(table)}"
-    _checked(lambda: create_model(model_class(table["model"]), table["params"], seed=table["seed"]), recipe, where)
+    _check_generator(recipe, table)
 
     train = _trainer(plan, table, plan.split, run)
 
@@ -463,6 +462,21 @@ def _check_name(recipe: Recipe, kind: str, value: str, where: str, hint: str | N
         )
 
 
+def _check_generator(recipe: Recipe, table: dict[str, Any]) -> None:
+    """A generator's parameters, and the users' demographics it needs where the dataset's card has none
+    (refused before anything runs, not at its train stage after the others have trained)."""
+    where = f"candidates.{recipe.config['candidates'].index(table)}"
+    cls = model_class(table["model"])
+    _checked(lambda: create_model(cls, table["params"], seed=table["seed"]), recipe, where)
+    dataset = recipe.config["dataset"]
+    if cls.needs_user_metadata and not dataset["synthetic"] and "users" not in load_card(dataset["name"]).files:
+        raise RecipeError(
+            f"{recipe.path}: [{where}]: model '{table['model']}' needs the users' demographics, and the "
+            f"{dataset['name']} release has no users file",
+            "use popular, or a dataset with demographics (ml-100k, ml-1m)",
+        )
+
+
 def _checked(make: Callable[[], Any], recipe: Recipe, section: str) -> Any:
     """Run a library validation; its error becomes a RecipeError naming the recipe section."""
 
@@ -558,8 +572,7 @@ def _folds_stage(recipe: Recipe, plan: Plan) -> Stage:
 
 
 def _fold_train_stages(recipe: Recipe, plan: Plan, table: dict[str, Any]) -> list[Stage]:
-    where = f"candidates.{recipe.config['candidates'].index(table)}"
-    _checked(lambda: create_model(model_class(table["model"]), table["params"], seed=table["seed"]), recipe, where)
+    _check_generator(recipe, table)
     stages = []
     for fold, (split, run) in enumerate(zip(plan.split_names, plan.fold_runs[table["run"]]), 1):
         train = _trainer(plan, table, split, run)

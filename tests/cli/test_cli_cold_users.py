@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from tests.support import assert_refused, build_template, copy_workspace, invoke_json, run_json
+from tests.support import REPO, assert_refused, build_template, copy_workspace, invoke_json, run_json
 
 GIVEN = 3
 
@@ -81,7 +81,14 @@ def test_evaluation_names_the_protocol_and_segment_popular_runs(cli, built):
         (["--strategy", "random", "--given", "3"], ["--given does not apply to the random strategy"]),
         (["--strategy", "cold-users", "--given", "-1"], ["--given must be at least 0, not -1"]),
         (["--folds", "3", "--given", "2"], ["--given does not apply to --folds"]),
-        (["--strategy", "cold-users", "--given", "500"], ["cold-users split leaves test empty", "lower --given"]),
+        (
+            ["--strategy", "cold-users", "--given", "500"],
+            ["cold-users split leaves test empty", "no user has more than 500 interactions: lower --given"],
+        ),
+        (
+            ["--strategy", "cold-users", "--given", "3", "--test-fraction", "0.0001"],
+            ["cold-users split leaves test empty", "raise --test-fraction, or lower --given"],
+        ),
     ],
 )
 def test_split_refusals(cli, built, args, fragments):
@@ -154,3 +161,19 @@ def test_recipes_refuse_the_ranker_and_take_given_only_for_cold_users(cli, tmp_p
     assert result.exit_code == 1 and "--given does not apply to the temporal-per-user strategy" in result.stderr
     result = cli("run", recipe, "--dry-run", "--set", "split.given=-1")
     assert result.exit_code == 1 and "split.given" in result.stderr
+
+
+def test_a_recipe_with_segment_popular_on_a_release_without_users_is_refused_before_anything_runs(cli, tmp_path):
+    shipped = (REPO / "recipes" / "ml-100k-cold-users.toml").read_text()
+    recipe = tmp_path / "no-users.toml"
+    recipe.write_text(shipped.replace('name = "ml-100k"', 'name = "ml-latest-small"'))
+    release = tmp_path / "ml-latest-small"
+    release.mkdir()  # never read: the plan refuses first
+    (release / "ratings.csv").write_text("userId,movieId,rating,timestamp\n1,1,4.0,964982703\n")
+    result = cli("run", recipe, "--set", f"dataset.source={release}")
+    assert result.exit_code == 1 and "Traceback" not in result.stderr
+    assert (
+        "model 'segment-popular' needs the users' demographics, and the ml-latest-small release has no users file"
+        in (result.stderr)
+    )
+    assert not (tmp_path / "ws").exists()

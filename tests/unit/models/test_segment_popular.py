@@ -103,7 +103,10 @@ def test_segments_combine_attributes_and_ages_fall_into_ml1m_bands():
 def test_parameters_and_inputs_are_checked():
     make = model_class("segment-popular")
     assert create_model(make).user_attributes() == ("gender", "age")
-    assert create_model(make, {"segment": " occupation , age"}).user_attributes() == ("occupation", "age")
+    # one spelling per segmentation, in USER_ATTRIBUTES order: recorded params and labels agree
+    spelt = create_model(make, {"segment": " occupation , age"})
+    assert spelt.params.segment == "age,occupation" and spelt.user_attributes() == ("age", "occupation")
+    assert age_band(-1) is None  # a users file's "unknown"
     for bad in ("zip", "gender,gender", "", "gender,"):
         with pytest.raises(InvalidParameterError, match="parameter 'segment' must be a comma list"):
             create_model(make, {"segment": bad})
