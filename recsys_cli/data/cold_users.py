@@ -24,32 +24,28 @@ from typing import Any
 DEFAULT_GIVEN = 3  # a handful of ratings: what a sign-up questionnaire asks for
 
 
-def eligible_users(user_idx, given: int):
-    """(the sorted indices of the users with more than ``given`` rows, how many users with rows have fewer)."""
+def eligible_users(counts, given: int):
+    """(the sorted indices of the users with more than ``given`` rows, how many users with rows have fewer);
+    ``counts`` is each user index's number of rows."""
     import numpy as np
 
-    counts = np.bincount(user_idx, minlength=int(user_idx.max(initial=-1)) + 1)
     present = counts > 0
     eligible = np.flatnonzero(counts > given)
     return eligible, int(np.count_nonzero(present)) - int(eligible.size)
 
 
-def held_out_rows(user_idx, eligible, n_test: int, n_val: int, given: int, seed: int) -> tuple[Any, Any]:
+def held_out_rows(user_idx, place, eligible, n_test: int, n_val: int, given: int, seed: int) -> tuple[Any, Any]:
     """Boolean masks over the rows of canonically sorted ``user_idx``: (to test, to val).
 
-    ``n_test`` users of ``eligible`` are drawn for test and the next ``n_val`` for val; each drawn user's rows
-    after their first ``given`` go to that part."""
+    ``place`` is each row's place in its user's history (0 for the earliest: rows are grouped by user, in
+    time order). ``n_test`` users of ``eligible`` are drawn for test and the next ``n_val`` for val; each
+    drawn user's rows after their first ``given`` go to that part."""
     import numpy as np
 
     order = np.random.default_rng(seed).permutation(np.asarray(eligible, dtype=np.int64))
     test_users, val_users = order[:n_test], order[n_test : n_test + n_val]
-    n_users = int(user_idx.max(initial=-1)) + 1
-    counts = np.bincount(user_idx, minlength=n_users)
-    first = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    # a row's place in its user's history: 0 for the earliest (rows are grouped by user, in time order)
-    place = np.arange(user_idx.size, dtype=np.int64) - first[user_idx]
     beyond_given = place >= given
-    drawn_for = np.zeros(n_users, dtype=np.int8)  # 0: not drawn, 1: test, 2: val
+    drawn_for = np.zeros(int(user_idx.max(initial=-1)) + 1, dtype=np.int8)  # 0: not drawn, 1: test, 2: val
     drawn_for[test_users] = 1
     drawn_for[val_users] = 2
     row_draw = drawn_for[user_idx]

@@ -406,10 +406,12 @@ def _hold_out_items(item_idx, parts, config: SplitConfig) -> dict[str, Any]:
 
 def _hold_out_users(user_idx, parts, config: SplitConfig) -> dict[str, Any]:
     """cold-users: the eligible users' draw and rows (recsys_cli.data.cold_users), counted with this rounding."""
-    eligible, ineligible = eligible_users(user_idx, config.given)
+    counts, start, position = _user_groups(user_idx)
+    eligible, ineligible = eligible_users(counts, config.given)
     n_test = int(round_half_up(config.test_fraction * eligible.size))
     n_val = int(round_half_up(config.val_fraction * eligible.size))
-    to_test, to_val = held_out_rows(user_idx, eligible, n_test, n_val, config.given, config.seed)
+    place = position - start
+    to_test, to_val = held_out_rows(user_idx, place, eligible, n_test, n_val, config.given, config.seed)
     parts[to_test], parts[to_val] = TEST, VAL
     return {
         "held_out_users": {"test": n_test, "val": n_val},

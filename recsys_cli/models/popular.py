@@ -12,14 +12,16 @@ from recsys_cli.errors import InvalidParameterError
 from recsys_cli.models.base import CandidateModel, ModelParams, TrainingData, param
 
 
-def ranked_places(item_scores: np.ndarray) -> np.ndarray:
-    """float32 places from the bottom (n_items for the best item; ties to the lower index).
+def ranked_places(item_scores: np.ndarray, ties_by: np.ndarray | None = None) -> np.ndarray:
+    """float32 places from the bottom (n_items for the best item; ties to the higher ``ties_by``, if
+    given, then to the lower index).
 
     Places, not the scores themselves, so float32 keeps the order exact however large the
     counts and their tie-breaks are.
     """
     n_items = item_scores.size
-    order = np.lexsort((np.arange(n_items), -item_scores))
+    keys = (np.arange(n_items), -item_scores) if ties_by is None else (np.arange(n_items), -ties_by, -item_scores)
+    order = np.lexsort(keys)
     places = np.empty(n_items, dtype=np.float32)
     places[order] = np.arange(n_items, 0, -1, dtype=np.float32)
     return places

@@ -112,6 +112,19 @@ class RatingModel(CandidateModel):
     def _algorithm(self):
         """The surprise algorithm with this model's parameters and seed."""
 
+    def _surprise_arguments(self) -> dict:
+        """The parameters svd and svdpp share, under surprise's names (docs/models.md maps them)."""
+        p = self.params
+        return {
+            "n_factors": p.factors,
+            "n_epochs": p.iterations,
+            "init_mean": p.init_mean,
+            "init_std_dev": p.init_std,
+            "lr_all": p.learning_rate,
+            "reg_all": p.regularization,
+            "random_state": self.seed,
+        }
+
     # -- learning ------------------------------------------------------------------------
     def _fit(self, data: TrainingData, reporter: Reporter) -> None:
         ratings = data.user_items
@@ -267,17 +280,7 @@ class SVDModel(RatingModel):
     def _algorithm(self):
         from surprise import SVD
 
-        p = self.params
-        return SVD(
-            n_factors=p.factors,
-            n_epochs=p.iterations,
-            biased=p.biased,
-            init_mean=p.init_mean,
-            init_std_dev=p.init_std,
-            lr_all=p.learning_rate,
-            reg_all=p.regularization,
-            random_state=self.seed,
-        )
+        return SVD(biased=self.params.biased, **self._surprise_arguments())
 
 
 class SVDppModel(RatingModel):
@@ -289,15 +292,5 @@ class SVDppModel(RatingModel):
     def _algorithm(self):
         from surprise import SVDpp
 
-        p = self.params
         # cache_ratings keeps each user's rated items as C arrays: same arithmetic, about 1.3x faster
-        return SVDpp(
-            n_factors=p.factors,
-            n_epochs=p.iterations,
-            init_mean=p.init_mean,
-            init_std_dev=p.init_std,
-            lr_all=p.learning_rate,
-            reg_all=p.regularization,
-            random_state=self.seed,
-            cache_ratings=True,
-        )
+        return SVDpp(cache_ratings=True, **self._surprise_arguments())

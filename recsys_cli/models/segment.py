@@ -117,10 +117,7 @@ class SegmentPopularModel(CandidateModel):
         then the lower index."""
         if segment < 0:
             return ranked_places(self.global_counts)
-        order = np.lexsort((np.arange(self.n_items), -self.global_counts, -self.segment_counts[segment]))
-        places = np.empty(self.n_items, dtype=np.float32)
-        places[order] = np.arange(self.n_items, 0, -1, dtype=np.float32)
-        return places
+        return ranked_places(self.segment_counts[segment], ties_by=self.global_counts)
 
     def score(self, users: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
         segments = self.user_segment[np.asarray(users, dtype=np.int64)]
